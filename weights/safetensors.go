@@ -75,19 +75,19 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 	if _, err := r.ReadAt(hdr, 8); err != nil {
 		return nil, fmt.Errorf("%s: reading header: %w", name, err)
 	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(hdr))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%s: header is not a JSON object: %v", name, err)
+	names, raw, err := headerEntries(hdr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %v", name, err)
 	}
 	dataStart := 8 + int64(hlen)
 	dataLen := size - dataStart
 	out := &File{Path: name, Tensors: map[string]*Tensor{}}
-	names := make([]string, 0, len(raw))
-	for k := range raw {
-		names = append(names, k)
+	type span struct {
+		name       string
+		begin, end int64
 	}
-	sort.Strings(names)
+	var spans []span
+	entries := map[string]stEntry{}
 	for _, k := range names {
 		msg := raw[k]
 		if k == "__metadata__" {
@@ -102,6 +102,9 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 		if err := json.Unmarshal(msg, &e); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: bad header entry: %v", name, k, err)
 		}
+		if e.Shape == nil {
+			return nil, fmt.Errorf("%s: tensor %q: header entry has no shape", name, k)
+		}
 		es := dtypeSize(e.DType)
 		if es == 0 {
 			return nil, fmt.Errorf("%s: tensor %q: unknown dtype %q", name, k, e.DType)
@@ -110,13 +113,11 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 			return nil, fmt.Errorf("%s: tensor %q: data_offsets has %d entries, want 2", name, k, len(e.DataOffsets))
 		}
 		numel := int64(1)
-		shape := make([]int, len(e.Shape))
-		for i, d := range e.Shape {
-			if d < 0 || (d > 0 && numel > math.MaxInt64/8/d) {
+		for _, d := range e.Shape {
+			if d < 0 || d > math.MaxInt || (d > 0 && numel > math.MaxInt64/8/d) {
 				return nil, fmt.Errorf("%s: tensor %q: bad shape %v", name, k, e.Shape)
 			}
 			numel *= d
-			shape[i] = int(d)
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]
 		if begin < 0 || end < begin || end > dataLen {
@@ -124,6 +125,30 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 		}
 		if end-begin != numel*int64(es) {
 			return nil, fmt.Errorf("%s: tensor %q: %d bytes for shape %v of %s, want %d", name, k, end-begin, e.Shape, e.DType, numel*int64(es))
+		}
+		entries[k] = e
+		if end > begin {
+			spans = append(spans, span{k, begin, end})
+		}
+	}
+	// Tensors may not share bytes (the format forbids it; overlap means a
+	// corrupt header).
+	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].begin < spans[i-1].end {
+			return nil, fmt.Errorf("%s: tensors %q [%d,%d] and %q [%d,%d] overlap (corrupt header)", name,
+				spans[i-1].name, spans[i-1].begin, spans[i-1].end, spans[i].name, spans[i].begin, spans[i].end)
+		}
+	}
+	for _, k := range names {
+		e, ok := entries[k]
+		if !ok {
+			continue
+		}
+		begin, end := e.DataOffsets[0], e.DataOffsets[1]
+		shape := make([]int, len(e.Shape))
+		for i, d := range e.Shape {
+			shape[i] = int(d)
 		}
 		buf := make([]byte, end-begin)
 		if _, err := r.ReadAt(buf, dataStart+begin); err != nil {
@@ -136,6 +161,51 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 		out.Tensors[k] = t
 	}
 	return out, nil
+}
+
+// headerEntries parses the header object, keeping its keys sorted and
+// refusing duplicate keys and anything after the object but the space
+// padding writers add.
+func headerEntries(hdr []byte) ([]string, map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, fmt.Errorf("not a JSON object (starts with %v)", tok)
+	}
+	raw := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("not a JSON object: %v", err)
+		}
+		k, ok := tok.(string)
+		if !ok {
+			return nil, nil, fmt.Errorf("not a JSON object: key %v", tok)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, fmt.Errorf("entry %q: %v", k, err)
+		}
+		if _, dup := raw[k]; dup {
+			return nil, nil, fmt.Errorf("key %q appears twice", k)
+		}
+		raw[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if rest := bytes.TrimRight(hdr[dec.InputOffset():], " \t\r\n\x00"); len(rest) > 0 {
+		return nil, nil, fmt.Errorf("%d stray bytes after the JSON object", len(rest))
+	}
+	names := make([]string, 0, len(raw))
+	for k := range raw {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names, raw, nil
 }
 
 // decodeLE converts little-endian raw bytes of t.DType into t.F32 or t.Ints.

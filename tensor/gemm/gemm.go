@@ -37,6 +37,16 @@ func Threads() int { return int(threads.Load()) }
 // matrices the shapes and strides describe: a programming error in the
 // caller, never a data error.
 func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	checkAC(transA, m, n, k, a, lda, c, ldc)
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("B", br, bc, ldb, len(b))
+}
+
+// checkAC checks the dimensions, A and C.
+func checkAC(transA bool, m, n, k int, a []float32, lda int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -44,24 +54,20 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if transA {
 		ar, ac = k, m
 	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
+	checkMat("A", ar, ac, lda, len(a))
+	checkMat("C", m, n, ldc, len(c))
+}
+
+func checkMat(name string, rows, cols, ld, have int) {
+	if rows == 0 || cols == 0 {
+		return
 	}
-	need := func(name string, rows, cols, ld, have int) {
-		if rows == 0 || cols == 0 {
-			return
-		}
-		if ld < cols {
-			panic(fmt.Sprintf("gemm: %s leading dimension %d < %d columns", name, ld, cols))
-		}
-		if have < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("gemm: %s has %d elements, needs %d", name, have, (rows-1)*ld+cols))
-		}
+	if ld < cols {
+		panic(fmt.Sprintf("gemm: %s leading dimension %d < %d columns", name, ld, cols))
 	}
-	need("A", ar, ac, lda, len(a))
-	need("B", br, bc, ldb, len(b))
-	need("C", m, n, ldc, len(c))
+	if have < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: %s has %d elements, needs %d", name, have, (rows-1)*ld+cols))
+	}
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices.
@@ -69,29 +75,40 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 // op(B) is k×n: B is stored k×n with stride ldb, or n×k when transB.
 // When beta is 0, C is overwritten and its old contents (even NaN) ignored.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	parallelRows(m, n, k, func(i0, i1 int) {
-		sgemmGeneric(transA, transB, i0, i1, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	})
+	sgemm(Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmSerial is Sgemm on the calling goroutine only, for callers that
 // already run one product per goroutine (attention heads, say).
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemm(t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	sgemmGeneric(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	kern := active.Load()
+	if !kern.fast {
+		parallelRows(t, m, n, k, func(i0, i1 int) {
+			sgemmGeneric(transA, transB, i0, i1, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+		return
+	}
+	buf := getB((n + nr - 1) / nr * nr * k)
+	packPanels(transB, k, n, b, ldb, *buf)
+	rs, ks := lda, 1
+	if transA {
+		rs, ks = 1, lda
+	}
+	runPacked(kern, t, m, n, k, a, rs, ks, *buf, c, ldc, alpha, beta, nil)
+	put(freeB, buf)
 }
 
 // parallelRows splits rows [0,m) into contiguous blocks, one per goroutine,
 // when the product is large enough to pay for the goroutines.
-func parallelRows(m, n, k int, f func(i0, i1 int)) {
-	t := Threads()
+func parallelRows(t, m, n, k int, f func(i0, i1 int)) {
 	if t > m {
 		t = m
 	}
@@ -114,60 +131,13 @@ func parallelRows(m, n, k int, f func(i0, i1 int)) {
 	wg.Wait()
 }
 
-// sgemmGeneric is the portable kernel for rows [i0,i1) of C. Its summation
-// order over k is fixed (p = 0..k-1), which is what the reference test uses.
-func sgemmGeneric(transA, transB bool, i0, i1, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := i0; i < i1; i++ {
-		ci := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(ci)
-		} else if beta != 1 {
-			for j := range ci {
-				ci[j] *= beta
-			}
-		}
-		if transB {
-			for j := 0; j < n; j++ {
-				bj := b[j*ldb : j*ldb+k]
-				var s float32
-				if transA {
-					for p := 0; p < k; p++ {
-						s += a[p*lda+i] * bj[p]
-					}
-				} else {
-					ai := a[i*lda : i*lda+k]
-					for p, bv := range bj {
-						s += ai[p] * bv
-					}
-				}
-				ci[j] += alpha * s
-			}
-			continue
-		}
-		for p := 0; p < k; p++ {
-			var av float32
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			av *= alpha
-			if av == 0 {
-				continue
-			}
-			bp := b[p*ldb : p*ldb+n]
-			for j, bv := range bp {
-				ci[j] += av * bv
-			}
-		}
-	}
-}
-
 // PackedB is a right-hand operand (a weight matrix) laid out once for the
 // kernels, so that repeated products with it skip the packing work.
 type PackedB struct {
 	k, n int
-	data []float32 // k×n row-major in the generic layout
+	// ⌈n/32⌉ panels of k×32 floats (row-major inside a panel, zero past
+	// column n), the layout every kernel reads.
+	data []float32
 }
 
 // K is the inner dimension of the packed operand.
@@ -180,16 +150,8 @@ func (p *PackedB) N() int { return p.n }
 // weight is) into a PackedB.
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	checkArgs(false, transB, 0, n, k, nil, 1, b, ldb, nil, 1)
-	p := &PackedB{k: k, n: n, data: make([]float32, k*n)}
-	for r := 0; r < k; r++ {
-		for j := 0; j < n; j++ {
-			if transB {
-				p.data[r*n+j] = b[j*ldb+r]
-			} else {
-				p.data[r*n+j] = b[r*ldb+j]
-			}
-		}
-	}
+	p := &PackedB{k: k, n: n, data: make([]float32, (n+nr-1)/nr*nr*k)}
+	packPanels(transB, k, n, b, ldb, p.data)
 	return p
 }
 
@@ -197,22 +159,12 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 // (stride lda), B was packed by PackB, and bias (length n, or nil) is added
 // to every row.
 func SgemmPacked(m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int, bias []float32) {
-	checkArgs(false, false, m, pb.n, pb.k, a, lda, pb.data, pb.n, c, ldc)
+	checkAC(false, m, pb.n, pb.k, a, lda, c, ldc)
 	if bias != nil && len(bias) != pb.n {
 		panic(fmt.Sprintf("gemm: bias has %d elements, want %d", len(bias), pb.n))
 	}
 	if m == 0 || pb.n == 0 {
 		return
 	}
-	parallelRows(m, pb.n, pb.k, func(i0, i1 int) {
-		sgemmGeneric(false, false, i0, i1, pb.n, pb.k, alpha, a, lda, pb.data, pb.n, beta, c, ldc)
-		if bias != nil {
-			for i := i0; i < i1; i++ {
-				ci := c[i*ldc : i*ldc+pb.n]
-				for j, v := range bias {
-					ci[j] += v
-				}
-			}
-		}
-	})
+	runPacked(active.Load(), Threads(), m, pb.n, pb.k, a, lda, 1, pb.data, c, ldc, alpha, beta, bias)
 }

@@ -55,7 +55,9 @@ func closeEnough(t *testing.T, what string, got, want []float32, k int) {
 	}
 }
 
-func TestSgemmAgainstReference(t *testing.T) {
+func TestSgemmAgainstReference(t *testing.T) { forEachKernel(t, testSgemmAgainstReference) }
+
+func testSgemmAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {197, 64, 64}, {31, 129, 250}, {64, 48, 1}, {5, 1, 300}}
 	for _, s := range shapes {
@@ -96,7 +98,9 @@ func TestSgemmAgainstReference(t *testing.T) {
 	}
 }
 
-func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
+func TestSgemmBetaZeroIgnoresNaN(t *testing.T) { forEachKernel(t, testSgemmBetaZeroIgnoresNaN) }
+
+func testSgemmBetaZeroIgnoresNaN(t *testing.T) {
 	a := []float32{1, 2}
 	b := []float32{3, 4}
 	c := []float32{float32(math.NaN())}
@@ -106,7 +110,9 @@ func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
 	}
 }
 
-func TestSgemmPackedAgainstReference(t *testing.T) {
+func TestSgemmPackedAgainstReference(t *testing.T) { forEachKernel(t, testSgemmPackedAgainstReference) }
+
+func testSgemmPackedAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, s := range [][3]int{{1, 1, 1}, {197, 96, 128}, {13, 37, 19}, {50, 200, 33}} {
 		m, n, k := s[0], s[1], s[2]
@@ -135,6 +141,10 @@ func TestSgemmPackedAgainstReference(t *testing.T) {
 }
 
 func TestSgemmDeterministicAcrossThreads(t *testing.T) {
+	forEachKernel(t, testSgemmDeterministicAcrossThreads)
+}
+
+func testSgemmDeterministicAcrossThreads(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	m, n, k := 197, 130, 300
 	a, b := randSlice(r, m*k), randSlice(r, k*n)

@@ -1,0 +1,118 @@
+package seg
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/freeseg/freeseg/tensor"
+)
+
+// PostOptions are the label rules of SCLIP/NACLIP/ClearCLIP
+// postprocess_result (SPEC 7.4).
+type PostOptions struct {
+	LogitScale float64 // multiplies the cosine logits before the softmax (40 by default)
+	ProbThd    float64 // pixels whose best class probability is below this become class 0
+	AreaThd    float64 // > 0: drop foreground classes whose argmax area ≤ AreaThd × all foreground area
+}
+
+// Probabilities computes the per-class probabilities [C,H·W] from query
+// logits [Q,H·W]: softmax over queries of LogitScale·logits, then the max
+// over each class's queries (synonyms). classOf[q] is the class of query q;
+// classes are 0..C-1 and each must have at least one query.
+func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64) ([]float32, int, error) {
+	if len(classOf) != Q {
+		return nil, 0, fmt.Errorf("postprocess: %d query classes for %d queries", len(classOf), Q)
+	}
+	C := 0
+	for _, c := range classOf {
+		if c < 0 {
+			return nil, 0, fmt.Errorf("postprocess: negative class index %d", c)
+		}
+		C = max(C, c+1)
+	}
+	seen := make([]bool, C)
+	for _, c := range classOf {
+		seen[c] = true
+	}
+	for c, ok := range seen {
+		if !ok {
+			return nil, 0, fmt.Errorf("postprocess: class %d has no query", c)
+		}
+	}
+	probs := make([]float32, C*HW)
+	s32 := float32(scale)
+	tensor.ParallelFor(HW, func(lo, hi int) {
+		col := make([]float32, Q)
+		for i := lo; i < hi; i++ {
+			m := float32(math.Inf(-1))
+			for q := 0; q < Q; q++ {
+				col[q] = logits[q*HW+i] * s32
+				m = max(m, col[q])
+			}
+			var sum float32
+			for q := range col {
+				col[q] = float32(math.Exp(float64(col[q] - m)))
+				sum += col[q]
+			}
+			for c := 0; c < C; c++ {
+				probs[c*HW+i] = 0
+			}
+			for q, c := range classOf {
+				p := col[q] / sum
+				if p > probs[c*HW+i] {
+					probs[c*HW+i] = p
+				}
+			}
+		}
+	})
+	return probs, C, nil
+}
+
+// AreaFilter zeroes the probabilities of foreground classes (c ≥ 1) whose
+// argmax area is not above thd × the total argmax area of all foreground
+// classes (SCLIP's area_thd). It returns which classes were kept.
+func AreaFilter(probs []float32, C, HW int, thd float64) []bool {
+	area := make([]int, C)
+	for i := 0; i < HW; i++ {
+		area[argmaxCol(probs, C, HW, i)]++
+	}
+	total := 0
+	for c := 1; c < C; c++ {
+		total += area[c]
+	}
+	keep := make([]bool, C)
+	keep[0] = true
+	for c := 1; c < C; c++ {
+		keep[c] = float64(area[c]) > thd*float64(total)
+		if !keep[c] {
+			clear(probs[c*HW : (c+1)*HW])
+		}
+	}
+	return keep
+}
+
+// argmaxCol is torch.argmax over classes at pixel i: the first maximum.
+func argmaxCol(probs []float32, C, HW, i int) int {
+	best, bv := 0, probs[i]
+	for c := 1; c < C; c++ {
+		if v := probs[c*HW+i]; v > bv {
+			best, bv = c, v
+		}
+	}
+	return best
+}
+
+// Labels takes the argmax class per pixel, and class 0 where the best
+// probability is below probThd.
+func Labels(probs []float32, C, HW int, probThd float64) []int32 {
+	out := make([]int32, HW)
+	thd := float32(probThd)
+	for i := 0; i < HW; i++ {
+		c := argmaxCol(probs, C, HW, i)
+		if probs[c*HW+i] < thd {
+			c = 0
+		}
+		out[i] = int32(c)
+	}
+	return out
+}

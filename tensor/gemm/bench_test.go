@@ -1,0 +1,73 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Run with FREESEG_GEMM=avx512|avx2|generic to pick the kernel, and -cpu=1,2
+// to set the thread count (benchmarks use GOMAXPROCS threads).
+
+func reportGFLOPS(b *testing.B, m, n, k int) {
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+}
+
+// BenchmarkSgemmPacked covers the linear layers of ViT-B/16 at 224 px
+// (M=197) and 448 px (M=785): qkv, attention output, MLP up and down.
+func BenchmarkSgemmPacked(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, m := range []int{785, 197} {
+		for _, kn := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} {
+			k, n := kn[0], kn[1]
+			b.Run(fmt.Sprintf("M=%d,K=%d,N=%d", m, k, n), func(b *testing.B) {
+				defer SetThreads(SetThreads(gomaxprocs()))
+				a, w, bias := randSlice(r, m*k), randSlice(r, n*k), randSlice(r, n)
+				c := make([]float32, m*n)
+				pb := PackB(true, k, n, w, k)
+				for b.Loop() {
+					SgemmPacked(m, 1, a, k, pb, 0, c, n, bias)
+				}
+				reportGFLOPS(b, m, n, k)
+			})
+		}
+	}
+}
+
+// BenchmarkSgemmAttention covers the per-head attention products, reading
+// q, k, v in place from the fused qkv activations (stride 3·768):
+// scores = q·kᵀ (transB) and out = P·v.
+func BenchmarkSgemmAttention(b *testing.B) {
+	const ld = 3 * 768
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, t := range []int{197, 785} {
+		qkv := randSlice(r, t*ld)
+		p := randSlice(r, t*t)
+		for _, serial := range []bool{false, true} {
+			name := "Sgemm"
+			if serial {
+				name = "SgemmSerial"
+			}
+			gemm := Sgemm
+			if serial {
+				gemm = SgemmSerial
+			}
+			b.Run(fmt.Sprintf("%s/qkT,M=%d,N=%d,K=64", name, t, t), func(b *testing.B) {
+				defer SetThreads(SetThreads(gomaxprocs()))
+				c := make([]float32, t*t)
+				for b.Loop() {
+					gemm(false, true, t, t, 64, 0.125, qkv, ld, qkv[768:], ld, 0, c, t)
+				}
+				reportGFLOPS(b, t, t, 64)
+			})
+			b.Run(fmt.Sprintf("%s/AV,M=%d,N=64,K=%d", name, t, t), func(b *testing.B) {
+				defer SetThreads(SetThreads(gomaxprocs()))
+				c := make([]float32, t*768)
+				for b.Loop() {
+					gemm(false, false, t, 64, t, 1, p, t, qkv[2*768:], ld, 0, c, 768)
+				}
+				reportGFLOPS(b, t, 64, t)
+			})
+		}
+	}
+}

@@ -1,0 +1,1029 @@
+package weights
+
+// A minimal, safe pickle virtual machine for the data.pkl of PyTorch zip
+// checkpoints and TorchScript archives. It runs no code: GLOBAL and
+// STACK_GLOBAL only resolve names from a fixed allow-list (plus opaque
+// __torch__.* classes in TorchScript mode), and REDUCE / NEWOBJ only "call"
+// the few functions whose effect it knows (rebuilding a tensor view, making a
+// dict or set, ...). Everything it builds is plain data.
+//
+// The machine itself is iterative; the only recursion in this package (the
+// TorchScript object walk and nested rebuild calls) is bounded by
+// maxPickleDepth. Every allocation is proportional to the bytes of the
+// pickle, never to a size the pickle claims.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+)
+
+const (
+	// maxPickleDepth bounds MARK nesting, nested rebuild calls and the
+	// depth of the TorchScript object walk. Python's own pickler cannot
+	// produce structures much deeper than its recursion limit (1000).
+	maxPickleDepth = 1000
+	// maxTensorDims bounds the rank of a tensor view.
+	maxTensorDims = 64
+)
+
+// Python values. None is nil, bool is bool, int is int64, float is float64,
+// str is string.
+type (
+	pyTuple []any
+	pyList  struct{ items []any }
+	pyDict  struct {
+		keys, vals []any
+		index      map[any]int // position of each hashable scalar key
+		state      any         // what BUILD set (an OrderedDict's _metadata); unused
+	}
+	pySet    struct{ items []any }
+	pyBytes  []byte
+	pyBigInt struct{ nbytes int } // an int too large for int64
+	pyGlobal struct{ module, name string }
+	// pyObject is an instance of an opaque class (a TorchScript module).
+	pyObject struct {
+		class *pyGlobal
+		args  []any
+		state any
+	}
+)
+
+// storageRef is one storage blob, <prefix>/data/<key>, as a persistent id
+// describes it.
+type storageRef struct {
+	key      string
+	typeName string // e.g. torch.FloatStorage
+	dtype    string
+	elemSize int
+	numel    int64 // claimed number of elements of dtype
+}
+
+// bytes is the size the persistent id claims; numel is bounded at creation
+// so this cannot overflow.
+func (s *storageRef) bytes() int64 { return s.numel * int64(s.elemSize) }
+
+// tensorRef is a strided view of a storage.
+type tensorRef struct {
+	storage  *storageRef
+	dtype    string
+	elemSize int
+	offset   int64 // in elements of dtype
+	size     []int64
+	stride   []int64 // in elements of dtype
+}
+
+func (g *pyGlobal) String() string { return g.module + "." + g.name }
+
+func (d *pyDict) set(k, v any) {
+	switch k.(type) {
+	case nil, bool, int64, float64, string:
+		if d.index == nil {
+			d.index = map[any]int{}
+		}
+		if i, ok := d.index[k]; ok {
+			d.vals[i] = v
+			return
+		}
+		d.index[k] = len(d.keys)
+	}
+	// Other keys (tuples, bytes) are kept without de-duplication: state
+	// dicts only use strings, and nothing here looks such keys up.
+	d.keys = append(d.keys, k)
+	d.vals = append(d.vals, v)
+}
+
+func (d *pyDict) get(k string) (any, bool) {
+	i, ok := d.index[k]
+	if !ok {
+		return nil, false
+	}
+	return d.vals[i], true
+}
+
+type storageType struct {
+	dtype    string
+	elemSize int
+}
+
+var storageTypes = map[string]storageType{
+	"torch.FloatStorage":    {"F32", 4},
+	"torch.HalfStorage":     {"F16", 2},
+	"torch.BFloat16Storage": {"BF16", 2},
+	"torch.DoubleStorage":   {"F64", 8},
+	"torch.LongStorage":     {"I64", 8},
+	"torch.IntStorage":      {"I32", 4},
+	"torch.ShortStorage":    {"I16", 2},
+	"torch.CharStorage":     {"I8", 1},
+	"torch.ByteStorage":     {"U8", 1},
+	"torch.BoolStorage":     {"BOOL", 1},
+	"torch.UntypedStorage":  {"U8", 1},
+}
+
+// dtypeGlobals are the torch.dtype values (_rebuild_tensor_v3 takes one).
+var dtypeGlobals = map[string]storageType{
+	"torch.float32": {"F32", 4}, "torch.float": {"F32", 4},
+	"torch.float16": {"F16", 2}, "torch.half": {"F16", 2},
+	"torch.bfloat16": {"BF16", 2},
+	"torch.float64":  {"F64", 8}, "torch.double": {"F64", 8},
+	"torch.int64": {"I64", 8}, "torch.long": {"I64", 8},
+	"torch.int32": {"I32", 4}, "torch.int": {"I32", 4},
+	"torch.int16": {"I16", 2}, "torch.short": {"I16", 2},
+	"torch.int8":  {"I8", 1},
+	"torch.uint8": {"U8", 1},
+	"torch.bool":  {"BOOL", 1},
+}
+
+// otherGlobals are the allowed names that are neither storage types nor
+// dtypes. Those with a case in call are callable; the rest are plain
+// values (types passed as arguments, e.g. to _rebuild_from_type_v2).
+var otherGlobals = map[string]bool{
+	"collections.OrderedDict":                    true,
+	"builtins.dict":                              true,
+	"__builtin__.dict":                           true,
+	"builtins.set":                               true,
+	"__builtin__.set":                            true,
+	"builtins.frozenset":                         true,
+	"__builtin__.frozenset":                      true,
+	"_codecs.encode":                             true,
+	"torch._utils._rebuild_tensor":               true,
+	"torch._utils._rebuild_tensor_v2":            true,
+	"torch._utils._rebuild_tensor_v3":            true,
+	"torch._utils._rebuild_parameter":            true,
+	"torch._utils._rebuild_parameter_with_state": true,
+	"torch._tensor._rebuild_from_type":           true,
+	"torch._tensor._rebuild_from_type_v2":        true,
+	"torch.device":                               true,
+	"torch.Size":                                 true,
+	"torch.Tensor":                               true,
+	"torch.nn.parameter.Parameter":               true,
+	"torch.jit._pickle.build_intlist":            true,
+	"torch.jit._pickle.build_doublelist":         true,
+	"torch.jit._pickle.build_boollist":           true,
+	"torch.jit._pickle.build_tensorlist":         true,
+	"torch.jit._pickle.build_genericlist":        true,
+	"torch.jit._pickle.restore_type_tag":         true,
+}
+
+// unpickler runs one pickle.
+type unpickler struct {
+	where       string // "<file>: <entry>", prefixed to every error
+	data        []byte
+	pos         int
+	stack       []any
+	marks       []int
+	memo        map[uint32]any
+	torchScript bool                   // allow __torch__.* classes
+	storages    map[string]*storageRef // persistent ids by key; the first wins, as in torch
+}
+
+func newUnpickler(where string, data []byte, torchScript bool) *unpickler {
+	return &unpickler{where: where, data: data, memo: map[uint32]any{}, torchScript: torchScript, storages: map[string]*storageRef{}}
+}
+
+type pickleError struct{ msg string }
+
+func (e *pickleError) Error() string { return e.msg }
+
+func (u *unpickler) errAt(pos int, format string, args ...any) error {
+	return &pickleError{fmt.Sprintf("%s: offset %d: %s", u.where, pos, fmt.Sprintf(format, args...))}
+}
+
+func (u *unpickler) read(n int, op int) ([]byte, error) {
+	if n < 0 || n > len(u.data)-u.pos {
+		return nil, u.errAt(op, "truncated pickle: opcode needs %d more bytes, %d left", n, len(u.data)-u.pos)
+	}
+	b := u.data[u.pos : u.pos+n]
+	u.pos += n
+	return b, nil
+}
+
+func (u *unpickler) readLen(width, op int) (int, error) {
+	b, err := u.read(width, op)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch width {
+	case 1:
+		n = uint64(b[0])
+	case 4:
+		n = uint64(binary.LittleEndian.Uint32(b))
+	case 8:
+		n = binary.LittleEndian.Uint64(b)
+	}
+	if n > uint64(len(u.data)-u.pos) {
+		return 0, u.errAt(op, "truncated pickle: length %d but only %d bytes left", n, len(u.data)-u.pos)
+	}
+	return int(n), nil
+}
+
+func (u *unpickler) fence() int {
+	if len(u.marks) > 0 {
+		return u.marks[len(u.marks)-1]
+	}
+	return 0
+}
+
+func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+
+func (u *unpickler) pop(op int) (any, error) {
+	if len(u.stack) <= u.fence() {
+		return nil, u.errAt(op, "stack underflow (opcode 0x%02x)", u.data[op])
+	}
+	v := u.stack[len(u.stack)-1]
+	u.stack[len(u.stack)-1] = nil
+	u.stack = u.stack[:len(u.stack)-1]
+	return v, nil
+}
+
+func (u *unpickler) top(op int) (any, error) {
+	if len(u.stack) <= u.fence() {
+		return nil, u.errAt(op, "stack underflow (opcode 0x%02x)", u.data[op])
+	}
+	return u.stack[len(u.stack)-1], nil
+}
+
+func (u *unpickler) popMark(op int) ([]any, error) {
+	if len(u.marks) == 0 {
+		return nil, u.errAt(op, "opcode 0x%02x without a MARK", u.data[op])
+	}
+	m := u.marks[len(u.marks)-1]
+	u.marks = u.marks[:len(u.marks)-1]
+	items := append([]any(nil), u.stack[m:]...)
+	clear(u.stack[m:])
+	u.stack = u.stack[:m]
+	return items, nil
+}
+
+func (u *unpickler) popN(n, op int) ([]any, error) {
+	if len(u.stack)-u.fence() < n {
+		return nil, u.errAt(op, "stack underflow (opcode 0x%02x)", u.data[op])
+	}
+	m := len(u.stack) - n
+	items := append([]any(nil), u.stack[m:]...)
+	clear(u.stack[m:])
+	u.stack = u.stack[:m]
+	return items, nil
+}
+
+// readLine reads a GLOBAL operand line.
+func (u *unpickler) readLine(op int) (string, error) {
+	i := bytes.IndexByte(u.data[u.pos:], '\n')
+	if i < 0 {
+		return "", u.errAt(op, "truncated pickle: GLOBAL operand has no newline")
+	}
+	s := string(u.data[u.pos : u.pos+i])
+	u.pos += i + 1
+	return s, nil
+}
+
+func decodeLong(b []byte) any {
+	if len(b) == 0 {
+		return int64(0)
+	}
+	if len(b) > 8 {
+		ext := byte(0)
+		if b[7]&0x80 != 0 {
+			ext = 0xff
+		}
+		for _, c := range b[8:] {
+			if c != ext {
+				return pyBigInt{len(b)}
+			}
+		}
+		b = b[:8]
+	}
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	if shift := 64 - 8*uint(len(b)); shift > 0 { // sign-extend
+		return int64(v<<shift) >> shift
+	}
+	return int64(v)
+}
+
+// run executes the pickle and returns the object STOP yields.
+func (u *unpickler) run() (any, error) {
+	for {
+		if u.pos >= len(u.data) {
+			return nil, u.errAt(u.pos, "truncated pickle: no STOP opcode")
+		}
+		op := u.pos
+		c := u.data[u.pos]
+		u.pos++
+		switch c {
+		case 0x80: // PROTO
+			b, err := u.read(1, op)
+			if err != nil {
+				return nil, err
+			}
+			if b[0] > 5 {
+				return nil, u.errAt(op, "unsupported pickle protocol %d", b[0])
+			}
+		case 0x95: // FRAME: a length hint only
+			if _, err := u.read(8, op); err != nil {
+				return nil, err
+			}
+		case '.': // STOP
+			v, err := u.pop(op)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		case '(': // MARK
+			if len(u.marks) >= maxPickleDepth {
+				return nil, u.errAt(op, "nesting deeper than %d levels", maxPickleDepth)
+			}
+			u.marks = append(u.marks, len(u.stack))
+		case '0': // POP
+			if len(u.stack) > u.fence() {
+				u.stack = u.stack[:len(u.stack)-1]
+			} else if len(u.marks) > 0 {
+				u.marks = u.marks[:len(u.marks)-1]
+			} else {
+				return nil, u.errAt(op, "stack underflow (POP)")
+			}
+		case '1': // POP_MARK
+			if _, err := u.popMark(op); err != nil {
+				return nil, err
+			}
+		case '2': // DUP
+			v, err := u.top(op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(v)
+		case 'N':
+			u.push(nil)
+		case 0x88:
+			u.push(true)
+		case 0x89:
+			u.push(false)
+		case 'J': // BININT
+			b, err := u.read(4, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(int64(int32(binary.LittleEndian.Uint32(b))))
+		case 'K': // BININT1
+			b, err := u.read(1, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(int64(b[0]))
+		case 'M': // BININT2
+			b, err := u.read(2, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(int64(binary.LittleEndian.Uint16(b)))
+		case 0x8a, 0x8b: // LONG1, LONG4
+			var n int
+			if c == 0x8a {
+				b, err := u.read(1, op)
+				if err != nil {
+					return nil, err
+				}
+				n = int(b[0])
+			} else {
+				b, err := u.read(4, op)
+				if err != nil {
+					return nil, err
+				}
+				m := int32(binary.LittleEndian.Uint32(b))
+				if m < 0 {
+					return nil, u.errAt(op, "LONG4 with negative length %d", m)
+				}
+				n = int(m)
+			}
+			b, err := u.read(n, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(decodeLong(b))
+		case 'G': // BINFLOAT (big-endian)
+			b, err := u.read(8, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+		case 'X', 0x8c, 0x8d, 'U', 'T', 'C', 'B', 0x8e: // strings and bytes
+			width := 4
+			switch c {
+			case 0x8c, 'U', 'C':
+				width = 1
+			case 0x8d, 0x8e:
+				width = 8
+			}
+			if c == 'T' { // BINSTRING has a signed length
+				if u.pos+4 <= len(u.data) && int32(binary.LittleEndian.Uint32(u.data[u.pos:])) < 0 {
+					return nil, u.errAt(op, "BINSTRING with negative length")
+				}
+			}
+			n, err := u.readLen(width, op)
+			if err != nil {
+				return nil, err
+			}
+			b, err := u.read(n, op)
+			if err != nil {
+				return nil, err
+			}
+			if c == 'C' || c == 'B' || c == 0x8e {
+				u.push(pyBytes(append([]byte(nil), b...)))
+			} else {
+				u.push(string(b))
+			}
+		case ')':
+			u.push(pyTuple{})
+		case 0x85, 0x86, 0x87: // TUPLE1..3
+			items, err := u.popN(int(c-0x85)+1, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(pyTuple(items))
+		case 't': // TUPLE
+			items, err := u.popMark(op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(pyTuple(items))
+		case ']':
+			u.push(&pyList{})
+		case 'l': // LIST
+			items, err := u.popMark(op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(&pyList{items: items})
+		case '}':
+			u.push(&pyDict{})
+		case 'd': // DICT
+			items, err := u.popMark(op)
+			if err != nil {
+				return nil, err
+			}
+			d := &pyDict{}
+			if err := u.setItems(d, items, op); err != nil {
+				return nil, err
+			}
+			u.push(d)
+		case 0x8f: // EMPTY_SET
+			u.push(&pySet{})
+		case 0x91: // FROZENSET
+			items, err := u.popMark(op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(&pySet{items: items})
+		case 'a', 'e', 0x90: // APPEND, APPENDS, ADDITEMS
+			var items []any
+			var err error
+			if c == 'a' {
+				items, err = u.popN(1, op)
+			} else {
+				items, err = u.popMark(op)
+			}
+			if err != nil {
+				return nil, err
+			}
+			t, err := u.top(op)
+			if err != nil {
+				return nil, err
+			}
+			switch x := t.(type) {
+			case *pyList:
+				if c == 0x90 {
+					return nil, u.errAt(op, "ADDITEMS on a list")
+				}
+				x.items = append(x.items, items...)
+			case *pySet:
+				if c != 0x90 {
+					return nil, u.errAt(op, "APPEND on a set")
+				}
+				x.items = append(x.items, items...)
+			default:
+				return nil, u.errAt(op, "cannot append to %s", typeName(t))
+			}
+		case 's', 'u': // SETITEM, SETITEMS
+			var items []any
+			var err error
+			if c == 's' {
+				items, err = u.popN(2, op)
+			} else {
+				items, err = u.popMark(op)
+			}
+			if err != nil {
+				return nil, err
+			}
+			t, err := u.top(op)
+			if err != nil {
+				return nil, err
+			}
+			d, ok := t.(*pyDict)
+			if !ok {
+				return nil, u.errAt(op, "cannot set items on %s", typeName(t))
+			}
+			if err := u.setItems(d, items, op); err != nil {
+				return nil, err
+			}
+		case 'q', 'r', 0x94: // BINPUT, LONG_BINPUT, MEMOIZE
+			var idx uint32
+			switch c {
+			case 'q':
+				b, err := u.read(1, op)
+				if err != nil {
+					return nil, err
+				}
+				idx = uint32(b[0])
+			case 'r':
+				b, err := u.read(4, op)
+				if err != nil {
+					return nil, err
+				}
+				idx = binary.LittleEndian.Uint32(b)
+			default:
+				idx = uint32(len(u.memo))
+			}
+			v, err := u.top(op)
+			if err != nil {
+				return nil, err
+			}
+			u.memo[idx] = v
+		case 'h', 'j': // BINGET, LONG_BINGET
+			var idx uint32
+			if c == 'h' {
+				b, err := u.read(1, op)
+				if err != nil {
+					return nil, err
+				}
+				idx = uint32(b[0])
+			} else {
+				b, err := u.read(4, op)
+				if err != nil {
+					return nil, err
+				}
+				idx = binary.LittleEndian.Uint32(b)
+			}
+			v, ok := u.memo[idx]
+			if !ok {
+				return nil, u.errAt(op, "memo key %d was never stored", idx)
+			}
+			u.push(v)
+		case 'c': // GLOBAL
+			mod, err := u.readLine(op)
+			if err != nil {
+				return nil, err
+			}
+			name, err := u.readLine(op)
+			if err != nil {
+				return nil, err
+			}
+			g, err := u.global(mod, name, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(g)
+		case 0x93: // STACK_GLOBAL
+			items, err := u.popN(2, op)
+			if err != nil {
+				return nil, err
+			}
+			mod, ok1 := items[0].(string)
+			name, ok2 := items[1].(string)
+			if !ok1 || !ok2 {
+				return nil, u.errAt(op, "STACK_GLOBAL operands are not strings")
+			}
+			g, err := u.global(mod, name, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(g)
+		case 'R': // REDUCE
+			items, err := u.popN(2, op)
+			if err != nil {
+				return nil, err
+			}
+			args, ok := items[1].(pyTuple)
+			if !ok {
+				return nil, u.errAt(op, "REDUCE arguments are %s, want a tuple", typeName(items[1]))
+			}
+			v, err := u.call(items[0], args, op, 0)
+			if err != nil {
+				return nil, err
+			}
+			u.push(v)
+		case 0x81, 0x92: // NEWOBJ, NEWOBJ_EX
+			n := 2
+			if c == 0x92 {
+				n = 3
+			}
+			items, err := u.popN(n, op)
+			if err != nil {
+				return nil, err
+			}
+			args, ok := items[1].(pyTuple)
+			if !ok {
+				return nil, u.errAt(op, "NEWOBJ arguments are %s, want a tuple", typeName(items[1]))
+			}
+			if c == 0x92 {
+				if kw, ok := items[2].(*pyDict); !ok || len(kw.keys) > 0 {
+					return nil, u.errAt(op, "NEWOBJ_EX with keyword arguments is not supported")
+				}
+			}
+			v, err := u.call(items[0], args, op, 0)
+			if err != nil {
+				return nil, err
+			}
+			u.push(v)
+		case 'b': // BUILD
+			state, err := u.pop(op)
+			if err != nil {
+				return nil, err
+			}
+			t, err := u.top(op)
+			if err != nil {
+				return nil, err
+			}
+			switch x := t.(type) {
+			case *pyObject:
+				if old, ok := x.state.(*pyDict); ok {
+					if nd, ok := state.(*pyDict); ok && old != nd {
+						for i := range nd.keys {
+							old.set(nd.keys[i], nd.vals[i])
+						}
+						break
+					}
+				}
+				x.state = state
+			case *pyDict:
+				x.state = state
+			case *tensorRef, *pyList, *pySet:
+				// tensor subclass state, list attributes: not needed
+			default:
+				return nil, u.errAt(op, "BUILD on %s", typeName(t))
+			}
+		case 'Q': // BINPERSID
+			pid, err := u.pop(op)
+			if err != nil {
+				return nil, err
+			}
+			s, err := u.persistentLoad(pid, op)
+			if err != nil {
+				return nil, err
+			}
+			u.push(s)
+		default:
+			if c >= 0x20 && c < 0x7f {
+				return nil, u.errAt(op, "unsupported pickle opcode 0x%02x (%q)", c, rune(c))
+			}
+			return nil, u.errAt(op, "unsupported pickle opcode 0x%02x", c)
+		}
+	}
+}
+
+func (u *unpickler) setItems(d *pyDict, items []any, op int) error {
+	if len(items)%2 != 0 {
+		return u.errAt(op, "odd number of items (%d) for a dict", len(items))
+	}
+	for i := 0; i < len(items); i += 2 {
+		switch items[i].(type) {
+		case *pyList, *pyDict, *pySet:
+			return u.errAt(op, "unhashable dict key of type %s", typeName(items[i]))
+		}
+		d.set(items[i], items[i+1])
+	}
+	return nil
+}
+
+// global resolves a GLOBAL name against the allow-list.
+func (u *unpickler) global(mod, name string, op int) (*pyGlobal, error) {
+	full := mod + "." + name
+	g := &pyGlobal{module: mod, name: name}
+	if _, ok := storageTypes[full]; ok {
+		return g, nil
+	}
+	if _, ok := dtypeGlobals[full]; ok {
+		return g, nil
+	}
+	if otherGlobals[full] {
+		return g, nil
+	}
+	if u.torchScript && (mod == "__torch__" || strings.HasPrefix(mod, "__torch__.")) {
+		return g, nil
+	}
+	if len(full) > 200 {
+		full = full[:200] + "..."
+	}
+	if mod == "torch" && strings.HasSuffix(name, "Storage") {
+		return nil, u.errAt(op, "unsupported storage type %s (supported: float, half, bfloat16, double, long, int, short, char, byte, bool)", full)
+	}
+	hint := "only tensor, storage and plain-container globals are allowed"
+	if strings.HasPrefix(mod, "__torch__") {
+		hint = "__torch__ classes are only allowed in a TorchScript archive"
+	}
+	return nil, u.errAt(op, "global %q is not allowed (%s; is this a pickled model object rather than a state dict?)", full, hint)
+}
+
+func (u *unpickler) persistentLoad(pid any, op int) (*storageRef, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) != 5 {
+		return nil, u.errAt(op, "persistent id is %s, want ('storage', type, key, location, numel)", describe(pid))
+	}
+	if s, ok := asStr(t[0]); !ok || s != "storage" {
+		return nil, u.errAt(op, "persistent id kind %s, want 'storage'", describe(t[0]))
+	}
+	g, ok := t[1].(*pyGlobal)
+	if !ok {
+		return nil, u.errAt(op, "storage type is %s, want a torch storage class", describe(t[1]))
+	}
+	st, ok := storageTypes[g.String()]
+	if !ok {
+		return nil, u.errAt(op, "unsupported storage type %s", g)
+	}
+	key, ok := asStr(t[2])
+	if !ok || len(key) > 256 {
+		return nil, u.errAt(op, "storage key is %s, want a string", describe(t[2]))
+	}
+	numel, ok := t[4].(int64)
+	if !ok || numel < 0 || numel > math.MaxInt64/16 {
+		return nil, u.errAt(op, "storage %q: bad element count %s", key, describe(t[4]))
+	}
+	if s, ok := u.storages[key]; ok {
+		return s, nil // torch reuses the storage loaded first for a key
+	}
+	s := &storageRef{key: key, typeName: g.String(), dtype: st.dtype, elemSize: st.elemSize, numel: numel}
+	u.storages[key] = s
+	return s, nil
+}
+
+func asStr(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case pyBytes:
+		return string(x), true
+	}
+	return "", false
+}
+
+// call applies an allowed callable (REDUCE and NEWOBJ).
+func (u *unpickler) call(fv any, args pyTuple, op, depth int) (any, error) {
+	if depth > maxPickleDepth {
+		return nil, u.errAt(op, "rebuild calls nested deeper than %d levels", maxPickleDepth)
+	}
+	g, ok := fv.(*pyGlobal)
+	if !ok {
+		return nil, u.errAt(op, "cannot call %s", typeName(fv))
+	}
+	name := g.String()
+	nargs := func(lo, hi int) error {
+		if len(args) < lo || len(args) > hi {
+			return u.errAt(op, "%s takes %d to %d arguments, got %d", name, lo, hi, len(args))
+		}
+		return nil
+	}
+	switch name {
+	case "collections.OrderedDict", "builtins.dict", "__builtin__.dict":
+		if err := nargs(0, 1); err != nil {
+			return nil, err
+		}
+		d := &pyDict{}
+		if len(args) == 1 && args[0] != nil {
+			items, ok := seqItems(args[0])
+			if !ok {
+				if src, ok := args[0].(*pyDict); ok {
+					for i := range src.keys {
+						d.set(src.keys[i], src.vals[i])
+					}
+					return d, nil
+				}
+				return nil, u.errAt(op, "%s of %s", name, typeName(args[0]))
+			}
+			for _, it := range items {
+				kv, ok := seqItems(it)
+				if !ok || len(kv) != 2 {
+					return nil, u.errAt(op, "%s item is not a (key, value) pair", name)
+				}
+				if err := u.setItems(d, kv, op); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return d, nil
+	case "builtins.set", "__builtin__.set", "builtins.frozenset", "__builtin__.frozenset":
+		if err := nargs(0, 1); err != nil {
+			return nil, err
+		}
+		s := &pySet{}
+		if len(args) == 1 {
+			items, ok := seqItems(args[0])
+			if !ok {
+				return nil, u.errAt(op, "%s of %s", name, typeName(args[0]))
+			}
+			s.items = append(s.items, items...)
+		}
+		return s, nil
+	case "_codecs.encode": // how protocol 2 pickles bytes
+		if err := nargs(1, 2); err != nil {
+			return nil, err
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, u.errAt(op, "_codecs.encode of %s", typeName(args[0]))
+		}
+		b := make([]byte, 0, len(s))
+		for _, r := range s {
+			b = append(b, byte(r)) // latin-1
+		}
+		return pyBytes(b), nil
+	case "torch._utils._rebuild_tensor":
+		if err := nargs(4, 4); err != nil {
+			return nil, err
+		}
+		return u.rebuildTensor(args[0], args[1], args[2], args[3], nil, op)
+	case "torch._utils._rebuild_tensor_v2":
+		if err := nargs(6, 7); err != nil {
+			return nil, err
+		}
+		return u.rebuildTensor(args[0], args[1], args[2], args[3], nil, op)
+	case "torch._utils._rebuild_tensor_v3":
+		if err := nargs(7, 8); err != nil {
+			return nil, err
+		}
+		return u.rebuildTensor(args[0], args[1], args[2], args[3], args[6], op)
+	case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+		if err := nargs(3, 4); err != nil {
+			return nil, err
+		}
+		if _, ok := args[0].(*tensorRef); !ok {
+			return nil, u.errAt(op, "%s of %s, want a tensor", name, typeName(args[0]))
+		}
+		return args[0], nil
+	case "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2":
+		if err := nargs(4, 4); err != nil {
+			return nil, err
+		}
+		inner, ok := args[2].(pyTuple)
+		if !ok {
+			return nil, u.errAt(op, "%s arguments are %s, want a tuple", name, typeName(args[2]))
+		}
+		return u.call(args[0], inner, op, depth+1)
+	case "torch.device":
+		if err := nargs(1, 2); err != nil {
+			return nil, err
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, u.errAt(op, "torch.device of %s", typeName(args[0]))
+		}
+		return s, nil
+	case "torch.Size":
+		if err := nargs(0, 1); err != nil {
+			return nil, err
+		}
+		if len(args) == 0 {
+			return pyTuple{}, nil
+		}
+		items, ok := seqItems(args[0])
+		if !ok {
+			return nil, u.errAt(op, "torch.Size of %s", typeName(args[0]))
+		}
+		return pyTuple(items), nil
+	case "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+		"torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_genericlist":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		items, ok := seqItems(args[0])
+		if !ok {
+			return nil, u.errAt(op, "%s of %s", name, typeName(args[0]))
+		}
+		return &pyList{items: items}, nil
+	case "torch.jit._pickle.restore_type_tag":
+		if err := nargs(2, 2); err != nil {
+			return nil, err
+		}
+		return args[0], nil
+	}
+	if u.torchScript && strings.HasPrefix(name, "__torch__") {
+		return &pyObject{class: g, args: append([]any(nil), args...)}, nil
+	}
+	return nil, u.errAt(op, "global %s cannot be called", name)
+}
+
+func seqItems(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case pyTuple:
+		return x, true
+	case *pyList:
+		return x.items, true
+	}
+	return nil, false
+}
+
+func intTuple(v any) ([]int64, bool) {
+	items, ok := seqItems(v)
+	if !ok || len(items) > maxTensorDims {
+		return nil, false
+	}
+	out := make([]int64, len(items))
+	for i, it := range items {
+		n, ok := it.(int64)
+		if !ok {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// rebuildTensor checks the structure of a tensor view; whether it fits its
+// storage is checked when the storage is read (sizes are only trusted then).
+func (u *unpickler) rebuildTensor(storage, offset, size, stride, dtype any, op int) (*tensorRef, error) {
+	s, ok := storage.(*storageRef)
+	if !ok {
+		return nil, u.errAt(op, "tensor storage is %s, want a persistent storage", describe(storage))
+	}
+	off, ok := offset.(int64)
+	if !ok || off < 0 {
+		return nil, u.errAt(op, "tensor on storage %q: bad storage offset %s", s.key, describe(offset))
+	}
+	sz, ok1 := intTuple(size)
+	st, ok2 := intTuple(stride)
+	if !ok1 || !ok2 || len(sz) != len(st) {
+		return nil, u.errAt(op, "tensor on storage %q: bad size %s or stride %s", s.key, describe(size), describe(stride))
+	}
+	for i := range sz {
+		if sz[i] < 0 || st[i] < 0 {
+			return nil, u.errAt(op, "tensor on storage %q: negative size or stride (size %v, stride %v)", s.key, sz, st)
+		}
+	}
+	t := &tensorRef{storage: s, dtype: s.dtype, elemSize: s.elemSize, offset: off, size: sz, stride: st}
+	if dtype != nil {
+		g, ok := dtype.(*pyGlobal)
+		if !ok {
+			return nil, u.errAt(op, "tensor dtype is %s, want a torch dtype", describe(dtype))
+		}
+		dt, ok := dtypeGlobals[g.String()]
+		if !ok {
+			return nil, u.errAt(op, "unsupported tensor dtype %s", g)
+		}
+		t.dtype, t.elemSize = dt.dtype, dt.elemSize
+	}
+	return t, nil
+}
+
+func typeName(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return "bool"
+	case int64, pyBigInt:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case pyBytes:
+		return "bytes"
+	case pyTuple:
+		return "tuple"
+	case *pyList:
+		return "list"
+	case *pyDict:
+		return "dict"
+	case *pySet:
+		return "set"
+	case *pyGlobal:
+		return "global " + x.String()
+	case *pyObject:
+		return "object of class " + x.class.String()
+	case *storageRef:
+		return "storage"
+	case *tensorRef:
+		return "tensor"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// describe shows a scalar value, or the type of anything else (never
+// recursing, so a hostile structure cannot blow up an error message).
+func describe(v any) string {
+	switch x := v.(type) {
+	case int64, bool, float64:
+		return fmt.Sprint(x)
+	case string:
+		if len(x) > 64 {
+			x = x[:64] + "..."
+		}
+		return fmt.Sprintf("%q", x)
+	case pyTuple:
+		return fmt.Sprintf("a tuple of %d items", len(x))
+	}
+	return typeName(v)
+}

@@ -21,6 +21,8 @@ func openPhoto(t testing.TB, name string) *RGB {
 	return img
 }
 
+func newRng(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
+
 func randomRGB(rng *rand.Rand, w, h int) *RGB {
 	img := NewRGB(w, h)
 	for i := range img.Pix {

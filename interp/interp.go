@@ -43,16 +43,26 @@ func areaScale(in, out int, alignCorners bool, scale float64) float32 {
 	return float32(in) / float32(out)
 }
 
-// sourceIndex is area_pixel_compute_source_index in float32.
-func sourceIndex(scale float32, dst int, alignCorners, cubic bool) float32 {
+// sourceIndex is area_pixel_compute_source_index: PyTorch writes
+// scale·(dst + 0.5) − 0.5 with double literals, so the expression is
+// evaluated in float64; the cubic path then stores it as float32.
+func sourceIndex(scale float32, dst int, alignCorners, cubic bool) float64 {
+	s := float64(scale)
 	if alignCorners {
-		return float32(scale * float32(dst))
+		return float64(s * float64(dst))
 	}
-	s := float32(scale*(float32(dst)+0.5)) - 0.5
-	if !cubic && s < 0 {
+	v := float64(s*(float64(dst)+0.5)) - 0.5
+	if !cubic && v < 0 {
 		return 0
 	}
-	return s
+	return v
+}
+
+// fma32 is a float32 multiply-add rounded once, as the FMA instructions of
+// PyTorch's AVX2 kernels compute it (the product of two float32 values is
+// exact in float64, so one float64 rounding then one float32 rounding).
+func fma32(a, b, c float32) float32 {
+	return float32(float64(float64(a)*float64(b)) + float64(c))
 }
 
 type linearTap struct {
@@ -60,9 +70,10 @@ type linearTap struct {
 	l0, l1 float32
 }
 
-// linearTaps is compute_indices_weights_linear / guard_index_and_lambda:
-// i0 = floor(src) clamped to in−1, i1 = i0+1 unless at the last index,
-// λ1 = src − i0 clamped to [0, 1], λ0 = 1 − λ1. An unchanged size copies.
+// linearTaps is compute_source_index_and_lambda: the source index stays in
+// float64 (it is never stored as float32 on this path), i0 = floor(src)
+// clamped to in−1, i1 = i0+1 unless at the last index, λ1 = float32(src −
+// i0) clamped to [0, 1], λ0 = 1 − λ1. An unchanged size copies.
 func linearTaps(in, out int, alignCorners bool, scale float64) []linearTap {
 	t := make([]linearTap, out)
 	if in == out {
@@ -74,8 +85,8 @@ func linearTaps(in, out int, alignCorners bool, scale float64) []linearTap {
 	r := areaScale(in, out, alignCorners, scale)
 	for o := range t {
 		s := sourceIndex(r, o, alignCorners, false)
-		i0 := min(int(math.Floor(float64(s))), in-1)
-		l1 := min(max(s-float32(i0), 0), 1)
+		i0 := min(int(math.Floor(s)), in-1)
+		l1 := min(max(float32(s-float64(i0)), 0), 1)
 		i1 := i0
 		if i0 < in-1 {
 			i1 = i0 + 1
@@ -96,6 +107,11 @@ func linearTaps(in, out int, alignCorners bool, scale float64) []linearTap {
 // out = (x[y0][x0]·wx0 + x[y0][x1]·wx1)·wy0 + (x[y1][x0]·wx0 + x[y1][x1]·wx1)·wy1.
 func ResizeBilinearTorch(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
 	checkShape("ResizeBilinearTorch", src, c, h, w, outH, outW)
+	if c == 1 || (h == 1 && w == 1) {
+		// Such a tensor is channels-last contiguous too, and PyTorch then
+		// dispatches to the channels-last kernel.
+		return ResizeBilinearTorchChannelsLast(src, c, h, w, outH, outW, alignCorners)
+	}
 	ty := linearTaps(h, outH, alignCorners, 0)
 	tx := linearTaps(w, outW, alignCorners, 0)
 	out := make([]float32, c*outH*outW)
@@ -107,9 +123,55 @@ func ResizeBilinearTorch(src []float32, c, h, w, outH, outW int, alignCorners bo
 			r1 := plane[y.i1*w : (y.i1+1)*w]
 			orow := o[oy*outW : (oy+1)*outW]
 			for ox, x := range tx {
-				t0 := float32(r0[x.i0]*x.l0) + float32(r0[x.i1]*x.l1)
-				t1 := float32(r1[x.i0]*x.l0) + float32(r1[x.i1]*x.l1)
-				orow[ox] = float32(t0*y.l0) + float32(t1*y.l1)
+				t0 := fma32(r0[x.i0], x.l0, float32(r0[x.i1]*x.l1))
+				t1 := fma32(r1[x.i0], x.l0, float32(r1[x.i1]*x.l1))
+				orow[ox] = fma32(t0, y.l0, float32(t1*y.l1))
+			}
+		}
+	}
+	return out
+}
+
+// ResizeBilinearTorchChannelsLast is ResizeBilinearTorch with the
+// arithmetic of PyTorch's channels-last bilinear kernel
+// (cpu_upsample_linear_channels_last), which F.interpolate takes when the
+// input tensor is laid out channels-last — as in CLIP Surgery's
+// get_similarity_map, whose input is a permute(0, 3, 1, 2) of [B,h,w,K]
+// (SPEC 6.1). Input and output are still planar [c,h,w] / [c,outH,outW];
+// only the rounding differs from ResizeBilinearTorch. Each output is
+// x00·w00 + x01·w01 + x10·w10 + x11·w11 with the four weights rounded to
+// float32 products of the row and column weights; the first c − c%8
+// channels are summed as AVX2 vectors, fma(x00,w00, fma(x01,w01,
+// fma(x11,w11, x10·w10))), the last c%8 in float64 and rounded once. This
+// reproduces PyTorch 1.13's x86-64 (AVX2) output bit for bit, including the
+// golden itsm maps.
+func ResizeBilinearTorchChannelsLast(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
+	checkShape("ResizeBilinearTorchChannelsLast", src, c, h, w, outH, outW)
+	ty := linearTaps(h, outH, alignCorners, 0)
+	tx := linearTaps(w, outW, alignCorners, 0)
+	out := make([]float32, c*outH*outW)
+	vec := c - c%8
+	for oy, y := range ty {
+		for ox, x := range tx {
+			w00, w01 := float32(y.l0*x.l0), float32(y.l0*x.l1)
+			w10, w11 := float32(y.l1*x.l0), float32(y.l1*x.l1)
+			i00, i01 := y.i0*w+x.i0, y.i0*w+x.i1
+			i10, i11 := y.i1*w+x.i0, y.i1*w+x.i1
+			o := oy*outW + ox
+			for ch := 0; ch < c; ch++ {
+				p := src[ch*h*w : (ch+1)*h*w]
+				var v float32
+				if ch < vec {
+					s := fma32(p[i11], w11, float32(p[i10]*w10))
+					s = fma32(p[i01], w01, s)
+					v = fma32(p[i00], w00, s)
+				} else {
+					d := float64(float64(p[i00])*float64(w00)) + float64(float64(p[i01])*float64(w01))
+					d += float64(float64(p[i10]) * float64(w10))
+					d += float64(float64(p[i11]) * float64(w11))
+					v = float32(d)
+				}
+				out[ch*outH*outW+o] = v
 			}
 		}
 	}
@@ -140,7 +202,7 @@ func cubicTaps(in, out int, scale float64) []cubicTap {
 	t := make([]cubicTap, out)
 	r := areaScale(in, out, false, scale)
 	for o := range t {
-		s := sourceIndex(r, o, false, true)
+		s := float32(sourceIndex(r, o, false, true))
 		i0 := min(int(math.Floor(float64(s))), in-1)
 		l := min(max(s-float32(i0), 0), 1)
 		var tp cubicTap

@@ -55,29 +55,38 @@ func TestTorchReference(t *testing.T) {
 		in := vals[c.In[0] : c.In[0]+c.In[1]]
 		want := vals[c.Out[0] : c.Out[0]+c.Out[1]]
 		var got []float32
-		if c.Op == "bilinear" {
+		switch c.Op {
+		case "bilinear":
 			got = ResizeBilinearTorch(in, c.C, c.H, c.W, c.OH, c.OW, c.AlignCorners)
-		} else {
+		case "bilinear_cl":
+			got = ResizeBilinearTorchChannelsLast(in, c.C, c.H, c.W, c.OH, c.OW, c.AlignCorners)
+		default:
 			got = ResizeBicubicTorch(in, c.C, c.H, c.W, c.OH, c.OW, c.SH, c.SW)
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%+v: %d values, want %d", c, len(got), len(want))
 		}
-		var maxd float64
+		// Bilinear (both kernels) must be bit-exact. Bicubic: PyTorch's own
+		// float32 result is ~1e-6 (relative to the map's peak) from the
+		// float64 value, and ours as far; its exact operation order in the
+		// AVX2 build was not recovered.
+		var maxd, peak float64
 		for i := range want {
-			d := math.Abs(float64(got[i]) - float64(want[i]))
-			// relative to the magnitude of the inputs (about 3)
-			maxd = math.Max(maxd, d)
+			maxd = math.Max(maxd, math.Abs(float64(got[i])-float64(want[i])))
+			peak = math.Max(peak, math.Abs(float64(want[i])))
 		}
+		maxrel := maxd / math.Max(peak, 1)
 		if maxd == 0 {
 			exact++
 		}
-		worst = math.Max(worst, maxd)
-		if maxd > 2e-6 {
-			t.Errorf("%s ac=%v [%d,%d,%d]→%dx%d scale (%g,%g): max |Δ| %g", c.Op, c.AlignCorners, c.C, c.H, c.W, c.OH, c.OW, c.SH, c.SW, maxd)
+		if c.Op == "bicubic" {
+			worst = math.Max(worst, maxrel)
+		}
+		if (c.Op != "bicubic" && maxd != 0) || maxrel > 3e-6 {
+			t.Errorf("%s ac=%v [%d,%d,%d]→%dx%d scale (%g,%g): max |Δ| %g (rel %g)", c.Op, c.AlignCorners, c.C, c.H, c.W, c.OH, c.OW, c.SH, c.SW, maxd, maxrel)
 		}
 	}
-	t.Logf("torch %s: %d cases, %d bit-exact, worst max |Δ| %.3g (inputs ~N(0,9))", m.Torch, len(m.Cases), exact, worst)
+	t.Logf("torch %s: %d cases, %d bit-exact (all bilinear); bicubic worst max|Δ|/max(peak,1) = %.3g", m.Torch, len(m.Cases), exact, worst)
 }
 
 // CLIP Surgery's get_similarity_map (SPEC 6.1) on the golden feature-surgery
@@ -101,14 +110,23 @@ func TestGoldenSimilarityMap(t *testing.T) {
 			planar[c*n+t] = (fs.F32[(1+t)*k+c] - lo) / (hi - lo)
 		}
 	}
-	up := ResizeBilinearTorch(planar, k, side, side, H, W, false)
-	got := make([]float32, len(up)) // to [H,W,K]
-	for c := 0; c < k; c++ {
-		for i := 0; i < H*W; i++ {
-			got[i*k+c] = up[c*H*W+i]
+	toHWK := func(up []float32) []float32 {
+		got := make([]float32, len(up))
+		for c := 0; c < k; c++ {
+			for i := 0; i < H*W; i++ {
+				got[i*k+c] = up[c*H*W+i]
+			}
 		}
+		return got
 	}
-	golden.AssertClose(t, "itsm/surgery_map_multi", got, want.F32, 1e-5)
+	// The reference's input is channels-last: bit-exact with that kernel.
+	got := toHWK(ResizeBilinearTorchChannelsLast(planar, k, side, side, H, W, false))
+	d := golden.AssertClose(t, "itsm/surgery_map_multi", got, want.F32, 0)
+	if d.MaxAbs != 0 {
+		t.Errorf("channels-last kernel not bit-exact: max |Δ| %g", d.MaxAbs)
+	}
+	// The NCHW kernel rounds differently, within an ulp or two.
+	golden.AssertClose(t, "itsm/surgery_map_multi (NCHW kernel)", toHWK(ResizeBilinearTorch(planar, k, side, side, H, W, false)), want.F32, 1e-6)
 }
 
 func TestBilinearKnown(t *testing.T) {
@@ -141,7 +159,7 @@ func TestBilinearKnown(t *testing.T) {
 		func() []float32 { return ResizeBicubicTorch(c, 2, 3, 5, 3, 5, 3.1/3, 5.1/5) },
 	} {
 		for _, v := range f() {
-			if math.Abs(float64(v)-1.5) > 1e-6 {
+			if math.Abs(float64(v)-1.5) > 4e-6 {
 				t.Fatalf("constant map changed: %v", v)
 			}
 		}

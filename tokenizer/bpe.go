@@ -1,9 +1,9 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // mergeRule is one entry of bpe_ranks, keyed by the pair of token ids: its
@@ -108,19 +108,62 @@ type pairEntry struct {
 	a, b, ab  int32
 }
 
+// pairHeap is a binary min-heap ordered by (rank, position), written out
+// rather than through container/heap to avoid boxing every entry.
 type pairHeap []pairEntry
 
-func (h pairHeap) Len() int { return len(h) }
-func (h pairHeap) Less(i, j int) bool {
-	return h[i].rank < h[j].rank || h[i].rank == h[j].rank && h[i].pos < h[j].pos
+func (e pairEntry) less(f pairEntry) bool {
+	return e.rank < f.rank || e.rank == f.rank && e.pos < f.pos
 }
-func (h pairHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *pairHeap) Push(x any)   { *h = append(*h, x.(pairEntry)) }
-func (h *pairHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *pairHeap) push(e pairEntry) {
+	*h = append(*h, e)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !a[i].less(a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *pairHeap) pop() pairEntry {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	*h = a
+	h.down(0)
+	return top
+}
+
+func (h pairHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].less(h[l]) {
+			m = r
+		}
+		if !h[m].less(h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h pairHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 }
 
 // bpeHeap gives the same result as bpeDirect in O(n log n), for long words
@@ -147,12 +190,12 @@ func (t *Tokenizer) bpeHeap(sym []int32, sc *bpeScratch) []int32 {
 	next[n-1] = -1
 	h := sc.h[:0]
 	push := func(p int32) {
-		q := next[p]
-		if p < 0 || q < 0 {
+		if p < 0 || next[p] < 0 {
 			return
 		}
+		q := next[p]
 		if m, ok := t.rule(sym[p], sym[q]); ok {
-			heap.Push(&h, pairEntry{rank: m.rank, pos: p, a: sym[p], b: sym[q], ab: m.id})
+			h.push(pairEntry{rank: m.rank, pos: p, a: sym[p], b: sym[q], ab: m.id})
 		}
 	}
 	for i := 0; i+1 < n; i++ {
@@ -160,12 +203,12 @@ func (t *Tokenizer) bpeHeap(sym []int32, sc *bpeScratch) []int32 {
 			h = append(h, pairEntry{rank: m.rank, pos: int32(i), a: sym[i], b: sym[i+1], ab: m.id})
 		}
 	}
-	heap.Init(&h)
+	h.init()
 	batch := sc.batch[:0]
-	for h.Len() > 0 {
-		batch = append(batch[:0], heap.Pop(&h).(pairEntry))
-		for h.Len() > 0 && h[0].rank == batch[0].rank {
-			batch = append(batch, heap.Pop(&h).(pairEntry))
+	for len(h) > 0 {
+		batch = append(batch[:0], h.pop())
+		for len(h) > 0 && h[0].rank == batch[0].rank {
+			batch = append(batch, h.pop())
 		}
 		for _, e := range batch {
 			p := e.pos
@@ -200,40 +243,56 @@ func grow(b []int32, n int) []int32 {
 	return b[:n]
 }
 
-// wordCache maps pre-tokens to their ids. It has two generations: when the
-// current one is full it becomes the old one and a new one starts, and a
-// hit in the old one is copied forward, so frequently used words survive
-// (an approximate LRU with O(1) work per access).
+// wordCache maps pre-tokens to their ids. Reads are lock-free (the
+// tokenizer is shared by many goroutines, and almost every lookup hits).
+// It has two generations: when the current one holds max entries it
+// becomes the old one and an empty one starts, and a hit in the old one is
+// copied forward, so words in use survive (an approximate LRU with O(1) work
+// per access). At most about 2×max entries are held.
 type wordCache struct {
-	mu       sync.RWMutex
-	max      int
-	cur, old map[string][]int32
+	max      int64
+	cur, old atomic.Pointer[cacheGen]
+}
+
+type cacheGen struct {
+	m sync.Map // string → []int32
+	n atomic.Int64
 }
 
 func newWordCache(max int) *wordCache {
-	return &wordCache{max: max, cur: make(map[string][]int32)}
+	c := &wordCache{max: int64(max)}
+	c.cur.Store(new(cacheGen))
+	return c
 }
 
 func (c *wordCache) get(k string) ([]int32, bool) {
-	c.mu.RLock()
-	v, ok := c.cur[k]
-	if !ok && c.old != nil {
-		v, ok = c.old[k]
-		if ok {
-			c.mu.RUnlock()
-			c.put(k, v)
-			return v, true
+	if v, ok := c.cur.Load().m.Load(k); ok {
+		return v.([]int32), true
+	}
+	if g := c.old.Load(); g != nil {
+		if v, ok := g.m.Load(k); ok {
+			c.put(k, v.([]int32))
+			return v.([]int32), true
 		}
 	}
-	c.mu.RUnlock()
-	return v, ok
+	return nil, false
 }
 
 func (c *wordCache) put(k string, v []int32) {
-	c.mu.Lock()
-	if len(c.cur) >= c.max {
-		c.old, c.cur = c.cur, make(map[string][]int32, c.max/4)
+	g := c.cur.Load()
+	if _, loaded := g.m.LoadOrStore(k, v); loaded {
+		return
 	}
-	c.cur[k] = v
-	c.mu.Unlock()
+	if g.n.Add(1) >= c.max && c.cur.CompareAndSwap(g, new(cacheGen)) {
+		c.old.Store(g)
+	}
+}
+
+// len is the number of entries held (for tests).
+func (c *wordCache) len() int {
+	n := c.cur.Load().n.Load()
+	if g := c.old.Load(); g != nil {
+		n += g.n.Load()
+	}
+	return int(n)
 }

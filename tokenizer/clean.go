@@ -32,10 +32,12 @@ func Clean(text string) string {
 // reference that stubs ftfy out.
 func clean(text string, fix bool) string {
 	s := validUTF8(text)
-	if fix {
-		s = FixText(s)
+	if !isASCII(s) { // FixText and NFC leave ASCII alone
+		if fix {
+			s = FixText(s)
+		}
+		s = norm.NFC.String(s)
 	}
-	s = norm.NFC.String(s)
 	s = pyUnescape(pyUnescape(s))
 	s = pyStrip(s)
 	s = collapseSpace(s)
@@ -187,6 +189,19 @@ func pyStrip(s string) string {
 
 // collapseSpace is re.sub(r'\s+', ' ', s) with the regex module's \s.
 func collapseSpace(s string) string {
+	// Fast path: ASCII with single spaces only is already collapsed.
+	ok := true
+	for i := 0; i < len(s) && ok; i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, '\t' <= c && c <= '\r':
+			ok = false
+		case c == ' ' && i+1 < len(s) && s[i+1] == ' ':
+			ok = false
+		}
+	}
+	if ok {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	inSpace := false
@@ -209,14 +224,7 @@ func collapseSpace(s string) string {
 // combining dot above) and the context-dependent final sigma (Σ → ς at the
 // end of a word, σ elsewhere).
 func pyLower(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(s) {
 		return strings.ToLower(s)
 	}
 	rs := []rune(s)
@@ -272,4 +280,13 @@ func isCaseIgnorable(r rune) bool {
 		return true
 	}
 	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

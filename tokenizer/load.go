@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
@@ -47,7 +48,7 @@ var (
 // once and shared; a Tokenizer is safe for concurrent use.
 func Default() *Tokenizer {
 	defaultOnce.Do(func() {
-		t, err := parseOpenAI(openAIFile+" (embedded)", bytes.NewReader(defaultVocab))
+		t, err := parseOpenAIEmbedded()
 		if err != nil {
 			// The data is compiled in and covered by the tests.
 			panic("tokenizer: embedded vocabulary: " + err.Error())
@@ -55,6 +56,10 @@ func Default() *Tokenizer {
 		defaultTok = t
 	})
 	return defaultTok
+}
+
+func parseOpenAIEmbedded() (*Tokenizer, error) {
+	return parseOpenAI(openAIFile+" (embedded)", bytes.NewReader(defaultVocab), false)
 }
 
 // LoadDir loads the tokenizer of a model folder: vocab.json and merges.txt
@@ -86,23 +91,40 @@ func LoadOpenAI(bpeGz string) (*Tokenizer, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return parseOpenAI(bpeGz, f)
+	return parseOpenAI(bpeGz, f, true)
 }
 
-func parseOpenAI(name string, r io.Reader) (*Tokenizer, error) {
+// parseOpenAI reads the OpenAI file from r. With verify it reads the
+// gzip stream to its end, as the reference does, so that a truncated or
+// corrupt file fails instead of silently losing merges; the embedded copy
+// skips that (it is covered by the tests) and stops after the merges used.
+func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a gzip file: %w", name, err)
 	}
-	// Read to the end, as the reference does, so that a truncated or
-	// corrupt file fails here instead of silently losing merges.
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading gzip data: %w", name, err)
+	br := bufio.NewReaderSize(zr, 1<<16)
+	lines := make([]string, 0, numMerges+1)
+	for len(lines) < numMerges+1 {
+		l, err := br.ReadString('\n')
+		if err == io.EOF {
+			if l != "" {
+				lines = append(lines, l)
+			}
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading gzip data: %w", name, err)
+		}
+		lines = append(lines, l[:len(l)-1])
 	}
-	lines := strings.Split(string(data), "\n")
 	if len(lines) < numMerges+1 {
 		return nil, fmt.Errorf("%s: %d lines, want at least %d (a version line and %d merges)", name, len(lines), numMerges+1, numMerges)
+	}
+	if verify {
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return nil, fmt.Errorf("%s: reading gzip data: %w", name, err)
+		}
 	}
 	merges, err := parseMergeLines(name, lines[1:numMerges+1], 2)
 	if err != nil {

@@ -200,19 +200,34 @@ func (u *unpickler) read(n int, op int) ([]byte, error) {
 	return b, nil
 }
 
-func (u *unpickler) readLen(width, op int) (int, error) {
+// readUint reads a little-endian unsigned operand of 1, 2, 4 or 8 bytes.
+func (u *unpickler) readUint(width, op int) (uint64, error) {
 	b, err := u.read(width, op)
 	if err != nil {
 		return 0, err
 	}
 	var n uint64
-	switch width {
-	case 1:
-		n = uint64(b[0])
-	case 4:
-		n = uint64(binary.LittleEndian.Uint32(b))
-	case 8:
-		n = binary.LittleEndian.Uint64(b)
+	for i := width - 1; i >= 0; i-- {
+		n = n<<8 | uint64(b[i])
+	}
+	return n, nil
+}
+
+// opWidth is the operand width of the fixed-width integer opcodes.
+func opWidth(c byte) int {
+	switch c {
+	case 'J', 'r', 'j':
+		return 4
+	case 'M':
+		return 2
+	}
+	return 1 // 'K', 'q', 'h'
+}
+
+func (u *unpickler) readLen(width, op int) (int, error) {
+	n, err := u.readUint(width, op)
+	if err != nil {
+		return 0, err
 	}
 	if n > uint64(len(u.data)-u.pos) {
 		return 0, u.errAt(op, "truncated pickle: length %d but only %d bytes left", n, len(u.data)-u.pos)
@@ -363,42 +378,28 @@ func (u *unpickler) run() (any, error) {
 			u.push(true)
 		case 0x89:
 			u.push(false)
-		case 'J': // BININT
-			b, err := u.read(4, op)
+		case 'J', 'K', 'M': // BININT, BININT1, BININT2
+			width := opWidth(c)
+			n, err := u.readUint(width, op)
 			if err != nil {
 				return nil, err
 			}
-			u.push(int64(int32(binary.LittleEndian.Uint32(b))))
-		case 'K': // BININT1
-			b, err := u.read(1, op)
-			if err != nil {
-				return nil, err
-			}
-			u.push(int64(b[0]))
-		case 'M': // BININT2
-			b, err := u.read(2, op)
-			if err != nil {
-				return nil, err
-			}
-			u.push(int64(binary.LittleEndian.Uint16(b)))
-		case 0x8a, 0x8b: // LONG1, LONG4
-			var n int
-			if c == 0x8a {
-				b, err := u.read(1, op)
-				if err != nil {
-					return nil, err
-				}
-				n = int(b[0])
+			if c == 'J' {
+				u.push(int64(int32(n)))
 			} else {
-				b, err := u.read(4, op)
-				if err != nil {
-					return nil, err
+				u.push(int64(n))
+			}
+		case 0x8a, 0x8b: // LONG1, LONG4
+			width := 1
+			if c == 0x8b {
+				width = 4
+				if u.pos+4 <= len(u.data) && int32(binary.LittleEndian.Uint32(u.data[u.pos:])) < 0 {
+					return nil, u.errAt(op, "LONG4 with negative length")
 				}
-				m := int32(binary.LittleEndian.Uint32(b))
-				if m < 0 {
-					return nil, u.errAt(op, "LONG4 with negative length %d", m)
-				}
-				n = int(m)
+			}
+			n, err := u.readLen(width, op)
+			if err != nil {
+				return nil, err
 			}
 			b, err := u.read(n, op)
 			if err != nil {
@@ -531,22 +532,13 @@ func (u *unpickler) run() (any, error) {
 				return nil, err
 			}
 		case 'q', 'r', 0x94: // BINPUT, LONG_BINPUT, MEMOIZE
-			var idx uint32
-			switch c {
-			case 'q':
-				b, err := u.read(1, op)
+			idx := uint32(len(u.memo))
+			if c != 0x94 {
+				n, err := u.readUint(opWidth(c), op)
 				if err != nil {
 					return nil, err
 				}
-				idx = uint32(b[0])
-			case 'r':
-				b, err := u.read(4, op)
-				if err != nil {
-					return nil, err
-				}
-				idx = binary.LittleEndian.Uint32(b)
-			default:
-				idx = uint32(len(u.memo))
+				idx = uint32(n)
 			}
 			v, err := u.top(op)
 			if err != nil {
@@ -554,20 +546,11 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.memo[idx] = v
 		case 'h', 'j': // BINGET, LONG_BINGET
-			var idx uint32
-			if c == 'h' {
-				b, err := u.read(1, op)
-				if err != nil {
-					return nil, err
-				}
-				idx = uint32(b[0])
-			} else {
-				b, err := u.read(4, op)
-				if err != nil {
-					return nil, err
-				}
-				idx = binary.LittleEndian.Uint32(b)
+			n, err := u.readUint(opWidth(c), op)
+			if err != nil {
+				return nil, err
 			}
+			idx := uint32(n)
 			v, ok := u.memo[idx]
 			if !ok {
 				return nil, u.errAt(op, "memo key %d was never stored", idx)

@@ -997,3 +997,76 @@ func FuzzParseSafetensors(f *testing.F) {
 		}
 	})
 }
+
+// TestPickleOpcodes runs the machine on a hand-written pickle using the
+// less common opcodes and checks the values it builds.
+func TestPickleOpcodes(t *testing.T) {
+	p := newPW(false)
+	p.op(']') // the list collecting the results
+	p.mark()
+	p.op(0x8a, 1, 0xff)                                                 // LONG1 -1
+	p.op(0x8a, 9, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff) // LONG1 -2 in 9 bytes
+	p.op(0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1)                            // 2**64: too big
+	p.op(0x8b, 2, 0, 0, 0, 0x00, 0x01)                                  // LONG4 256
+	p.op(0x8a, 0)                                                       // LONG1 0
+	p.op('J', 0xfe, 0xff, 0xff, 0xff)                                   // BININT -2
+	p.op('G', 0x3f, 0xf8, 0, 0, 0, 0, 0, 0)                             // BINFLOAT 1.5
+	p.op('U', 2, 'h', 'i')                                              // SHORT_BINSTRING
+	p.op('T', 1, 0, 0, 0, 'x')                                          // BINSTRING
+	p.op('C', 2, 0, 1)                                                  // SHORT_BINBYTES
+	p.op(0x8c, 1, 'y', 0x8d, 1, 0, 0, 0, 0, 0, 0, 0, 'z')               // SHORT_BINUNICODE, BINUNICODE8
+	p.op('(', 'K', 1, 'K', 2, 'd')                                      // DICT {1: 2}
+	p.op('(', 'K', 3, 'l')                                              // LIST [3]
+	p.op(0x8f, '(', 'K', 4, 'K', 5, 0x90)                               // EMPTY_SET, ADDITEMS
+	p.op('(', 'K', 6, 0x91)                                             // FROZENSET
+	p.op('K', 7, '2', '0')                                              // DUP, POP
+	p.op('(', 'K', 8, '1')                                              // POP_MARK
+	p.global("builtins", "set")
+	p.op(']', 'K', 9, 'a', 0x85, 'R') // set([9])
+	p.global("_codecs", "encode")
+	p.op('X', 2, 0, 0, 0, 0xc3, 0xbf) // "ÿ"
+	p.str("latin1")
+	p.op(0x86, 'R')
+	p.global("torch", "device")
+	p.str("cuda:0")
+	p.op(0x85, 'R')
+	p.global("collections", "OrderedDict")
+	p.op(')', '}', 0x92) // NEWOBJ_EX without keywords
+	p.global("collections", "OrderedDict")
+	p.op(']', '(', 'X', 1, 0, 0, 0, 'k', 'K', 1, 't', 'a', 0x85, 'R') // OrderedDict([("k", 1)])
+	p.op('N', 0x88, 0x89)
+	p.op('e')
+	u := newUnpickler("ops.pkl", p.stop(), false)
+	v, err := u.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*pyList).items
+	want := []string{"int -1", "int -2", "int", "int 256", "int 0", "int -2", "float 1.5", "str hi", "str x", "bytes",
+		"str y", "str z", "dict 1", "list 1", "set 2", "set 1", "int 7", "set 1", "bytes", "str cuda:0", "dict 0", "dict 1",
+		"None", "bool true", "bool false"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d values, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		d := typeName(g)
+		switch x := g.(type) {
+		case int64, float64, string:
+			d += " " + strings.Trim(describe(x), `"`)
+		case bool:
+			d += map[bool]string{true: " true", false: " false"}[x]
+		case *pyDict:
+			d += " " + string(rune('0'+len(x.keys)))
+		case *pyList:
+			d += " " + string(rune('0'+len(x.items)))
+		case *pySet:
+			d += " " + string(rune('0'+len(x.items)))
+		}
+		if d != want[i] {
+			t.Errorf("value %d: got %s, want %s", i, d, want[i])
+		}
+	}
+	if b := got[18].(pyBytes); len(b) != 1 || b[0] != 0xff {
+		t.Errorf("_codecs.encode: got %v", b)
+	}
+}

@@ -1,5 +1,6 @@
-// Package weights reads model checkpoints: safetensors files and PyTorch zip
-// checkpoints (torch.save). Floating-point tensors of any stored precision
+// Package weights reads model checkpoints: safetensors files, PyTorch zip
+// checkpoints (torch.save) and TorchScript archives (torch.jit.save, e.g.
+// OpenAI's .pt files); Read picks the format by content. Floating-point tensors of any stored precision
 // (F32, F16, BF16, F64) come back as float32; integer tensors (buffers such
 // as position_ids, or golden U8/I64 data) come back as int64.
 //

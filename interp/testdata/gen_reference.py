@@ -28,7 +28,7 @@ def put(t):
 
 cases = []
 inputs = {}
-for (c, h, w) in [(2, 7, 5), (3, 14, 14), (1, 1, 4), (2, 4, 9)]:
+for (c, h, w) in [(2, 7, 5), (2, 14, 14), (1, 1, 4), (2, 4, 9)]:
     x = torch.randn(1, c, h, w) * 3
     inputs[(c, h, w)] = (x, put(x))
 for (c, h, w), (x, ref) in inputs.items():
@@ -44,6 +44,18 @@ for (c, h, w), (x, ref) in inputs.items():
         sh, sw = (th + 0.1) / h, (tw + 0.1) / w
         y = F.interpolate(x, scale_factor=(sh, sw), mode="bicubic", align_corners=False, recompute_scale_factor=False)
         cases.append({"op": "bicubic", "c": c, "h": h, "w": w, "oh": y.shape[2], "ow": y.shape[3], "sh": sh, "sw": sw, "in": ref, "out": put(y)})
+
+# channels-last inputs (a permuted [B,h,w,K] tensor, as in get_similarity_map):
+# 13 channels exercise both the 8-wide vector part and the tail.
+for (c, h, w) in [(13, 6, 7), (5, 14, 14)]:
+    base = torch.rand(1, h, w, c)
+    x = base.permute(0, 3, 1, 2)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    ref = put(x)
+    for (oh, ow) in [(17, 23), (3, 4), (h, w + 2), (h, w)]:
+        for ac in [False, True]:
+            y = F.interpolate(x, size=(oh, ow), mode="bilinear", align_corners=ac)
+            cases.append({"op": "bilinear_cl", "align_corners": ac, "c": c, "h": h, "w": w, "oh": oh, "ow": ow, "in": ref, "out": put(y)})
 
 with open(os.path.join(OUT, "reference.bin"), "wb") as f:
     f.write(b"".join(blob))

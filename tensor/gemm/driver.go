@@ -281,17 +281,41 @@ func packA(dst, a []float32, aoff, rs, ks, rows, kc, mr int) {
 			}
 			continue
 		}
+		if ks == 1 {
+			packRows(d, a, aoff+t*rs, rs, mt, kc)
+			continue
+		}
 		for i := 0; i < mt; i++ {
 			s := aoff + (t+i)*rs
-			if ks == 1 {
-				for p, v := range a[s : s+kc] {
-					d[p*mt+i] = v
-				}
-			} else {
-				for p := 0; p < kc; p++ {
-					d[p*mt+i] = a[s+p*ks]
-				}
+			for p := 0; p < kc; p++ {
+				d[p*mt+i] = a[s+p*ks]
 			}
+		}
+	}
+}
+
+// packRowsGo interleaves mt rows of kc floats (row i at a[off + i·rs]) into
+// d: element (i, p) at p·mt + i.
+func packRowsGo(d, a []float32, off, rs, mt, kc int) {
+	const w = 8 // columns per step: each row is read 8 floats at a time
+	p := 0
+	for ; p+w <= kc; p += w {
+		dd := d[p*mt : (p+w)*mt]
+		for i := 0; i < mt; i++ {
+			s := (*[w]float32)(a[off+i*rs+p:])
+			dd[i] = s[0]
+			dd[mt+i] = s[1]
+			dd[2*mt+i] = s[2]
+			dd[3*mt+i] = s[3]
+			dd[4*mt+i] = s[4]
+			dd[5*mt+i] = s[5]
+			dd[6*mt+i] = s[6]
+			dd[7*mt+i] = s[7]
+		}
+	}
+	for ; p < kc; p++ {
+		for i := 0; i < mt; i++ {
+			d[p*mt+i] = a[off+i*rs+p]
 		}
 	}
 }

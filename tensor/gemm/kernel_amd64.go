@@ -106,3 +106,18 @@ func microAVX2(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc i
 		f(ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff+16]), ldc*4, alpha, beta, flags, biasp, unsafe.Pointer(&avx2Masks[n-16]))
 	}
 }
+
+var hasAVX512 = cpu.X86.HasAVX512F
+
+// packRows interleaves mt rows of kc floats (row i at a[off + i·rs]) into
+// d, element (i, p) at d[p·mt + i]; 14-row tiles use the AVX-512 routine.
+func packRows(d, a []float32, off, rs, mt, kc int) {
+	if mt != 14 || !hasAVX512 || kc == 0 {
+		packRowsGo(d, a, off, rs, mt, kc)
+		return
+	}
+	if off < 0 || rs < kc || off+13*rs+kc > len(a) || len(d) < 14*kc {
+		panic(fmt.Sprintf("gemm: bad packRows off=%d rs=%d kc=%d len(a)=%d len(d)=%d", off, rs, kc, len(a), len(d)))
+	}
+	packA14(unsafe.Pointer(&d[0]), unsafe.Pointer(&a[off]), rs*4, kc)
+}

@@ -3,3 +3,5 @@
 package gemm
 
 func fastKernels() []*kernel { return nil }
+
+func packRows(d, a []float32, off, rs, mt, kc int) { packRowsGo(d, a, off, rs, mt, kc) }

@@ -215,6 +215,9 @@ func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c u
 //go:noescape
 func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 
+//go:noescape
+func packA14(dst, src unsafe.Pointer, lda, kc int)
+
 // kernels512[packed][h][mr] computes an mr×16(h+1) tile; packed kernels read A
 // as laid out by packA.
 var kernels512 = [2][2][mr512 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int){

@@ -6,6 +6,9 @@
 
 // func sgemm512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx1x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -72,6 +75,10 @@ nobias:
 
 // func sgemm512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx2x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -154,6 +161,11 @@ nobias:
 
 // func sgemm512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx3x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -252,6 +264,13 @@ nobias:
 
 // func sgemm512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx4x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -368,6 +387,14 @@ nobias:
 
 // func sgemm512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx5x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -500,6 +527,16 @@ nobias:
 
 // func sgemm512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx6x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -650,6 +687,17 @@ nobias:
 
 // func sgemm512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx7x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -816,6 +864,19 @@ nobias:
 
 // func sgemm512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx8x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -1000,6 +1061,21 @@ nobias:
 
 // func sgemm512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx9x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -1207,6 +1283,22 @@ nobias:
 
 // func sgemm512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx10x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -1430,6 +1522,23 @@ nobias:
 
 // func sgemm512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx11x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -1669,6 +1778,24 @@ nobias:
 
 // func sgemm512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx12x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -1924,6 +2051,25 @@ nobias:
 
 // func sgemm512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx13x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2195,6 +2341,26 @@ nobias:
 
 // func sgemm512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx14x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 (R13)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2482,6 +2648,10 @@ nobias:
 
 // func sgemm512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx1x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2567,6 +2737,12 @@ nobias:
 
 // func sgemm512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx2x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2679,6 +2855,14 @@ nobias:
 
 // func sgemm512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx3x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2818,6 +3002,17 @@ nobias:
 
 // func sgemm512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx4x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -2986,6 +3181,19 @@ nobias:
 
 // func sgemm512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx5x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -3181,6 +3389,22 @@ nobias:
 
 // func sgemm512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx6x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -3405,6 +3629,24 @@ nobias:
 
 // func sgemm512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx7x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -3656,6 +3898,27 @@ nobias:
 
 // func sgemm512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx8x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -3936,6 +4199,30 @@ nobias:
 
 // func sgemm512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx9x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -4250,6 +4537,32 @@ nobias:
 
 // func sgemm512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx10x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -4591,6 +4904,34 @@ nobias:
 
 // func sgemm512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx11x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -4959,6 +5300,36 @@ nobias:
 
 // func sgemm512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx12x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -5354,6 +5725,38 @@ nobias:
 
 // func sgemm512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx13x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 64(R13)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -5776,6 +6179,40 @@ nobias:
 
 // func sgemm512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512sx14x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 64(R13)(R11*4)
+	PREFETCHT0 (R13)(R9*1)
+	PREFETCHT0 64(R13)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6225,6 +6662,9 @@ nobias:
 
 // func sgemmAVX2sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx1x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6309,6 +6749,10 @@ nobias:
 
 // func sgemmAVX2sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx2x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6420,6 +6864,11 @@ nobias:
 
 // func sgemmAVX2sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx3x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6558,6 +7007,13 @@ nobias:
 
 // func sgemmAVX2sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx4x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6725,6 +7181,14 @@ nobias:
 
 // func sgemmAVX2sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx5x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -6919,6 +7383,16 @@ nobias:
 
 // func sgemmAVX2sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2sx6x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7142,6 +7616,9 @@ nobias:
 
 // func sgemm512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px1x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7203,6 +7680,10 @@ nobias:
 
 // func sgemm512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px2x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7280,6 +7761,11 @@ nobias:
 
 // func sgemm512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px3x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7373,6 +7859,13 @@ nobias:
 
 // func sgemm512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px4x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7483,6 +7976,14 @@ nobias:
 
 // func sgemm512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px5x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7609,6 +8110,16 @@ nobias:
 
 // func sgemm512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px6x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7752,6 +8263,17 @@ nobias:
 
 // func sgemm512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px7x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -7911,6 +8433,19 @@ nobias:
 
 // func sgemm512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px8x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -8087,6 +8622,21 @@ nobias:
 
 // func sgemm512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px9x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -8280,6 +8830,22 @@ nobias:
 
 // func sgemm512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px10x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -8489,6 +9055,23 @@ nobias:
 
 // func sgemm512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px11x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -8714,6 +9297,24 @@ nobias:
 
 // func sgemm512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px12x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -8955,6 +9556,25 @@ nobias:
 
 // func sgemm512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px13x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9212,6 +9832,26 @@ nobias:
 
 // func sgemm512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px14x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 (R13)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9485,6 +10125,10 @@ nobias:
 
 // func sgemm512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px1x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9565,6 +10209,12 @@ nobias:
 
 // func sgemm512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px2x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9672,6 +10322,14 @@ nobias:
 
 // func sgemm512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px3x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9806,6 +10464,17 @@ nobias:
 
 // func sgemm512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px4x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -9968,6 +10637,19 @@ nobias:
 
 // func sgemm512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px5x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -10157,6 +10839,22 @@ nobias:
 
 // func sgemm512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px6x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -10374,6 +11072,24 @@ nobias:
 
 // func sgemm512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px7x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -10618,6 +11334,27 @@ nobias:
 
 // func sgemm512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px8x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -10890,6 +11627,30 @@ nobias:
 
 // func sgemm512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px9x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -11190,6 +11951,32 @@ nobias:
 
 // func sgemm512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px10x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -11517,6 +12304,34 @@ nobias:
 
 // func sgemm512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px11x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -11871,6 +12686,36 @@ nobias:
 
 // func sgemm512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px12x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -12252,6 +13097,38 @@ nobias:
 
 // func sgemm512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px13x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 64(R13)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -12660,6 +13537,40 @@ nobias:
 
 // func sgemm512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
 TEXT ·sgemm512px14x32(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	LEAQ (R8)(R11*4), R10
+	LEAQ (R12)(R11*8), R13
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 64(R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 64(R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 64(R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 64(R12)(R9*1)
+	PREFETCHT0 (R12)(R8*2)
+	PREFETCHT0 64(R12)(R8*2)
+	PREFETCHT0 (R12)(R10*1)
+	PREFETCHT0 64(R12)(R10*1)
+	PREFETCHT0 (R12)(R11*8)
+	PREFETCHT0 64(R12)(R11*8)
+	PREFETCHT0 (R13)(R11*1)
+	PREFETCHT0 64(R13)(R11*1)
+	PREFETCHT0 (R13)(R11*2)
+	PREFETCHT0 64(R13)(R11*2)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
+	PREFETCHT0 (R13)(R11*4)
+	PREFETCHT0 64(R13)(R11*4)
+	PREFETCHT0 (R13)(R9*1)
+	PREFETCHT0 64(R13)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13095,6 +14006,9 @@ nobias:
 
 // func sgemmAVX2px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px1x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13174,6 +14088,10 @@ nobias:
 
 // func sgemmAVX2px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px2x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13280,6 +14198,11 @@ nobias:
 
 // func sgemmAVX2px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px3x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13413,6 +14336,13 @@ nobias:
 
 // func sgemmAVX2px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px4x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13574,6 +14504,14 @@ nobias:
 
 // func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px5x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13762,6 +14700,16 @@ nobias:
 
 // func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
 TEXT ·sgemmAVX2px6x16(SB), NOSPLIT, $0-88
+	MOVQ c+40(FP), R12
+	MOVQ ldc+48(FP), R11
+	LEAQ (R11)(R11*2), R8
+	LEAQ (R11)(R11*4), R9
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R11*1)
+	PREFETCHT0 (R12)(R11*2)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 (R12)(R11*4)
+	PREFETCHT0 (R12)(R9*1)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
@@ -13973,5 +14921,263 @@ nobias:
 	VMASKMOVPS Y9, Y13, 32(SI)(BX*4)
 	VMASKMOVPS Y10, Y12, (SI)(R9*1)
 	VMASKMOVPS Y11, Y13, 32(SI)(R9*1)
+	VZEROUPPER
+	RET
+
+// func packA14(dst, src unsafe.Pointer, lda, kc int)
+TEXT ·packA14(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DX
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), BX
+	MOVQ kc+24(FP), CX
+	LEAQ (BX)(BX*2), R8
+	LEAQ (BX)(BX*4), R9
+	LEAQ (R8)(BX*4), R10
+	LEAQ (SI)(BX*8), DI
+	MOVQ $0x3fff, R11
+	KMOVW R11, K2
+	MOVQ $0xffff, R11
+	KMOVW R11, K1
+	CMPQ CX, $16
+	JLT tail
+loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (SI)(BX*1), K1, Z1
+	VMOVUPS.Z (SI)(BX*2), K1, Z2
+	VMOVUPS.Z (SI)(R8*1), K1, Z3
+	VMOVUPS.Z (SI)(BX*4), K1, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z5
+	VMOVUPS.Z (SI)(R8*2), K1, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VMOVUPS.Z (SI)(BX*8), K1, Z8
+	VMOVUPS.Z (DI)(BX*1), K1, Z9
+	VMOVUPS.Z (DI)(BX*2), K1, Z10
+	VMOVUPS.Z (DI)(R8*1), K1, Z11
+	VMOVUPS.Z (DI)(BX*4), K1, Z12
+	VMOVUPS.Z (DI)(R9*1), K1, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z1
+	VUNPCKLPD Z19, Z17, Z2
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z5
+	VUNPCKLPD Z23, Z21, Z6
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z9
+	VUNPCKLPD Z27, Z25, Z10
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z13
+	VUNPCKLPD Z31, Z29, Z14
+	VUNPCKHPD Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	VMOVUPS Z0, K2, 0(DX)
+	VMOVUPS Z1, K2, 56(DX)
+	VMOVUPS Z2, K2, 112(DX)
+	VMOVUPS Z3, K2, 168(DX)
+	VMOVUPS Z4, K2, 224(DX)
+	VMOVUPS Z5, K2, 280(DX)
+	VMOVUPS Z6, K2, 336(DX)
+	VMOVUPS Z7, K2, 392(DX)
+	VMOVUPS Z8, K2, 448(DX)
+	VMOVUPS Z9, K2, 504(DX)
+	VMOVUPS Z10, K2, 560(DX)
+	VMOVUPS Z11, K2, 616(DX)
+	VMOVUPS Z12, K2, 672(DX)
+	VMOVUPS Z13, K2, 728(DX)
+	VMOVUPS Z14, K2, 784(DX)
+	VMOVUPS Z15, K2, 840(DX)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $896, DX
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE loop
+tail:
+	TESTQ CX, CX
+	JEQ end
+	MOVQ $1, R11
+	SHLQ CX, R11
+	DECQ R11
+	KMOVW R11, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (SI)(BX*1), K1, Z1
+	VMOVUPS.Z (SI)(BX*2), K1, Z2
+	VMOVUPS.Z (SI)(R8*1), K1, Z3
+	VMOVUPS.Z (SI)(BX*4), K1, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z5
+	VMOVUPS.Z (SI)(R8*2), K1, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VMOVUPS.Z (SI)(BX*8), K1, Z8
+	VMOVUPS.Z (DI)(BX*1), K1, Z9
+	VMOVUPS.Z (DI)(BX*2), K1, Z10
+	VMOVUPS.Z (DI)(R8*1), K1, Z11
+	VMOVUPS.Z (DI)(BX*4), K1, Z12
+	VMOVUPS.Z (DI)(R9*1), K1, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z1
+	VUNPCKLPD Z19, Z17, Z2
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z5
+	VUNPCKLPD Z23, Z21, Z6
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z9
+	VUNPCKLPD Z27, Z25, Z10
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z13
+	VUNPCKLPD Z31, Z29, Z14
+	VUNPCKHPD Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	CMPQ CX, $0
+	JLE end
+	VMOVUPS Z0, K2, 0(DX)
+	CMPQ CX, $1
+	JLE end
+	VMOVUPS Z1, K2, 56(DX)
+	CMPQ CX, $2
+	JLE end
+	VMOVUPS Z2, K2, 112(DX)
+	CMPQ CX, $3
+	JLE end
+	VMOVUPS Z3, K2, 168(DX)
+	CMPQ CX, $4
+	JLE end
+	VMOVUPS Z4, K2, 224(DX)
+	CMPQ CX, $5
+	JLE end
+	VMOVUPS Z5, K2, 280(DX)
+	CMPQ CX, $6
+	JLE end
+	VMOVUPS Z6, K2, 336(DX)
+	CMPQ CX, $7
+	JLE end
+	VMOVUPS Z7, K2, 392(DX)
+	CMPQ CX, $8
+	JLE end
+	VMOVUPS Z8, K2, 448(DX)
+	CMPQ CX, $9
+	JLE end
+	VMOVUPS Z9, K2, 504(DX)
+	CMPQ CX, $10
+	JLE end
+	VMOVUPS Z10, K2, 560(DX)
+	CMPQ CX, $11
+	JLE end
+	VMOVUPS Z11, K2, 616(DX)
+	CMPQ CX, $12
+	JLE end
+	VMOVUPS Z12, K2, 672(DX)
+	CMPQ CX, $13
+	JLE end
+	VMOVUPS Z13, K2, 728(DX)
+	CMPQ CX, $14
+	JLE end
+	VMOVUPS Z14, K2, 784(DX)
+	CMPQ CX, $15
+	JLE end
+	VMOVUPS Z15, K2, 840(DX)
+end:
 	VZEROUPPER
 	RET

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/weights"
+)
+
+func init() {
+	register(&command{
+		name:    "embed",
+		summary: "CLIP image and text embeddings (encode_image/encode_text), as safetensors or cosine similarities",
+		usage:   "--model DIR [--image FILE]... [--text TEXT]... [--preprocess openai|square] [--size N] [--out FILE.safetensors]",
+		run:     runEmbed,
+	})
+	register(&command{
+		name:    "classify",
+		summary: "zero-shot classification of images over class names (prompt ensemble)",
+		usage:   "--model DIR --image FILE... --classes \"a, b, c\" [--templates openai80|surgery85|single]",
+		run:     runClassify,
+	})
+}
+
+// preprocessFor applies the OpenAI (short side + center crop) or square
+// preprocessing at size n.
+func preprocessFor(img *imageio.RGB, mode string, n int) ([]float32, error) {
+	switch mode {
+	case "openai":
+		return imageio.PreprocessOpenAI(img, n), nil
+	case "square":
+		return imageio.PreprocessSquare(img, n), nil
+	}
+	return nil, usagef("unknown --preprocess %q (want openai or square)", mode)
+}
+
+// encodeImages loads and encodes image files: [n, E].
+func encodeImages(m *clip.Model, paths []string, mode string, size int, exif bool) ([]float32, error) {
+	if size == 0 {
+		size = m.Config.ImageSize()
+	}
+	var batch []float32
+	for _, p := range paths {
+		img, err := loadImage(p, exif)
+		if err != nil {
+			return nil, err
+		}
+		x, err := preprocessFor(img, mode, size)
+		if err != nil {
+			return nil, err
+		}
+		batch = append(batch, x...)
+	}
+	if size != m.Config.ImageSize() {
+		return nil, usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
+	}
+	return m.EncodeImage(batch, len(paths), size, size)
+}
+
+func cosines(a []float32, na int, b []float32, nb, E int) [][]float64 {
+	out := make([][]float64, na)
+	for i := range out {
+		out[i] = make([]float64, nb)
+		x := a[i*E : (i+1)*E]
+		for j := range out[i] {
+			y := b[j*E : (j+1)*E]
+			var d, nx, ny float64
+			for c := range x {
+				d += float64(x[c]) * float64(y[c])
+				nx += float64(x[c]) * float64(x[c])
+				ny += float64(y[c]) * float64(y[c])
+			}
+			out[i][j] = round6(d / math.Sqrt(nx*ny))
+		}
+	}
+	return out
+}
+
+func runEmbed(e *env, args []string) error {
+	fs := newFlags(e, commands["embed"])
+	model := fs.String("model", "", "model folder or checkpoint file")
+	var images, texts listFlag
+	fs.Var(&images, "image", "image file (repeatable)")
+	fs.Var(&texts, "text", "text (repeatable)")
+	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square (CLIP Surgery)")
+	size := fs.Int("size", 0, "input size (default: the model's, 224 for ViT-B/16)")
+	out := fs.String("out", "", "write image_embeds [n,E] and text_embeds [m,E] to this safetensors file instead of printing cosines")
+	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	images = append(images, pos...)
+	if len(images) == 0 && len(texts) == 0 {
+		return usagef("give at least one --image or --text")
+	}
+	m, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	E := m.Config.EmbedDim
+	var img, txt []float32
+	if len(images) > 0 {
+		if img, err = encodeImages(m, images, *pre, *size, *exif); err != nil {
+			return err
+		}
+	}
+	if len(texts) > 0 {
+		if txt, err = m.EncodeText(texts); err != nil {
+			return err
+		}
+	}
+	if *out != "" {
+		var ts []*weights.Tensor
+		if img != nil {
+			ts = append(ts, &weights.Tensor{Name: "image_embeds", Shape: []int{len(images), E}, F32: img})
+		}
+		if txt != nil {
+			ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(texts), E}, F32: txt})
+		}
+		g := newGuard(images...)
+		if err := g.writeFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), E)
+		return nil
+	}
+	rep := map[string]any{"images": []string(images), "texts": []string(texts), "embed_dim": E}
+	if img != nil && txt != nil {
+		rep["cosine"] = cosines(img, len(images), txt, len(texts), E)
+		rep["logit_scale"] = math.Exp(float64(m.LogitScale))
+	} else if img != nil {
+		rep["cosine"] = cosines(img, len(images), img, len(images), E)
+	} else {
+		rep["cosine"] = cosines(txt, len(texts), txt, len(texts), E)
+	}
+	return writeJSON(e.stdout, rep)
+}
+
+func runClassify(e *env, args []string) error {
+	fs := newFlags(e, commands["classify"])
+	model := fs.String("model", "", "model folder or checkpoint file")
+	var images listFlag
+	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
+	classes := fs.String("classes", "", "class names separated by commas")
+	templates := fs.String("templates", "openai80", "prompt templates: openai80, surgery85 or single")
+	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square")
+	top := fs.Int("top", 5, "print the best N classes per image (0 = all)")
+	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	images = append(images, pos...)
+	if len(images) == 0 {
+		return usagef("no image given")
+	}
+	if *classes == "" {
+		return usagef("--classes is required")
+	}
+	vocab, err := parseSimpleList(*classes)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	eng := newEngineNoDisk(m)
+	G, err := eng.Classifier(vocab, *templates)
+	if err != nil {
+		return err
+	}
+	img, err := encodeImages(m, images, *pre, 0, *exif)
+	if err != nil {
+		return err
+	}
+	E := m.Config.EmbedDim
+	scale := math.Exp(float64(m.LogitScale))
+	cos := cosines(img, len(images), G, len(vocab), E)
+	for i, p := range images {
+		probs := softmaxScaled(cos[i], scale)
+		type cp struct {
+			Class string  `json:"class"`
+			Prob  float64 `json:"prob"`
+		}
+		var list []cp
+		for k, pr := range probs {
+			list = append(list, cp{vocab[k], round6(pr)})
+		}
+		sortByProb := func(a, b int) bool { return list[a].Prob > list[b].Prob }
+		sortSlice(list, sortByProb)
+		if *top > 0 && len(list) > *top {
+			list = list[:*top]
+		}
+		if err := writeJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/weights"
+)
+
+func init() {
+	register(&command{
+		name:    "features",
+		summary: "write the dense token features of a method for one image (safetensors)",
+		usage:   "--model DIR --image FILE --method M (--square S | --short-side S) --out FILE.safetensors",
+		run:     runFeatures,
+	})
+}
+
+func runFeatures(e *env, args []string) error {
+	fs := newFlags(e, commands["features"])
+	model := fs.String("model", "", "model folder or checkpoint file")
+	image := fs.String("image", "", "image file")
+	method := fs.String("method", "surgery", "dense method: "+strings.Join(dense.Names(), ", "))
+	square := fs.Int("square", 0, "resize to SxS with PIL bicubic and CLIP normalisation (CLIP Surgery)")
+	short := fs.Int("short-side", 0, "resize the short side to S keeping the ratio, cv2 bilinear and mmseg normalisation (SCLIP/NACLIP)")
+	out := fs.String("out", "", "output .safetensors file")
+	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %q", pos)
+	}
+	if *image == "" || *out == "" {
+		return usagef("--image and --out are required")
+	}
+	if (*square > 0) == (*short > 0) {
+		return usagef("give exactly one of --square S and --short-side S")
+	}
+	m, err := dense.ByName(*method)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	cm, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	img, err := loadImage(*image, *exif)
+	if err != nil {
+		return err
+	}
+	var x []float32
+	var w, h int
+	if *square > 0 {
+		x, w, h = imageio.PreprocessSquare(img, *square), *square, *square
+	} else {
+		x, w, h = imageio.PreprocessMMSeg(img, *short)
+	}
+	f, err := m.Features(cm, x, 1, h, w)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		"method": m.Name, "image": *image, "grid": fmt.Sprintf("%dx%d", f.GH, f.GW),
+		"input": fmt.Sprintf("%dx%d", w, h), "model": cm.Config.Name(),
+	}
+	g := newGuard(*image)
+	if err := g.writeFile(*out, func(wr io.Writer) error {
+		return weights.WriteSafetensors(wr, []*weights.Tensor{{Name: "tokens", Shape: []int{1, f.Tokens(), f.E}, F32: f.Data}}, meta)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s: tokens [1, %d, %d] (grid %dx%d, CLS at row 0)\n", *out, f.Tokens(), f.E, f.GH, f.GW)
+	return nil
+}

@@ -1,0 +1,280 @@
+// Package freeseg is open-vocabulary semantic segmentation with CLIP and no
+// training: an image and any class names in, a label map, per-class
+// similarity maps and image-level scores out.
+//
+// It realises FreeSeg (free masks from the image-text similarity map of an
+// interpretable CLIP, with partial-label, smoothed-pooling and pixel
+// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
+// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
+// pipeline:
+//
+//	e, _ := freeseg.Open("path/to/clip-vit-base-patch16")
+//	img, _, _ := imageio.Open("photo.jpg")
+//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
+//	res, _ := e.Segment(img, vocab, freeseg.DefaultOptions())
+package freeseg
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/interp"
+	"github.com/freeseg/freeseg/prompts"
+	"github.com/freeseg/freeseg/seg"
+)
+
+// Engine holds a loaded model and its text-classifier cache. It is safe for
+// concurrent use.
+type Engine struct {
+	Model *clip.Model
+	Cache *ClassifierCache
+}
+
+// Open loads a model folder or checkpoint file (see clip.Load) with an
+// in-memory classifier cache; set Cache.Dir for an on-disk one.
+func Open(model string) (*Engine, error) {
+	m, err := clip.Load(model)
+	if err != nil {
+		return nil, err
+	}
+	return NewEngine(m), nil
+}
+
+// NewEngine wraps an already loaded model.
+func NewEngine(m *clip.Model) *Engine {
+	return &Engine{Model: m, Cache: NewClassifierCache("")}
+}
+
+// Resize is how the image is sized before inference.
+type Resize struct {
+	// Mode is "short" (keep ratio, short side Size, long side at most
+	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
+	// PIL bicubic, as CLIP Surgery's demo) or "none".
+	Mode    string
+	Size    int
+	MaxLong int
+}
+
+// Options configure one segmentation. The zero value is not useful; start
+// from DefaultOptions or ProtocolOptions.
+type Options struct {
+	Method    dense.Method
+	Templates string // template set name: openai80, surgery85 or single
+	Resize    Resize
+	Window    seg.Window
+	// Background says class 0 of the vocabulary is background: it gets the
+	// pixels below ProbThd and is never removed by the partial labels.
+	Background bool
+	LogitScale float64
+	ProbThd    float64
+	AreaThd    float64 // 0 = off
+	PAMRSteps  int     // 0 = off
+	PAMRDilations []int
+	Partial    seg.PartialOptions
+}
+
+// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
+// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
+// the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
+// with smoothed-min pooling and the pixel stage with PAMR.
+func DefaultOptions() Options {
+	return Options{
+		Method:        dense.Surgery,
+		Templates:     "openai80",
+		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
+		Window:        seg.Window{Crop: 224, Stride: 112},
+		Background:    true,
+		LogitScale:    40,
+		ProbThd:       0.1,
+		PAMRSteps:     10,
+		PAMRDilations: []int{8, 16},
+		Partial:       seg.DefaultPartial,
+	}
+}
+
+// ProtocolOptions are the settings of a published evaluation protocol with
+// the FreeSeg strategies off, so the pipeline equals the reference method.
+func ProtocolOptions(p prompts.Protocol) (Options, error) {
+	m, err := dense.ByName(p.Method)
+	if err != nil {
+		return Options{}, err
+	}
+	o := Options{
+		Method:        m,
+		Templates:     p.Templates,
+		Resize:        Resize{Mode: "short", Size: p.Short, MaxLong: p.MaxLong},
+		Window:        seg.Window{Crop: p.Crop, Stride: p.Stride},
+		LogitScale:    p.LogitScale,
+		ProbThd:       p.ProbThd,
+		AreaThd:       p.AreaThd,
+		PAMRSteps:     p.PAMRSteps,
+		PAMRDilations: []int{8, 16},
+		// The with-background sets (VOC21, Context60, COCO-Object) are the
+		// ones with a probability threshold in every published protocol.
+		Background: p.ProbThd > 0,
+	}
+	if o.Resize.MaxLong == 0 {
+		o.Resize.MaxLong = imageio.MMSegMaxLong
+	}
+	if p.Method == "clearclip" {
+		o.Window.PadToPatch = true
+	}
+	return o, nil
+}
+
+// Validate checks the options before any work is done.
+func (o Options) Validate(layers int) error {
+	if err := o.Method.Validate(layers); err != nil {
+		return err
+	}
+	if _, err := prompts.Templates(o.Templates); err != nil {
+		return err
+	}
+	switch o.Resize.Mode {
+	case "short", "square":
+		if o.Resize.Size <= 0 {
+			return fmt.Errorf("resize size %d must be positive", o.Resize.Size)
+		}
+	case "none", "":
+	default:
+		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
+	}
+	if err := o.Window.Validate(); err != nil {
+		return err
+	}
+	if o.LogitScale <= 0 {
+		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
+	}
+	if o.ProbThd < 0 || o.ProbThd > 1 {
+		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
+	}
+	if o.AreaThd < 0 || o.AreaThd >= 1 {
+		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
+	}
+	if o.PAMRSteps < 0 {
+		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
+	}
+	return o.Partial.Validate()
+}
+
+// Result of segmenting one image, at the image's own size.
+type Result struct {
+	Width, Height int
+	Classes       []string  // display name of each class (its first synonym)
+	Queries       []string  // every name that was encoded
+	ClassOf       []int     // class of each query
+	Labels        []int32   // [H·W] class index per pixel
+	Probs         []float32 // [C,H,W] class probabilities
+	Logits        []float32 // [Q,H,W] cosine logits (after PAMR)
+	Scores        []float64 // [C] image-level scores (softmax of pooled logits)
+	Kept          []bool    // [C] classes the partial-label stage kept (all true when off)
+	Fractions     []float64 // [C] share of pixels labelled with each class
+	InputWidth    int       // network input size after resizing
+	InputHeight   int
+}
+
+// prepare resizes and normalises img as the options say, returning the
+// planar network input and its size.
+func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
+	switch r.Mode {
+	case "short":
+		w, h := imageio.KeepRatioSize(img.W, img.H, r.Size, r.MaxLong)
+		return imageio.NormalizeMMSeg(imageio.ResizeCV2Linear(img, w, h)), w, h
+	case "square":
+		return imageio.PreprocessSquare(img, r.Size), r.Size, r.Size
+	}
+	return imageio.NormalizeMMSeg(img), img.W, img.H
+}
+
+// Segment labels every pixel of img with one of the vocabulary's classes.
+func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
+	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+		return nil, err
+	}
+	if vocab == nil || vocab.Len() == 0 {
+		return nil, fmt.Errorf("no classes given")
+	}
+	if img == nil || img.W == 0 || img.H == 0 {
+		return nil, fmt.Errorf("empty image")
+	}
+	queries, classOf := vocab.Queries()
+	cls, err := e.Classifier(queries, o.Templates)
+	if err != nil {
+		return nil, err
+	}
+	x, w, h := prepare(img, o.Resize)
+	p := e.Model.Vision.Patch
+	if w < p || h < p {
+		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
+	}
+	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return o.Method.Features(e.Model, imgs, B, H, W)
+	}
+	Q, E := len(queries), e.Model.Config.EmbedDim
+	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
+	if err != nil {
+		return nil, err
+	}
+	HW := img.W * img.H
+	if o.PAMRSteps > 0 {
+		// NACLIP: the normalised network input, resized to the output size.
+		guide := interp.ResizeBilinearTorch(x, 3, h, w, img.H, img.W, false)
+		if err := seg.PAMR(guide, lg.Data, Q, img.H, img.W, o.PAMRSteps, o.PAMRDilations); err != nil {
+			return nil, err
+		}
+	}
+	C := vocab.Len()
+	res := &Result{Width: img.W, Height: img.H, Classes: vocab.ClassNames(), Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
+	partial := o.Partial
+	scoring := partial
+	if !scoring.Enabled {
+		scoring = seg.DefaultPartial // scores are reported either way
+	}
+	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, o.Background, scoring)
+	res.Scores = pr.Scores
+	res.Kept = make([]bool, C)
+	for c := range res.Kept {
+		res.Kept[c] = !partial.Enabled || pr.Keep[c]
+	}
+	logits := lg.Data
+	if partial.Enabled {
+		logits = append([]float32(nil), lg.Data...)
+		masked := &seg.Logits{Q: Q, H: img.H, W: img.W, Data: logits}
+		seg.MaskQueries(masked, classOf, res.Kept)
+	}
+	probs, _, err := seg.Probabilities(logits, Q, HW, classOf, o.LogitScale)
+	if err != nil {
+		return nil, err
+	}
+	if o.AreaThd > 0 {
+		seg.AreaFilter(probs, C, HW, o.AreaThd)
+	}
+	res.Labels = seg.Labels(probs, C, HW, o.ProbThd)
+	res.Probs, res.Logits = probs, lg.Data
+	res.Fractions = make([]float64, C)
+	for _, l := range res.Labels {
+		res.Fractions[l]++
+	}
+	for c := range res.Fractions {
+		res.Fractions[c] /= float64(HW)
+	}
+	return res, nil
+}
+
+// Classifier returns the prompt-ensemble classifier [len(names), E] for the
+// template set, from the cache where possible.
+func (e *Engine) Classifier(names []string, templates string) ([]float32, error) {
+	tpl, err := prompts.Templates(templates)
+	if err != nil {
+		return nil, err
+	}
+	return e.Cache.Get(e.Model, names, templates, tpl)
+}
+
+// String describes the engine's model.
+func (e *Engine) String() string {
+	return fmt.Sprintf("%s (%s)", e.Model.Config.Name(), strings.TrimSpace(e.Model.Path))
+}

@@ -210,6 +210,9 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
+	if c := o.Window.Crop; c > 0 && c > w && c > h {
+		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
+	}
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
 		return o.Method.Features(e.Model, imgs, B, H, W)
 	}

@@ -188,14 +188,14 @@ func toRGB(src image.Image, opt convOpts) *RGB {
 		}
 		return out
 	case *image.YCbCr:
-		if opt.webp {
+		if opt.webp && m.Rect.Min == (image.Point{}) {
 			webpYCbCrToRGB(out, m.Y, m.Cb, m.Cr, m.YStride, m.CStride, m.SubsampleRatio, w, h)
 		} else {
 			jpegYCbCrToRGB(out, m)
 		}
 		return out
 	case *image.NYCbCrA:
-		if opt.webp {
+		if opt.webp && m.Rect.Min == (image.Point{}) {
 			webpYCbCrToRGB(out, m.Y, m.Cb, m.Cr, m.YStride, m.CStride, m.SubsampleRatio, w, h)
 		} else {
 			jpegYCbCrToRGB(out, &m.YCbCr)

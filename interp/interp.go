@@ -5,12 +5,20 @@
 // scale factor. No antialiasing. It is used for positional embeddings
 // (SPEC 3.4), similarity maps and logits.
 //
-// Arithmetic is float32 in PyTorch's order (the NCHW-contiguous separable
-// kernel: interpolate along W, then combine rows along H), with explicit
-// conversions so that no multiply-add is fused. PyTorch's own vectorised
-// builds may fuse, and a channels-last input takes a kernel that sums the
-// four bilinear products in another order, so agreement is to the last
-// bit or two of float32, not bit for bit.
+// The arithmetic follows PyTorch 1.13's x86-64 build (the AVX2 kernels,
+// where the compiler fuses multiply-adds), which was measured against
+// torch itself (testdata/gen_reference.py):
+//
+//   - ResizeBilinearTorch reproduces the NCHW-contiguous kernel bit for bit;
+//   - ResizeBilinearTorchChannelsLast reproduces the channels-last kernel
+//     (what F.interpolate runs on a permuted [B,h,w,K] tensor, as in CLIP
+//     Surgery's get_similarity_map) bit for bit, golden itsm maps included;
+//   - ResizeBicubicTorch follows the source's formulas in float32; its
+//     results are within about 1e-6 of the map's peak of PyTorch's (both
+//     are that far from the float64 value), not bit-exact.
+//
+// Explicit float32/float64 conversions keep the Go compiler from fusing
+// operations on its own, so results do not depend on GOARCH.
 package interp
 
 import (

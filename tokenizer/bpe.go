@@ -30,7 +30,7 @@ const (
 
 // heapFrom is the word length (in bytes) from which BPE uses the
 // O(n log n) heap form; below it the direct form is faster.
-const heapFrom = 48
+const heapFrom = 32
 
 // appendWord appends the ids of one pre-token (SPEC 3.6 step 4).
 func (t *Tokenizer) appendWord(dst []int, word string, sc *bpeScratch) []int {

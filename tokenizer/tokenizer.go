@@ -54,7 +54,8 @@ func (t *Tokenizer) VocabSize() int { return len(t.vocab) }
 // Encode returns the token ids of text, without the start and end tokens
 // (simple_tokenizer.encode).
 func (t *Tokenizer) Encode(text string) []int {
-	return t.appendEncoded(nil, clean(text, true), -1)
+	s := clean(text, true)
+	return t.appendEncoded(make([]int, 0, len(s)/3+4), s, -1)
 }
 
 // appendEncoded appends the ids of already-cleaned text s to dst. With
@@ -93,13 +94,14 @@ func (t *Tokenizer) Tokenize(text string, contextLength int, truncate bool) ([]i
 	if contextLength < 1 {
 		return nil, fmt.Errorf("tokenizer: context length %d, want at least 1", contextLength)
 	}
-	ids := make([]int, 1, 16)
+	s := clean(text, true)
+	ids := make([]int, 1, min(len(s)/3+4, contextLength+1))
 	ids[0] = SOT
 	limit := -1
 	if truncate {
 		limit = contextLength
 	}
-	ids = t.appendEncoded(ids, clean(text, true), limit)
+	ids = t.appendEncoded(ids, s, limit)
 	ids = append(ids, EOT)
 	if len(ids) <= contextLength {
 		return ids, nil

@@ -67,13 +67,13 @@ type Options struct {
 	Window    seg.Window
 	// Background says class 0 of the vocabulary is background: it gets the
 	// pixels below ProbThd and is never removed by the partial labels.
-	Background bool
-	LogitScale float64
-	ProbThd    float64
-	AreaThd    float64 // 0 = off
-	PAMRSteps  int     // 0 = off
+	Background    bool
+	LogitScale    float64
+	ProbThd       float64
+	AreaThd       float64 // 0 = off
+	PAMRSteps     int     // 0 = off
 	PAMRDilations []int
-	Partial    seg.PartialOptions
+	Partial       seg.PartialOptions
 }
 
 // DefaultOptions is freeseg's recommended setting: CLIP Surgery features on

@@ -95,7 +95,9 @@ func TestStrategiesOffEqualsReference(t *testing.T) {
 	x, w, h := imageio.PreprocessMMSeg(img, 336)
 	queries, classOf := goldenVocab().Queries()
 	G, _ := e.Classifier(queries, "openai80")
-	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) { return dense.Surgery.Features(m, imgs, B, H, W) }
+	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return dense.Surgery.Features(m, imgs, B, H, W)
+	}
 	lg, err := seg.Infer(enc, x, h, w, G, len(queries), m.Config.EmbedDim, o.Window, 16, img.H, img.W)
 	if err != nil {
 		t.Fatal(err)

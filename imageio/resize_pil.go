@@ -243,10 +243,11 @@ func resampleHorizontal(img *RGB, w, first, last int, c pilCoeffs) *RGB {
 				s := in[3*xmin : 3*(xmin+n)]
 				ss0, ss1, ss2 := half, half, half
 				for x, kv := range k {
+					p := s[3*x : 3*x+3 : 3*x+3]
 					kx := int(kv)
-					ss0 += int(s[3*x]) * kx
-					ss1 += int(s[3*x+1]) * kx
-					ss2 += int(s[3*x+2]) * kx
+					ss0 += int(p[0]) * kx
+					ss1 += int(p[1]) * kx
+					ss2 += int(p[2]) * kx
 				}
 				o[3*xx], o[3*xx+1], o[3*xx+2] = clip8(ss0), clip8(ss1), clip8(ss2)
 			}
@@ -270,8 +271,9 @@ func resampleVertical(img *RGB, h int, c pilCoeffs) *RGB {
 			for y, kv := range k {
 				kx := int(kv)
 				row := img.Pix[3*(ymin+y)*w : 3*(ymin+y+1)*w]
+				a := acc[:len(row)]
 				for i, v := range row {
-					acc[i] += int(v) * kx
+					a[i] += int(v) * kx
 				}
 			}
 			o := out.Pix[3*yy*w : 3*(yy+1)*w]

@@ -70,101 +70,112 @@ func jpegYCbCrToRGB(out *RGB, m *image.YCbCr) {
 		return
 	}
 	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
-	cb := upsampleChroma(m.Cb, m.CStride, cw, ch, hs, vs, w, h)
-	cr := upsampleChroma(m.Cr, m.CStride, cw, ch, hs, vs, w, h)
+	u := chromaUpsampler{stride: m.CStride, cw: cw, ch: ch, hs: hs, vs: vs, w: w}
+	u.fancyH = hs == 2 && cw > 2
+	u.fancyV = vs == 2 && (hs == 1 || u.fancyH)
 	parallelRows(h, w*h*8, func(lo, hi int) {
+		cbRow, crRow := make([]uint8, w), make([]uint8, w)
+		colsum := make([]int, cw)
 		for y := lo; y < hi; y++ {
-			yrow := m.Y[y*m.YStride:]
-			o := out.Pix[3*y*w:]
-			c1, c2 := cb[y*w:], cr[y*w:]
-			for x := 0; x < w; x++ {
-				o[3*x], o[3*x+1], o[3*x+2] = jpegPixel(yrow[x], c1[x], c2[x])
+			u.row(cbRow, m.Cb, y, colsum)
+			u.row(crRow, m.Cr, y, colsum)
+			yrow := m.Y[y*m.YStride : y*m.YStride+w]
+			o := out.Pix[3*y*w : 3*(y+1)*w]
+			for x, yv := range yrow {
+				o[3*x], o[3*x+1], o[3*x+2] = jpegPixel(yv, cbRow[x], crRow[x])
 			}
 		}
 	})
 }
 
-// upsampleChroma returns the w×h full-resolution plane of the cw×ch chroma
-// plane (row stride stride) subsampled hs× horizontally and vs× vertically.
-func upsampleChroma(plane []uint8, stride, cw, ch, hs, vs, w, h int) []uint8 {
-	at := func(cx, cy int) int {
-		if cx < 0 {
-			cx = 0
-		}
-		if cx >= cw {
-			cx = cw - 1
-		}
-		if cy < 0 {
-			cy = 0
-		}
-		if cy >= ch {
-			cy = ch - 1
-		}
-		return int(plane[cy*stride+cx])
-	}
-	fancyH := hs == 2 && cw > 2
-	fancyV := vs == 2 && (hs == 1 || (hs == 2 && cw > 2))
-	if hs > 2 || vs > 2 {
-		fancyH, fancyV = false, false
-	}
-	full := make([]uint8, w*h)
-	for y := 0; y < h; y++ {
-		uy := y
-		cy := uy / vs
-		row := full[y*w : (y+1)*w]
-		for x := 0; x < w; x++ {
-			ux := x
-			cx := ux / hs
-			var v int
-			switch {
-			case fancyH && fancyV: // h2v2_fancy_upsample
-				ny := cy - 1 // the further row: above for even rows, below for odd
-				if uy%2 == 1 {
-					ny = cy + 1
-				}
-				col := func(c int) int { return 3*at(c, cy) + at(c, ny) }
-				this := col(cx)
-				if ux%2 == 0 {
-					if cx == 0 {
-						v = (this*4 + 8) >> 4
-					} else {
-						v = (this*3 + col(cx-1) + 8) >> 4
-					}
-				} else {
-					if cx == cw-1 {
-						v = (this*4 + 7) >> 4
-					} else {
-						v = (this*3 + col(cx+1) + 7) >> 4
-					}
-				}
-			case fancyH: // h2v1_fancy_upsample (vs == 1 here)
-				in := at(cx, cy)
-				if ux%2 == 0 {
-					if cx == 0 {
-						v = in
-					} else {
-						v = (in*3 + at(cx-1, cy) + 1) >> 2
-					}
-				} else {
-					if cx == cw-1 {
-						v = in
-					} else {
-						v = (in*3 + at(cx+1, cy) + 2) >> 2
-					}
-				}
-			case fancyV: // h1v2_fancy_upsample (hs == 1 here)
-				if uy%2 == 0 {
-					v = (3*at(cx, cy) + at(cx, cy-1) + 1) >> 2
-				} else {
-					v = (3*at(cx, cy) + at(cx, cy+1) + 2) >> 2
-				}
-			default: // replication
-				v = at(cx, cy)
+// chromaUpsampler produces full-resolution rows of a cw×ch chroma plane
+// subsampled hs× horizontally and vs× vertically, with libjpeg's methods:
+// h2v1_fancy_upsample, h1v2_fancy_upsample and h2v2_fancy_upsample (3/4 of
+// the nearer sample and 1/4 of the further in each subsampled direction,
+// edges replicated, with libjpeg's alternating rounding biases) where
+// jdsample.c uses them, replication (int_upsample, h2v*_upsample)
+// elsewhere.
+type chromaUpsampler struct {
+	stride, cw, ch, hs, vs, w int
+	fancyH, fancyV            bool
+}
+
+func (u *chromaUpsampler) row(dst, plane []uint8, y int, colsum []int) {
+	cy := y / u.vs
+	cur := plane[cy*u.stride : cy*u.stride+u.cw]
+	if !u.fancyV {
+		if !u.fancyH { // replication
+			for x := range dst {
+				dst[x] = cur[x/u.hs]
 			}
-			row[x] = uint8(v)
+			return
 		}
+		// h2v1_fancy_upsample
+		last := u.cw - 1
+		for x := range dst {
+			cx := x >> 1
+			in := int(cur[cx])
+			var v int
+			if x&1 == 0 {
+				if cx == 0 {
+					v = in
+				} else {
+					v = (in*3 + int(cur[cx-1]) + 1) >> 2
+				}
+			} else {
+				if cx == last {
+					v = in
+				} else {
+					v = (in*3 + int(cur[cx+1]) + 2) >> 2
+				}
+			}
+			dst[x] = uint8(v)
+		}
+		return
 	}
-	return full
+	// The further row: above for even output rows, below for odd ones,
+	// the image's first and last chroma rows standing in beyond the edges.
+	ny := cy - 1
+	if y&1 == 1 {
+		ny = cy + 1
+	}
+	ny = min(max(ny, 0), u.ch-1)
+	far := plane[ny*u.stride : ny*u.stride+u.cw]
+	if !u.fancyH { // h1v2_fancy_upsample
+		bias := 1
+		if y&1 == 1 {
+			bias = 2
+		}
+		for x := range dst {
+			dst[x] = uint8((3*int(cur[x]) + int(far[x]) + bias) >> 2)
+		}
+		return
+	}
+	// h2v2_fancy_upsample
+	cs := colsum[:u.cw]
+	for i := range cs {
+		cs[i] = 3*int(cur[i]) + int(far[i])
+	}
+	last := u.cw - 1
+	for x := range dst {
+		cx := x >> 1
+		this := cs[cx]
+		var v int
+		if x&1 == 0 {
+			if cx == 0 {
+				v = (this*4 + 8) >> 4
+			} else {
+				v = (this*3 + cs[cx-1] + 8) >> 4
+			}
+		} else {
+			if cx == last {
+				v = (this*4 + 7) >> 4
+			} else {
+				v = (this*3 + cs[cx+1] + 7) >> 4
+			}
+		}
+		dst[x] = uint8(v)
+	}
 }
 
 // libwebp's YUV → RGB (dsp/yuv.h): 14-bit products, 6 fractional bits.

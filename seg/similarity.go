@@ -115,5 +115,5 @@ func SimilarityMap(s []float32, gh, gw, K, H, W int) []float32 {
 	T := gh * gw
 	m := append([]float32(nil), s[:T*K]...)
 	MinMaxPerClass(m, T, K)
-	return interp.ResizeBilinearTorch(Transpose(m, T, K), K, gh, gw, H, W, false)
+	return interp.ResizeBilinearTorchChannelsLast(Transpose(m, T, K), K, gh, gw, H, W, false)
 }

@@ -62,7 +62,9 @@ type Model struct {
 	digestState
 }
 
-// FromWeights builds a model from a checkpoint in either naming layout.
+// FromWeights builds a model from a checkpoint in either naming layout. It
+// takes ownership of f: the data of tensors packed for the matrix kernels is
+// released from f as the model is built.
 func FromWeights(f *weights.File) (*Model, error) {
 	w, err := Canonicalize(f)
 	if err != nil {
@@ -125,8 +127,20 @@ func (b *builder) linear(prefix string, in, out int, withBias bool) Linear {
 	}
 	if b.err == nil {
 		l.W = gemm.PackB(true, in, out, w, in)
+		b.release(prefix + ".weight")
 	}
 	return l
+}
+
+// release drops the raw data of a tensor once it is packed, so that the
+// garbage collector can reclaim it while the rest of the model is built
+// (peak memory during loading is then about one copy of the weights, not
+// two).
+func (b *builder) release(name string) {
+	if t, ok := b.w[name]; ok {
+		t.F32 = nil
+		delete(b.w, name)
+	}
 }
 
 // linearXP packs a projection stored as x @ P, P [in,out] (visual.proj,
@@ -136,6 +150,7 @@ func (b *builder) linearXP(name string, in, out int) Linear {
 	l := Linear{In: in, Out: out}
 	if b.err == nil {
 		l.W = gemm.PackB(false, in, out, p, out)
+		b.release(name)
 	}
 	return l
 }
@@ -170,6 +185,7 @@ func (b *builder) linearPair(prefix string, in, out int) Linear {
 	l := Linear{In: in, Out: out, B: b.get(prefix+"_bias", out)}
 	if b.err == nil {
 		l.W = gemm.PackB(true, in, out, w, in)
+		b.release(prefix + "_weight")
 	}
 	return l
 }
@@ -181,6 +197,7 @@ func build(path string, c Config, w map[string]*weights.Tensor) (*Model, error) 
 	conv := b.get("visual.conv1.weight", D, 3, p, p)
 	if b.err == nil {
 		v.PatchEmbed = Linear{In: 3 * p * p, Out: D, W: gemm.PackB(true, 3*p*p, D, conv, 3*p*p)}
+		b.release("visual.conv1.weight")
 	}
 	v.ClassEmbedding = b.get("visual.class_embedding", D)
 	v.PosEmbedding = b.get("visual.positional_embedding", 1+c.Grid*c.Grid, D)

@@ -60,6 +60,7 @@ func Load(path string) (*Model, error) {
 			return nil, err // the folder has vocabulary files, but they are broken
 		}
 		tok = tokenizer.Default()
+		m.BuiltinVocabulary = true
 	}
 	m.Tokenizer = tok
 	return m, nil

@@ -58,7 +58,11 @@ type Model struct {
 	Text       *Text
 	LogitScale float32 // the stored parameter; similarities use exp(LogitScale)
 	Tokenizer  *tokenizer.Tokenizer
-	Path       string // checkpoint file, "" for models built in memory
+	// BuiltinVocabulary is set when the model folder had no vocabulary
+	// files and the built-in CLIP BPE vocabulary (the same for every CLIP
+	// model) is used.
+	BuiltinVocabulary bool
+	Path              string // checkpoint file, "" for models built in memory
 	digestState
 }
 

@@ -1,27 +1,57 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
 
-// loadModel opens a model folder or checkpoint file.
+// loadModel opens a model folder, a checkpoint file or a Hugging Face Hub
+// id, which is downloaded into the cache on first use (see package hub);
+// an empty path means hub.DefaultModel.
 func loadModel(path string) (*clip.Model, error) {
-	if path == "" {
-		return nil, usagef("--model is required: a model folder (config.json, model.safetensors, vocab.json, merges.txt) or a checkpoint file")
+	id := path
+	if id == "" {
+		id = hub.DefaultModel
 	}
-	return clip.Load(path)
+	opt := hub.DefaultOptions()
+	opt.Progress = modelLog
+	if _, err := os.Stat(id); err != nil && hub.IsID(id) && !opt.Offline {
+		if _, ok := hub.Cached(id, opt); !ok {
+			if path == "" {
+				fmt.Fprintf(modelLog, "freeseg: no --model given: downloading the default model %s into %s (first use only; --model takes a folder, a checkpoint file or another hub id)\n", id, opt.CacheDir)
+			} else {
+				fmt.Fprintf(modelLog, "freeseg: downloading %s into %s (first use only)\n", id, opt.CacheDir)
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	dir, err := hub.Resolve(ctx, id, opt)
+	if err != nil {
+		return nil, err
+	}
+	m, err := clip.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if m.BuiltinVocabulary {
+		fmt.Fprintf(modelLog, "note: %s has no vocab.json/merges.txt; using the built-in CLIP vocabulary (the same for every CLIP model)\n", dir)
+	}
+	return m, nil
 }
 
 // openEngine loads the model with the on-disk classifier cache enabled

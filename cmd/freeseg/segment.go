@@ -65,52 +65,34 @@ func (s *segmentFlags) register(fs interface {
 	fs.Float64Var(&s.partialQ, "partial-topq", seg.DefaultPartial.TopQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
 }
 
-// options turns the flags into pipeline options on top of d.
+// options turns the flags into pipeline options on top of d (the mapping
+// is freeseg.Params.Options, shared with the HTTP service).
 func (s *segmentFlags) options(d freeseg.Options) (freeseg.Options, error) {
-	o := d
-	m, err := dense.ByName(s.method)
+	if !s.whole && s.crop <= 0 {
+		return d, usagef("--crop %d must be positive (or use --whole)", s.crop)
+	} else if !s.whole && s.stride <= 0 {
+		return d, usagef("--stride %d must be positive", s.stride)
+	}
+	o, err := s.params().Options(d)
 	if err != nil {
 		return o, usageError{err.Error()}
-	}
-	o.Method = m
-	o.Templates = s.templates
-	o.Resize.Mode, o.Resize.Size = "short", s.shortSide
-	if o.Resize.MaxLong == 0 {
-		o.Resize.MaxLong = imageio.MMSegMaxLong
-	}
-	if s.square > 0 {
-		o.Resize.Mode, o.Resize.Size = "square", s.square
-	}
-	if s.shortSide == 0 && s.square == 0 {
-		o.Resize.Mode = "none"
-	}
-	o.Window.Crop, o.Window.Stride = s.crop, s.stride
-	if s.whole {
-		o.Window.Crop, o.Window.Stride = 0, 0
-	} else if s.crop <= 0 {
-		return o, usagef("--crop %d must be positive (or use --whole)", s.crop)
-	} else if s.stride <= 0 {
-		return o, usagef("--stride %d must be positive", s.stride)
-	}
-	o.LogitScale, o.ProbThd, o.AreaThd, o.PAMRSteps = s.logitScale, s.probThd, s.areaThd, s.pamr
-	if len(o.PAMRDilations) == 0 {
-		o.PAMRDilations = []int{8, 16}
-	}
-	if strings.EqualFold(s.partial, "off") || s.partial == "" {
-		o.Partial.Enabled = false
-	} else {
-		p, err := seg.ParsePool(s.partial)
-		if err != nil {
-			return o, usageError{err.Error()}
-		}
-		o.Partial = seg.PartialOptions{Enabled: true, Pool: p, Tau: s.partialTau, TopQ: s.partialQ, Thd: s.partialThd, TopK: s.partialTopK}
 	}
 	return o, nil
 }
 
+// params are the flags as freeseg.Params.
+func (s *segmentFlags) params() freeseg.Params {
+	return freeseg.Params{
+		Method: s.method, Templates: s.templates, ShortSide: s.shortSide, Square: s.square,
+		Crop: s.crop, Stride: s.stride, Whole: s.whole,
+		LogitScale: s.logitScale, ProbThd: s.probThd, AreaThd: s.areaThd, PAMR: s.pamr,
+		Partial: s.partial, PartialThd: s.partialThd, PartialTau: s.partialTau, PartialQ: s.partialQ, PartialTopK: s.partialTopK,
+	}
+}
+
 func runSegment(e *env, args []string) error {
 	fs := newFlags(e, commands["segment"])
-	model := fs.String("model", "", "model folder or checkpoint file")
+	model := fs.String("model", "", modelHelp)
 	var images listFlag
 	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
 	classes := fs.String("classes", "", "classes: \"cat, dog, sky\" (one name each) or \"cat, kitten; dog; sky\" (';' separates classes, ',' synonyms)")
@@ -236,29 +218,8 @@ type segmentReport struct {
 	Outputs     []string       `json:"outputs"`
 }
 
-func settingsOf(o freeseg.Options) map[string]any {
-	s := map[string]any{
-		"method":      o.Method.Name,
-		"templates":   o.Templates,
-		"resize":      o.Resize,
-		"background":  o.Background,
-		"logit_scale": o.LogitScale,
-		"prob_thd":    o.ProbThd,
-		"area_thd":    o.AreaThd,
-		"pamr_steps":  o.PAMRSteps,
-	}
-	if o.Window.Crop > 0 {
-		s["window"] = map[string]int{"crop": o.Window.Crop, "stride": o.Window.Stride}
-	} else {
-		s["window"] = "whole"
-	}
-	if o.Partial.Enabled {
-		s["partial_labels"] = map[string]any{"pool": o.Partial.Pool.String(), "tau": o.Partial.Tau, "top_q": o.Partial.TopQ, "thd": o.Partial.Thd, "top_k": o.Partial.TopK}
-	} else {
-		s["partial_labels"] = "off"
-	}
-	return s
-}
+// settingsOf is the "settings" object of the JSON report.
+func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
 
 func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options) error {
 	C := len(r.Classes)
@@ -280,7 +241,19 @@ func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.
 			legendColors = append(legendColors, pal[c])
 		}
 	}
-	overlay := imageio.DrawLegend(imageio.Overlay(img, r.Labels, pal, 0.5), legendNames, legendColors)
+	shown := r.Labels
+	if o.Background && C < 256 {
+		// Background is left untinted: label 255 is outside the palette,
+		// which Overlay leaves as the photo.
+		shown = make([]int32, len(r.Labels))
+		for i, l := range r.Labels {
+			if l == 0 {
+				l = 255
+			}
+			shown[i] = l
+		}
+	}
+	overlay := imageio.DrawLegend(imageio.Overlay(img, shown, pal, 0.5), legendNames, legendColors)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
 	if err := g.writeFile(overlayPath, func(w io.Writer) error { return imageio.EncodePNG(w, overlay) }); err != nil {
 		return err

@@ -81,7 +81,7 @@ func cosines(a []float32, na int, b []float32, nb, E int) [][]float64 {
 
 func runEmbed(e *env, args []string) error {
 	fs := newFlags(e, commands["embed"])
-	model := fs.String("model", "", "model folder or checkpoint file")
+	model := fs.String("model", "", modelHelp)
 	var images, texts listFlag
 	fs.Var(&images, "image", "image file (repeatable)")
 	fs.Var(&texts, "text", "text (repeatable)")
@@ -142,7 +142,7 @@ func runEmbed(e *env, args []string) error {
 
 func runClassify(e *env, args []string) error {
 	fs := newFlags(e, commands["classify"])
-	model := fs.String("model", "", "model folder or checkpoint file")
+	model := fs.String("model", "", modelHelp)
 	var images listFlag
 	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
 	classes := fs.String("classes", "", "class names separated by commas")

@@ -38,7 +38,7 @@ func safeName(s string) string {
 
 func runExplain(e *env, args []string) error {
 	fs := newFlags(e, commands["explain"])
-	model := fs.String("model", "", "model folder or checkpoint file")
+	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file")
 	text := fs.String("text", "", "texts to explain, separated by commas (or ';')")
 	d := freeseg.DefaultExplainOptions()

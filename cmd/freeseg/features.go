@@ -21,7 +21,7 @@ func init() {
 
 func runFeatures(e *env, args []string) error {
 	fs := newFlags(e, commands["features"])
-	model := fs.String("model", "", "model folder or checkpoint file")
+	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file")
 	method := fs.String("method", "surgery", "dense method: "+strings.Join(dense.Names(), ", "))
 	square := fs.Int("square", 0, "resize to SxS with PIL bicubic and CLIP normalisation (CLIP Surgery)")

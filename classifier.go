@@ -36,6 +36,15 @@ func NewClassifierCache(dir string) *ClassifierCache {
 	return &ClassifierCache{Dir: dir, mem: map[string][]float32{}}
 }
 
+// Stats returns Hits and Misses read under the cache's lock (reading the
+// fields directly races with concurrent Get calls), and how many rows the
+// memory cache holds.
+func (c *ClassifierCache) Stats() (hits, misses, rows int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Hits, c.Misses, len(c.mem)
+}
+
 // DefaultCacheDir is $FREESEG_CACHE, else the user cache folder + /freeseg.
 func DefaultCacheDir() string {
 	if d := os.Getenv("FREESEG_CACHE"); d != "" {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/freeseg/freeseg/server"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "HTTP service: POST /v1/segment and /v1/explain, a page to try them at /, /healthz, /metrics",
+		usage:   "[--model DIR|ORG/NAME] [--addr 127.0.0.1:8080] [flags]",
+		run:     runServe,
+	})
+}
+
+// serveHook, when set (by tests), is called once the server listens, with
+// its address and a function that stops it as SIGINT would.
+var serveHook func(addr string, stop func())
+
+func runServe(e *env, args []string) error {
+	fs := newFlags(e, commands["serve"])
+	d := server.DefaultConfig()
+	model := fs.String("model", "", modelHelp)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
+	noCache := fs.Bool("no-cache", false, "keep text classifiers in memory only (no on-disk cache)")
+	concurrency := fs.Int("concurrency", d.MaxConcurrent, "inferences run at once (each uses every core)")
+	queue := fs.Int("queue", d.Queue, "requests that may wait for an inference slot; more get 429 with Retry-After")
+	maxBodyMB := fs.Int("max-body-mb", int(d.MaxBodyBytes>>20), "largest request body in MiB (413 past it)")
+	maxMpx := fs.Float64("max-megapixels", float64(d.MaxPixels)/1e6, "largest image in megapixels (413 past it)")
+	maxClasses := fs.Int("max-classes", d.MaxClasses, "most classes (segment) or texts (explain) per request (400 past it)")
+	maxNames := fs.Int("max-names", d.MaxNames, "most names to encode per segmentation, synonyms and background names included (400 past it)")
+	maxMapsMB := fs.Int("max-maps-mb", int(d.MaxMapValues*4>>20), "largest float32 maps of one request, (names+classes)×pixels×4 bytes, in MiB (413 past it: use max_side or fewer classes)")
+	timeout := fs.Duration("timeout", d.InferenceTimeout, "per-request limit on waiting for a slot plus inference (504 past it)")
+	readTimeout := fs.Duration("read-timeout", d.ReadTimeout, "time a client has to send a whole request, body included")
+	readHeaderTimeout := fs.Duration("read-header-timeout", d.ReadHeaderTimeout, "time a client has to send the request headers")
+	drain := fs.Duration("shutdown-timeout", 2*time.Minute, "on SIGINT/SIGTERM, how long to wait for running requests before exiting")
+	quiet := fs.Bool("quiet", false, "no request log")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %q", pos)
+	}
+	switch {
+	case *concurrency < 1:
+		return usagef("--concurrency %d must be at least 1", *concurrency)
+	case *queue < 0:
+		return usagef("--queue %d must not be negative", *queue)
+	case *maxBodyMB < 1 || *maxMpx <= 0 || *maxClasses < 1 || *maxNames < 1 || *maxMapsMB < 1:
+		return usagef("the --max-* limits must be positive")
+	case *timeout <= 0 || *readTimeout <= 0 || *readHeaderTimeout <= 0 || *drain <= 0:
+		return usagef("the timeouts must be positive")
+	}
+	cfg := d
+	cfg.MaxConcurrent, cfg.Queue = *concurrency, *queue
+	cfg.MaxBodyBytes = int64(*maxBodyMB) << 20
+	cfg.MaxPixels = int64(*maxMpx * 1e6)
+	cfg.MaxClasses, cfg.MaxNames = *maxClasses, *maxNames
+	cfg.MaxMapValues = int64(*maxMapsMB) << 20 / 4
+	cfg.InferenceTimeout, cfg.ReadTimeout, cfg.ReadHeaderTimeout = *timeout, *readTimeout, *readHeaderTimeout
+	cfg.ModelName = *model
+	if _, err := os.Stat(*model); err == nil {
+		cfg.ModelName = filepath.Base(filepath.Clean(*model)) // a folder or file: its name, not the server's paths
+	}
+	logger := log.New(e.stderr, "", log.LstdFlags)
+	if !*quiet {
+		cfg.Log = logger
+	}
+
+	eng, err := openEngine(*model, *noCache)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := server.New(eng, cfg)
+	c := srv.Config()
+	logger.Printf("serving %s on http://%s/ (the page; API: POST /v1/segment, POST /v1/explain, GET /v1/models, /healthz, /metrics)", eng, ln.Addr())
+	logger.Printf("limits: %d concurrent, queue %d, body %d MiB, %.0f megapixels, %d classes, timeout %s",
+		c.MaxConcurrent, c.Queue, c.MaxBodyBytes>>20, float64(c.MaxPixels)/1e6, c.MaxClasses, c.InferenceTimeout)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if serveHook != nil {
+		serveHook(ln.Addr().String(), stop)
+	}
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now ends the process at once
+	}()
+	if err := srv.Serve(ctx, ln, *drain); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Printf("stopped")
+	return nil
+}

@@ -1,0 +1,427 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/prompts"
+)
+
+// maxFieldBytes bounds each text field of a form.
+const maxFieldBytes = 1 << 20
+
+// form is a parsed multipart/form-data body: its text fields and the one
+// file (the image).
+type form struct {
+	fields    map[string]string
+	image     []byte
+	imageName string
+	hasImage  bool
+}
+
+// readForm reads a multipart/form-data body. Only the names in allowed are
+// accepted (an unknown or repeated field is an error: a typo must not be
+// silently ignored); fileField is the one part read as a file, at most
+// maxImage bytes.
+func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64) (*form, error) {
+	if strings.TrimSpace(contentType) == "" {
+		return nil, errorf(http.StatusUnsupportedMediaType, "no Content-Type: send multipart/form-data (curl -F image=@photo.jpg -F ...)")
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "malformed Content-Type %q: %v", contentType, err)
+	}
+	if mt != "multipart/form-data" {
+		return nil, errorf(http.StatusUnsupportedMediaType, "Content-Type %s is not supported: send multipart/form-data (curl -F image=@photo.jpg -F ...)", mt)
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, errorf(http.StatusBadRequest, "malformed multipart body: Content-Type has no boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	f := &form{fields: map[string]string{}}
+	for n := 0; ; n++ {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			if n == 0 {
+				return nil, errorf(http.StatusBadRequest, "malformed multipart body: no parts (does the body use the boundary of its Content-Type?)")
+			}
+			break
+		}
+		if err != nil {
+			return nil, multipartError(err)
+		}
+		name := p.FormName()
+		switch {
+		case name == "":
+			return nil, errorf(http.StatusBadRequest, "malformed multipart body: a part has no form name")
+		case !allowed[name] && name != fileField:
+			return nil, errorf(http.StatusBadRequest, "unknown field %q (known: %s)", name, strings.Join(knownFields(allowed, fileField), ", "))
+		case name == fileField:
+			if f.hasImage {
+				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
+			}
+			data, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			if err != nil {
+				return nil, multipartError(err)
+			}
+			if int64(len(data)) > maxImage {
+				return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", maxImage)
+			}
+			f.image, f.imageName, f.hasImage = data, p.FileName(), true
+		default:
+			if _, dup := f.fields[name]; dup {
+				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
+			}
+			data, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			if err != nil {
+				return nil, multipartError(err)
+			}
+			if len(data) > maxFieldBytes {
+				return nil, errorf(http.StatusRequestEntityTooLarge, "field %q longer than %d bytes", name, maxFieldBytes)
+			}
+			f.fields[name] = string(data)
+		}
+		p.Close()
+	}
+	return f, nil
+}
+
+func multipartError(err error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return asAPIError(err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errorf(http.StatusBadRequest, "malformed multipart body: it ends before its closing boundary")
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errorf(http.StatusRequestTimeout, "reading the request body timed out")
+	}
+	return errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
+}
+
+func knownFields(allowed map[string]bool, fileField string) []string {
+	out := []string{fileField}
+	for k := range allowed {
+		out = append(out, k)
+	}
+	sort.Strings(out[1:])
+	return out
+}
+
+// value returns a field's trimmed value and whether it was given (an empty
+// value counts as not given, as an empty HTML input does).
+func (f *form) value(name string) (string, bool) {
+	v, ok := f.fields[name]
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (f *form) intField(name string, dst *int) error {
+	if v, ok := f.value(name); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "field %s: %q is not an integer", name, v)
+		}
+		*dst = n
+	}
+	return nil
+}
+
+func (f *form) floatField(name string, dst *float64) error {
+	if v, ok := f.value(name); ok {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x != x { // NaN is refused too
+			return errorf(http.StatusBadRequest, "field %s: %q is not a number", name, v)
+		}
+		*dst = x
+	}
+	return nil
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on", "t", "y":
+		return true, true
+	case "0", "false", "no", "off", "f", "n":
+		return false, true
+	}
+	return false, false
+}
+
+func (f *form) boolField(name string, dst *bool) error {
+	if v, ok := f.value(name); ok {
+		b, ok := parseBool(v)
+		if !ok {
+			return errorf(http.StatusBadRequest, "field %s: %q is not a boolean (1/0, true/false, on/off)", name, v)
+		}
+		*dst = b
+	}
+	return nil
+}
+
+// Limits bound what one request may ask for.
+type Limits struct {
+	MaxBodyBytes int64 // request body
+	MaxPixels    int64 // decoded image width·height
+	// MaxMapValues bounds (queries + classes)·pixels of a segmentation, and
+	// texts·pixels of an explanation: the float32 maps one request holds
+	// (4 bytes each) at the image's size.
+	MaxMapValues int64
+	MaxClasses   int // classes (segment) or texts (explain), background not counted
+	MaxNames     int // text queries of a segmentation: every synonym, background included
+	MaxSide      int // largest short_side, square, crop and size, and max_side
+}
+
+// segmentRequest is a parsed POST /v1/segment form.
+type segmentRequest struct {
+	image     []byte
+	imageName string
+	vocab     *prompts.Vocabulary
+	names     []string // display name per class ("background" for class 0 when it is)
+	notes     []string
+	opts      freeseg.Options
+	heatmaps  bool
+	exif      bool
+	maxSide   int // downscale larger images to this long side (0 = off)
+}
+
+// segmentFields are the accepted fields besides image.
+var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
+	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
+	"heatmaps", "exif", "max_side")
+
+func fieldSet(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// parseSegmentForm reads and checks a segment request; layers is the
+// model's vision depth (for Options.Validate). Every error is an *apiError
+// with a 4xx code.
+func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits) (*segmentRequest, error) {
+	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if !f.hasImage {
+		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
+	}
+	if len(f.image) == 0 {
+		return nil, errorf(http.StatusBadRequest, "the image file is empty")
+	}
+	classes, ok := f.value("classes")
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "missing field classes: the class names, e.g. \"cat, dog; sky\" (';' separates classes, ',' synonyms)")
+	}
+	// Count before parsing in full: a huge list is refused cheaply.
+	if n := strings.Count(classes, ";") + strings.Count(classes, "\n") + strings.Count(classes, ",") + 1; n > 4*lim.MaxNames {
+		return nil, errorf(http.StatusBadRequest, "too many classes (about %d names); at most %d classes and %d names per request", n, lim.MaxClasses, lim.MaxNames)
+	}
+	v, err := prompts.ParseClassList(classes)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "classes: %v", err)
+	}
+	if v.Len() > lim.MaxClasses {
+		return nil, errorf(http.StatusBadRequest, "%d classes; at most %d per request", v.Len(), lim.MaxClasses)
+	}
+	background, _ := f.value("background")
+	if strings.EqualFold(background, "file") || strings.EqualFold(background, "first") {
+		// The service has no class file; "first" would silently turn the
+		// first class into background.
+		return nil, errorf(http.StatusBadRequest, "background %q is not offered here: use default, none, or your own names (\"sky, wall\")", background)
+	}
+	vocab, hasBG, notes, err := freeseg.WithBackground(v, background)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if q, _ := vocab.Queries(); len(q) > lim.MaxNames {
+		return nil, errorf(http.StatusBadRequest, "%d names to encode (synonyms and background names included); at most %d per request", len(q), lim.MaxNames)
+	}
+
+	d := freeseg.DefaultOptions()
+	p := freeseg.ParamsOf(d)
+	if v, ok := f.value("method"); ok {
+		p.Method = v
+	}
+	if v, ok := f.value("templates"); ok {
+		p.Templates = v
+	}
+	if v, ok := f.value("partial_labels"); ok {
+		p.Partial = v
+	}
+	for _, x := range []struct {
+		name string
+		dst  *int
+	}{{"short_side", &p.ShortSide}, {"square", &p.Square}, {"crop", &p.Crop}, {"stride", &p.Stride}, {"pamr", &p.PAMR}, {"partial_topk", &p.PartialTopK}} {
+		if err := f.intField(x.name, x.dst); err != nil {
+			return nil, err
+		}
+	}
+	for _, x := range []struct {
+		name string
+		dst  *float64
+	}{{"logit_scale", &p.LogitScale}, {"prob_thd", &p.ProbThd}, {"area_thd", &p.AreaThd}, {"partial_thd", &p.PartialThd}, {"partial_tau", &p.PartialTau}, {"partial_topq", &p.PartialQ}} {
+		if err := f.floatField(x.name, x.dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.boolField("whole", &p.Whole); err != nil {
+		return nil, err
+	}
+	req := &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
+	for _, x := range []struct {
+		name string
+		dst  *bool
+	}{{"heatmaps", &req.heatmaps}, {"exif", &req.exif}} {
+		if err := f.boolField(x.name, x.dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.intField("max_side", &req.maxSide); err != nil {
+		return nil, err
+	}
+	for _, x := range []struct {
+		name string
+		v    int
+	}{{"short_side", p.ShortSide}, {"square", p.Square}, {"crop", p.Crop}, {"stride", p.Stride}, {"max_side", req.maxSide}} {
+		if x.v < 0 || x.v > lim.MaxSide {
+			return nil, errorf(http.StatusBadRequest, "field %s: %d is outside 0..%d", x.name, x.v, lim.MaxSide)
+		}
+	}
+	if p.PAMR > 100 {
+		return nil, errorf(http.StatusBadRequest, "field pamr: %d steps; at most 100", p.PAMR)
+	}
+	o, err := p.Options(d)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	o.Background = hasBG
+	if !hasBG {
+		o.ProbThd = 0
+	}
+	if err := o.Validate(layers); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	req.opts = o
+	req.names = vocab.ClassNames()
+	if hasBG {
+		req.names[0] = "background"
+	}
+	return req, nil
+}
+
+// explainRequest is a parsed POST /v1/explain form.
+type explainRequest struct {
+	image     []byte
+	imageName string
+	texts     []string
+	opts      freeseg.ExplainOptions
+	exif      bool
+	maxSide   int
+}
+
+var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
+
+func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits) (*explainRequest, error) {
+	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if !f.hasImage {
+		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
+	}
+	if len(f.image) == 0 {
+		return nil, errorf(http.StatusBadRequest, "the image file is empty")
+	}
+	text, ok := f.value("texts")
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "missing field texts: the texts to explain, e.g. \"cat, dog\"")
+	}
+	if n := strings.Count(text, ";") + strings.Count(text, "\n") + strings.Count(text, ",") + 1; n > 4*lim.MaxClasses {
+		return nil, errorf(http.StatusBadRequest, "too many texts (about %d); at most %d per request", n, lim.MaxClasses)
+	}
+	v, err := prompts.ParseClassList(strings.ReplaceAll(text, ";", ","))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "texts: %v", err)
+	}
+	texts := v.ClassNames()
+	if len(texts) > lim.MaxClasses {
+		return nil, errorf(http.StatusBadRequest, "%d texts; at most %d per request", len(texts), lim.MaxClasses)
+	}
+	o := freeseg.DefaultExplainOptions()
+	if s, ok := f.value("method"); ok {
+		m, err := dense.ByName(s)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+		o.Method = m
+	}
+	if err := o.Method.Validate(layers); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if s, ok := f.value("templates"); ok {
+		if _, err := prompts.Templates(s); err != nil {
+			return nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+		o.Templates = s
+	}
+	o.FeatureSurgery = "auto"
+	if s, ok := f.value("feature_surgery"); ok {
+		o.FeatureSurgery = strings.ToLower(s)
+	}
+	switch o.FeatureSurgery {
+	case "auto":
+		o.FeatureSurgery = "multi"
+		if len(texts) == 1 {
+			o.FeatureSurgery = "redundant"
+		}
+	case "multi":
+		if len(texts) < 2 {
+			return nil, errorf(http.StatusBadRequest, "feature_surgery multi needs two or more texts; use redundant or auto for one")
+		}
+	case "redundant", "off":
+	default:
+		return nil, errorf(http.StatusBadRequest, "feature_surgery %q: want auto, multi, redundant or off", o.FeatureSurgery)
+	}
+	req := &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
+	if err := f.intField("size", &o.Size); err != nil {
+		return nil, err
+	}
+	if o.Size < 1 || o.Size > lim.MaxSide {
+		return nil, errorf(http.StatusBadRequest, "field size: %d is outside 1..%d", o.Size, lim.MaxSide)
+	}
+	if err := f.boolField("exif", &req.exif); err != nil {
+		return nil, err
+	}
+	if err := f.intField("max_side", &req.maxSide); err != nil {
+		return nil, err
+	}
+	if req.maxSide < 0 || req.maxSide > lim.MaxSide {
+		return nil, errorf(http.StatusBadRequest, "field max_side: %d is outside 0..%d", req.maxSide, lim.MaxSide)
+	}
+	req.opts = o
+	return req, nil
+}
+
+// describeLimit formats a byte count for messages.
+func describeLimit(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

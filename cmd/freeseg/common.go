@@ -213,55 +213,17 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 	if err != nil {
 		return nil, false, nil, err
 	}
-	var notes []string
-	switch strings.ToLower(strings.TrimSpace(background)) {
-	case "none":
-		return v, false, notes, nil
-	case "file":
-		if classesFile == "" {
-			return nil, false, nil, usagef("--background file needs --classes-file (line 0 is the background)")
-		}
-		if v.Len() < 2 {
-			return nil, false, nil, fmt.Errorf("%s: --background file needs a background line and at least one class", classesFile)
-		}
-		return v, true, notes, nil
+	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
+		return nil, false, nil, usagef("--background file needs --classes-file (line 0 is the background)")
 	}
-	var bg []string
-	if b := strings.TrimSpace(background); b == "" || strings.EqualFold(b, "default") {
-		voc, err := prompts.Dataset("voc21")
-		if err != nil {
-			return nil, false, nil, err
+	out, hasBG, notes, err := freeseg.WithBackground(v, background)
+	if err != nil {
+		if classesFile != "" {
+			return nil, false, nil, fmt.Errorf("%s: %w", classesFile, err)
 		}
-		bg = voc.Names[0]
-	} else {
-		bv, err := prompts.ParseClassList(strings.ReplaceAll(b, ";", ","))
-		if err != nil {
-			return nil, false, nil, fmt.Errorf("--background: %w", err)
-		}
-		for _, n := range bv.Names {
-			bg = append(bg, n...)
-		}
+		return nil, false, nil, fmt.Errorf("--background: %w", err)
 	}
-	// A name the user asked for as a class must not also be background.
-	used := map[string]bool{}
-	for _, syn := range v.Names {
-		for _, n := range syn {
-			used[strings.ToLower(n)] = true
-		}
-	}
-	var kept []string
-	for _, n := range bg {
-		if used[strings.ToLower(n)] {
-			notes = append(notes, fmt.Sprintf("%q is one of your classes, so it is not used as background", n))
-			continue
-		}
-		kept = append(kept, n)
-	}
-	if len(kept) == 0 {
-		return nil, false, nil, fmt.Errorf("every background name is also a class; use --background none")
-	}
-	out := &prompts.Vocabulary{Names: append([][]string{kept}, v.Names...)}
-	return out, true, notes, nil
+	return out, hasBG, notes, nil
 }
 
 // parseSimpleList reads "a, b, c" (or "a; b; c") as single-name classes.

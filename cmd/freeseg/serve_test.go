@@ -16,7 +16,6 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/internal/golden"
-	"github.com/freeseg/freeseg/prompts"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log and the test.
@@ -137,30 +136,6 @@ func TestServeCommand(t *testing.T) {
 	for _, want := range []string{"serving", "POST /v1/segment 200", "shutting down", "stopped"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
-		}
-	}
-}
-
-// The service's background rule (freeseg.WithBackground) is the CLI's
-// (buildVocabulary).
-func TestBackgroundRuleShared(t *testing.T) {
-	for _, c := range []struct{ classes, background string }{
-		{"cat, dog", "default"},
-		{"cat; sky, cloud; dog", ""},
-		{"cat; dog", "none"},
-		{"cat; dog", "sky, wall; floor"},
-		{"cat; Wall", "sky, wall"},
-		{"sky; wall", "sky, wall"},
-		{"cat", "sky,,wall"},
-	} {
-		v, err := prompts.ParseClassList(c.classes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gv, gbg, gnotes, gerr := freeseg.WithBackground(v, c.background)
-		wv, wbg, wnotes, werr := buildVocabulary(c.classes, "", c.background)
-		if (gerr != nil) != (werr != nil) || gbg != wbg || !reflect.DeepEqual(gnotes, wnotes) || (gerr == nil && !reflect.DeepEqual(gv, wv)) {
-			t.Errorf("%+v: service %v %v %q %v, CLI %v %v %q %v", c, gv, gbg, gnotes, gerr, wv, wbg, wnotes, werr)
 		}
 	}
 }

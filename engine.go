@@ -242,13 +242,11 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	for c := range res.Kept {
 		res.Kept[c] = !partial.Enabled || pr.Keep[c]
 	}
-	logits := lg.Data
+	var keep []bool
 	if partial.Enabled {
-		logits = append([]float32(nil), lg.Data...)
-		masked := &seg.Logits{Q: Q, H: img.H, W: img.W, Data: logits}
-		seg.MaskQueries(masked, classOf, res.Kept)
+		keep = res.Kept
 	}
-	probs, _, err := seg.Probabilities(logits, Q, HW, classOf, o.LogitScale)
+	probs, _, err := seg.Probabilities(lg.Data, Q, HW, classOf, o.LogitScale, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func TestStrategiesOffEqualsReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	probs, C, _ := seg.Probabilities(lg.Data, len(queries), img.W*img.H, classOf, 40)
+	probs, C, _ := seg.Probabilities(lg.Data, len(queries), img.W*img.H, classOf, 40, nil)
 	seg.AreaFilter(probs, C, img.W*img.H, 0.1)
 	labels := seg.Labels(probs, C, img.W*img.H, 0.1)
 	for i := range labels {

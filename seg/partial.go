@@ -215,18 +215,3 @@ func topK(x []float64, k int) []float64 {
 	}
 	return x[target:]
 }
-
-// MaskQueries sets the logits of every query whose class was removed to
-// −Inf, so that the softmax runs over the kept classes only.
-func MaskQueries(lg *Logits, classOf []int, keep []bool) {
-	HW := lg.H * lg.W
-	inf := float32(math.Inf(-1))
-	for q, c := range classOf {
-		if !keep[c] {
-			m := lg.Data[q*HW : (q+1)*HW]
-			for i := range m {
-				m[i] = inf
-			}
-		}
-	}
-}

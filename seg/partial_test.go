@@ -97,9 +97,28 @@ func TestPartialLabelsRules(t *testing.T) {
 	if r.Keep[0] {
 		t.Fatalf("no background: class 0 kept with top-1: %v", r.Keep)
 	}
-	MaskQueries(lg, classOf, []bool{true, false, true})
-	if !math.IsInf(float64(lg.Data[4]), -1) || math.IsInf(float64(lg.Data[8]), -1) {
-		t.Fatal("MaskQueries masked the wrong queries")
+	// Removed classes take no part in the softmax and get probability 0;
+	// the kept ones renormalise among themselves.
+	probs, C, err := Probabilities(lg.Data, 4, 4, classOf, 40, []bool{true, false, true})
+	if err != nil || C != 3 {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if probs[4+i] != 0 {
+			t.Fatalf("removed class 1 has probability %g at pixel %d", probs[4+i], i)
+		}
+		// Without synonyms in class 0, p0 + p(best synonym of 2) ≤ 1 and
+		// p0 + both synonyms = 1.
+		q2a := math.Exp(40 * float64(lg.Data[8+i]))
+		q2b := math.Exp(40 * float64(lg.Data[12+i]))
+		q0 := math.Exp(40 * float64(lg.Data[i]))
+		want0 := q0 / (q0 + q2a + q2b)
+		if math.Abs(float64(probs[i])-want0) > 1e-5 {
+			t.Fatalf("pixel %d: background %g, want %g", i, probs[i], want0)
+		}
+	}
+	if _, _, err := Probabilities(lg.Data, 4, 4, classOf, 40, []bool{false, false, false}); err == nil {
+		t.Fatal("removing every class was accepted")
 	}
 }
 

@@ -18,8 +18,11 @@ type PostOptions struct {
 // Probabilities computes the per-class probabilities [C,H·W] from query
 // logits [Q,H·W]: softmax over queries of LogitScale·logits, then the max
 // over each class's queries (synonyms). classOf[q] is the class of query q;
-// classes are 0..C-1 and each must have at least one query.
-func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64) ([]float32, int, error) {
+// classes are 0..C-1 and each must have at least one query. When keep is
+// not nil, the queries of classes with keep[c] false take no part in the
+// softmax and those classes get probability 0 (the partial-label stage),
+// without copying the logits.
+func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64, keep []bool) ([]float32, int, error) {
 	if len(classOf) != Q {
 		return nil, 0, fmt.Errorf("postprocess: %d query classes for %d queries", len(classOf), Q)
 	}
@@ -39,6 +42,18 @@ func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64) ([
 			return nil, 0, fmt.Errorf("postprocess: class %d has no query", c)
 		}
 	}
+	if keep != nil && len(keep) != C {
+		return nil, 0, fmt.Errorf("postprocess: %d keep flags for %d classes", len(keep), C)
+	}
+	active := make([]bool, Q)
+	anyActive := false
+	for q, c := range classOf {
+		active[q] = keep == nil || keep[c]
+		anyActive = anyActive || active[q]
+	}
+	if !anyActive {
+		return nil, 0, fmt.Errorf("postprocess: every class removed")
+	}
 	probs := make([]float32, C*HW)
 	s32 := float32(scale)
 	tensor.ParallelFor(HW, func(lo, hi int) {
@@ -46,11 +61,18 @@ func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64) ([
 		for i := lo; i < hi; i++ {
 			m := float32(math.Inf(-1))
 			for q := 0; q < Q; q++ {
+				if !active[q] {
+					continue
+				}
 				col[q] = logits[q*HW+i] * s32
 				m = max(m, col[q])
 			}
 			var sum float32
 			for q := range col {
+				if !active[q] {
+					col[q] = 0
+					continue
+				}
 				col[q] = float32(math.Exp(float64(col[q] - m)))
 				sum += col[q]
 			}

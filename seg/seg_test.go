@@ -78,7 +78,7 @@ func TestGoldenSlidingWindowAndLabels(t *testing.T) {
 	golden.AssertClose(t, "seg/logits", lg.Data, golden.Tensor(t, "seg/logits").F32, 1e-5)
 
 	classOf := []int{0, 0, 0, 1, 2, 2, 3}
-	probs, C, err := seg.Probabilities(lg.Data, Q, 300*451, classOf, 40)
+	probs, C, err := seg.Probabilities(lg.Data, Q, 300*451, classOf, 40, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,18 +8,20 @@
 // SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
 // pipeline:
 //
-//	e, _ := freeseg.Open("path/to/clip-vit-base-patch16")
+//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
 //	img, _, _ := imageio.Open("photo.jpg")
 //	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
 //	res, _ := e.Segment(img, vocab, freeseg.DefaultOptions())
 package freeseg
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/interp"
 	"github.com/freeseg/freeseg/prompts"
@@ -33,10 +35,16 @@ type Engine struct {
 	Cache *ClassifierCache
 }
 
-// Open loads a model folder or checkpoint file (see clip.Load) with an
-// in-memory classifier cache; set Cache.Dir for an on-disk one.
+// Open loads a model folder, a checkpoint file (see clip.Load) or a
+// Hugging Face Hub id such as "openai/clip-vit-base-patch16" (downloaded
+// into the cache on first use, see package hub; "" means hub.DefaultModel),
+// with an in-memory classifier cache; set Cache.Dir for an on-disk one.
 func Open(model string) (*Engine, error) {
-	m, err := clip.Load(model)
+	dir, err := hub.Resolve(context.Background(), model, hub.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	m, err := clip.Load(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -261,3 +261,30 @@ func writeJSONLine(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
+
+type loadedImage struct {
+	img *imageio.RGB
+	err error
+}
+
+// prefetchImages decodes the images in order, one ahead of the consumer,
+// so that decoding the next photo overlaps the inference of the current
+// one. Closing done stops it.
+func prefetchImages(paths []string, exif bool, done <-chan struct{}) <-chan loadedImage {
+	ch := make(chan loadedImage, 1)
+	go func() {
+		defer close(ch)
+		for _, p := range paths {
+			img, err := loadImage(p, exif)
+			select {
+			case ch <- loadedImage{img, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}

@@ -151,9 +151,13 @@ func runSegment(e *env, args []string) error {
 	guard := newGuard(append(append([]string{}, inputs...), *classesFile)...)
 	prog := newProgress(e.stderr, len(inputs), *quiet)
 	bases := outputNames(inputs)
+	done := make(chan struct{})
+	defer close(done)
+	decoded := prefetchImages(inputs, *exif, done)
 	for i, path := range inputs {
 		start := time.Now()
-		img, err := loadImage(path, *exif)
+		l := <-decoded
+		img, err := l.img, l.err
 		if err != nil {
 			return err
 		}

@@ -22,16 +22,24 @@ func (m *Model) Classifier(names, templates []string) ([]float32, error) {
 	}
 	M := len(templates)
 	seqs := make([][]int, 0, len(names)*M)
+	groups := make([][]int, M) // prompts by template, for the shared-prefix path
+	vocab := len(m.Text.TokenEmbedding) / m.Text.Width
 	for _, n := range names {
-		for _, tpl := range templates {
+		for j, tpl := range templates {
 			ids, err := m.Tokenizer.Tokenize(prompts.Fill(tpl, n), m.Text.Context, false)
 			if err != nil {
 				return nil, fmt.Errorf("class %q: %w", n, err)
 			}
+			for _, id := range ids {
+				if id < 0 || id >= vocab {
+					return nil, fmt.Errorf("class %q: token id %d outside the model's vocabulary of %d", n, id, vocab)
+				}
+			}
+			groups[j] = append(groups[j], len(seqs))
 			seqs = append(seqs, ids)
 		}
 	}
-	emb, err := m.EncodeTokens(seqs)
+	emb, err := m.encodeTemplateGroups(seqs, groups)
 	if err != nil {
 		return nil, err
 	}

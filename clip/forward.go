@@ -132,19 +132,7 @@ func Attention(ctx, qkv []float32, B, N, D, heads int, kind AttnKind, opt AttnOp
 // optional).
 func logits(s, x, y []float32, N, hd, ld int, scale float32, opt AttnOptions) {
 	gemm.SgemmSerial(false, true, N, N, hd, scale, x, ld, y, ld, 0, s, N)
-	if opt.Bias != nil {
-		tensor.Add(s, opt.Bias)
-	}
-	if opt.Causal {
-		inf := float32(math.Inf(-1))
-		for i := 0; i < N; i++ {
-			row := s[i*N : (i+1)*N]
-			for j := i + 1; j < N; j++ {
-				row[j] = inf
-			}
-		}
-	}
-	tensor.SoftmaxRows(s, N, N, N)
+	tensor.MaskedSoftmaxRows(s, N, N, N, opt.Bias, N, opt.Causal)
 }
 
 // parallelTasks runs f(0..n-1) on up to GOMAXPROCS goroutines.

@@ -2,15 +2,30 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // Run with FREESEG_GEMM=avx512|avx2|generic to pick the kernel, and -cpu=1,2
 // to set the thread count (benchmarks use GOMAXPROCS threads).
 
-func reportGFLOPS(b *testing.B, m, n, k int) {
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+// Other people run tests on the benchmark machines; besides the mean rate,
+// GFLOP/s, the benchmarks report best-GFLOP/s, the rate of the fastest
+// single call, which is what the code does when it has the cores to itself.
+
+// loop runs f b.N times and reports both rates for an m×n×k product.
+func loop(b *testing.B, m, n, k int, f func()) {
+	best := time.Duration(math.MaxInt64)
+	for b.Loop() {
+		t0 := time.Now()
+		f()
+		best = min(best, time.Since(t0))
+	}
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+	b.ReportMetric(flops/float64(best.Nanoseconds()), "best-GFLOP/s")
 }
 
 // BenchmarkSgemmPacked covers the linear layers of ViT-B/16 at 224 px
@@ -25,10 +40,7 @@ func BenchmarkSgemmPacked(b *testing.B) {
 				a, w, bias := randSlice(r, m*k), randSlice(r, n*k), randSlice(r, n)
 				c := make([]float32, m*n)
 				pb := PackB(true, k, n, w, k)
-				for b.Loop() {
-					SgemmPacked(m, 1, a, k, pb, 0, c, n, bias)
-				}
-				reportGFLOPS(b, m, n, k)
+				loop(b, m, n, k, func() { SgemmPacked(m, 1, a, k, pb, 0, c, n, bias) })
 			})
 		}
 	}
@@ -55,18 +67,12 @@ func BenchmarkSgemmAttention(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/qkT,M=%d,N=%d,K=64", name, t, t), func(b *testing.B) {
 				defer SetThreads(SetThreads(gomaxprocs()))
 				c := make([]float32, t*t)
-				for b.Loop() {
-					gemm(false, true, t, t, 64, 0.125, qkv, ld, qkv[768:], ld, 0, c, t)
-				}
-				reportGFLOPS(b, t, t, 64)
+				loop(b, t, t, 64, func() { gemm(false, true, t, t, 64, 0.125, qkv, ld, qkv[768:], ld, 0, c, t) })
 			})
 			b.Run(fmt.Sprintf("%s/AV,M=%d,N=64,K=%d", name, t, t), func(b *testing.B) {
 				defer SetThreads(SetThreads(gomaxprocs()))
 				c := make([]float32, t*768)
-				for b.Loop() {
-					gemm(false, false, t, 64, t, 1, p, t, qkv[2*768:], ld, 0, c, 768)
-				}
-				reportGFLOPS(b, t, 64, t)
+				loop(b, t, 64, t, func() { gemm(false, false, t, 64, t, 1, p, t, qkv[2*768:], ld, 0, c, 768) })
 			})
 		}
 	}

@@ -51,7 +51,7 @@ func sgemmGeneric(transA, transB bool, i0, i1, n, k int, alpha float32, a []floa
 
 // microGeneric is the portable tile kernel over packed B panels (see
 // microFn), used by SgemmPacked when no SIMD kernel is available.
-func microGeneric(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32) {
+func microGeneric(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32, pf int) {
 	for r := 0; r < mr; r++ {
 		var acc [nr]float32
 		ai := aoff + r*rs

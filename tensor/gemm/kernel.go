@@ -15,8 +15,9 @@ const nr = 32
 //	C = alpha·acc + beta·C (+ bias[j]),  acc = Σ_{p<kc} A[aoff + i·rs + p·ks]·B[boff + p·nr + j]
 //
 // reading C only when loadC, summing over p in order. bias is nil or holds at
-// least n values.
-type microFn func(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32)
+// least n values. pf, when not negative, is the index in b of kc·nr/4 floats
+// for the kernel to prefetch into L2 (part of the B panel used next).
+type microFn func(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32, pf int)
 
 // kernel is one implementation of the product.
 type kernel struct {

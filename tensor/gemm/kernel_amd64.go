@@ -51,7 +51,7 @@ func tileFlags(loadC bool, bias []float32) (flags int, bp unsafe.Pointer) {
 
 // micro512 is the AVX-512 tile kernel: up to 14 rows × 32 columns in 28 zmm
 // accumulators, columns past n masked with k1/k2.
-func micro512(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32) {
+func micro512(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32, pf int) {
 	checkTile(mr512, mr, n, a, aoff, rs, ks, b, boff, kc, c, coff, ldc, bias)
 	var ap, bp unsafe.Pointer
 	if kc > 0 {
@@ -62,7 +62,20 @@ func micro512(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc in
 	if n <= 16 {
 		h = 0
 	}
-	kernels512[packedIdx(mr, rs, ks)][h][mr](ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff]), ldc*4, alpha, beta, flags, biasp, 1<<n-1)
+	kernels512[packedIdx(mr, rs, ks)][h][mr](ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff]), ldc*4, alpha, beta, flags, biasp, 1<<n-1, pfAddr(b, boff, pf))
+}
+
+// pfAddr is the address the kernel prefetches from: b[pf], or b[boff] (in
+// cache already) when pf is negative. Prefetches never fault; the address
+// is passed as an integer, not a pointer the garbage collector would track.
+func pfAddr(b []float32, boff, pf int) uintptr {
+	if pf < 0 || pf >= len(b) {
+		pf = boff
+	}
+	if pf >= len(b) {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&b[pf]))
 }
 
 // packedIdx is 1 when A is laid out as packA writes a tile (element (i, p)
@@ -86,7 +99,7 @@ var avx2Masks = func() (t [17][16]int32) {
 
 // microAVX2 is the AVX2+FMA tile kernel: up to 6 rows × 16 columns in 12
 // ymm accumulators, run once per 16-column half of the panel.
-func microAVX2(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32) {
+func microAVX2(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc int, c []float32, coff, ldc int, alpha, beta float32, loadC bool, bias []float32, pf int) {
 	checkTile(mrAVX2, mr, n, a, aoff, rs, ks, b, boff, kc, c, coff, ldc, bias)
 	var ap, bp unsafe.Pointer
 	if kc > 0 {
@@ -95,7 +108,7 @@ func microAVX2(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc i
 	flags, biasp := tileFlags(loadC, bias)
 	f := kernelsAVX2[packedIdx(mr, rs, ks)][mr]
 	n0 := min(n, 16)
-	f(ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff]), ldc*4, alpha, beta, flags, biasp, unsafe.Pointer(&avx2Masks[n0]))
+	f(ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff]), ldc*4, alpha, beta, flags, biasp, unsafe.Pointer(&avx2Masks[n0]), pfAddr(b, boff, pf))
 	if n > 16 {
 		if kc > 0 {
 			bp = unsafe.Pointer(&b[boff+16])
@@ -103,7 +116,7 @@ func microAVX2(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc i
 		if biasp != nil {
 			biasp = unsafe.Pointer(&bias[16])
 		}
-		f(ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff+16]), ldc*4, alpha, beta, flags, biasp, unsafe.Pointer(&avx2Masks[n-16]))
+		f(ap, rs*4, ks*4, bp, kc, unsafe.Pointer(&c[coff+16]), ldc*4, alpha, beta, flags, biasp, unsafe.Pointer(&avx2Masks[n-16]), pfAddr(b, boff, pf))
 	}
 }
 
@@ -120,4 +133,19 @@ func packRows(d, a []float32, off, rs, mt, kc int) {
 		panic(fmt.Sprintf("gemm: bad packRows off=%d rs=%d kc=%d len(a)=%d len(d)=%d", off, rs, kc, len(a), len(d)))
 	}
 	packA14(unsafe.Pointer(&d[0]), unsafe.Pointer(&a[off]), rs*4, kc)
+}
+
+// packPanelT writes the full B panel of rows b[off + c·ldb : +k], c < nr,
+// transposed into pan (element (p, c) at pan[p·nr + c]); false when there is
+// no fast routine.
+func packPanelT(pan, b []float32, off, ldb, k int) bool {
+	if !hasAVX512 || k == 0 {
+		return false
+	}
+	if off < 0 || ldb < k || off+(nr-1)*ldb+k > len(b) || len(pan) < k*nr {
+		panic(fmt.Sprintf("gemm: bad packPanelT off=%d ldb=%d k=%d len(b)=%d len(pan)=%d", off, ldb, k, len(b), len(pan)))
+	}
+	packBT16(unsafe.Pointer(&pan[0]), unsafe.Pointer(&b[off]), ldb*4, k)
+	packBT16(unsafe.Pointer(&pan[16]), unsafe.Pointer(&b[off+16*ldb]), ldb*4, k)
+	return true
 }

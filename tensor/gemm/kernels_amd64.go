@@ -12,215 +12,218 @@ const (
 )
 
 //go:noescape
-func sgemm512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemm512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemm512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
+func sgemm512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
+func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
-func packA14(dst, src unsafe.Pointer, lda, kc int)
+func packA14(dst, src unsafe.Pointer, lds, kc int)
+
+//go:noescape
+func packBT16(dst, src unsafe.Pointer, lds, kc int)
 
 // kernels512[packed][h][mr] computes an mr×16(h+1) tile; packed kernels read A
 // as laid out by packA.
-var kernels512 = [2][2][mr512 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int){
+var kernels512 = [2][2][mr512 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr){
 	{
 		{nil, sgemm512sx1x16, sgemm512sx2x16, sgemm512sx3x16, sgemm512sx4x16, sgemm512sx5x16, sgemm512sx6x16, sgemm512sx7x16, sgemm512sx8x16, sgemm512sx9x16, sgemm512sx10x16, sgemm512sx11x16, sgemm512sx12x16, sgemm512sx13x16, sgemm512sx14x16},
 		{nil, sgemm512sx1x32, sgemm512sx2x32, sgemm512sx3x32, sgemm512sx4x32, sgemm512sx5x32, sgemm512sx6x32, sgemm512sx7x32, sgemm512sx8x32, sgemm512sx9x32, sgemm512sx10x32, sgemm512sx11x32, sgemm512sx12x32, sgemm512sx13x32, sgemm512sx14x32},
@@ -232,7 +235,7 @@ var kernels512 = [2][2][mr512 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Po
 }
 
 // kernelsAVX2[packed][mr] computes an mr×16 tile.
-var kernelsAVX2 = [2][mrAVX2 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer){
+var kernelsAVX2 = [2][mrAVX2 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr){
 	{nil, sgemmAVX2sx1x16, sgemmAVX2sx2x16, sgemmAVX2sx3x16, sgemmAVX2sx4x16, sgemmAVX2sx5x16, sgemmAVX2sx6x16},
 	{nil, sgemmAVX2px1x16, sgemmAVX2px2x16, sgemmAVX2px3x16, sgemmAVX2px4x16, sgemmAVX2px5x16, sgemmAVX2px6x16},
 }

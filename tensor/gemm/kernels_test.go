@@ -161,7 +161,7 @@ func TestSgemmRandomShapes(t *testing.T) {
 // mcRows), against the generic kernel.
 func TestSgemmLargeK(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, s := range [][3]int{{401, 70, 600}, {30, 33, 1000}, {15, 300, 257}} {
+	for _, s := range [][3]int{{401, 70, 600}, {30, 33, 1000}, {15, 300, 257}, {700, 40, 800}} {
 		p := newProblem(r, false, true, s[0], s[1], s[2], 3, 0.75, 0.5)
 		restore := useKernel("generic")
 		want := p.run(false)
@@ -311,7 +311,7 @@ func TestBadTilePanics(t *testing.T) {
 				}
 			}()
 			a, b, c := make([]float32, 10), make([]float32, 64), make([]float32, 4)
-			k.micro(2, 4, a, 0, 5, 1, b, 0, 2, c, 0, 4, 1, 0, false, nil) // c too short for 2 rows
+			k.micro(2, 4, a, 0, 5, 1, b, 0, 2, c, 0, 4, 1, 0, false, nil, 0) // c too short for 2 rows
 		}()
 	}
 }
@@ -351,3 +351,52 @@ func FuzzSgemm(f *testing.F) {
 }
 
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
+
+// TestConcurrentCallers runs many products at once from several goroutines
+// (sharing the helper goroutines) and checks each against a serial run.
+func TestConcurrentCallers(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		old := SetThreads(3)
+		defer SetThreads(old)
+		r := rand.New(rand.NewPCG(17, 18))
+		const callers = 8
+		probs := make([]*problem, callers)
+		pbs := make([]*PackedB, callers)
+		want := make([][]float32, callers)
+		wantP := make([][]float32, callers)
+		for i := range probs {
+			p := newProblem(r, false, i%2 == 0, 40+13*i, 70+9*i, 50+11*i, 3, 1, 0.5)
+			probs[i], pbs[i] = p, PackB(p.tB, p.k, p.n, p.b, p.ldb)
+			want[i] = p.run(true)
+			SetThreads(1)
+			wantP[i] = slices.Clone(p.c)
+			SgemmPacked(p.m, p.alpha, p.a, p.lda, pbs[i], p.beta, wantP[i], p.ldc, nil)
+			SetThreads(3)
+		}
+		errs := make(chan string, callers)
+		for i := range probs {
+			go func() {
+				p := probs[i]
+				for it := 0; it < 20; it++ {
+					got := p.run(false)
+					if !slices.Equal(math32bits(got), math32bits(want[i])) {
+						errs <- fmt.Sprintf("caller %d, iteration %d: Sgemm differs from SgemmSerial", i, it)
+						return
+					}
+					gotP := slices.Clone(p.c)
+					SgemmPacked(p.m, p.alpha, p.a, p.lda, pbs[i], p.beta, gotP, p.ldc, nil)
+					if !slices.Equal(math32bits(gotP), math32bits(wantP[i])) {
+						errs <- fmt.Sprintf("caller %d, iteration %d: SgemmPacked differs from its 1-thread result", i, it)
+						return
+					}
+				}
+				errs <- ""
+			}()
+		}
+		for range callers {
+			if e := <-errs; e != "" {
+				t.Fatal(e)
+			}
+		}
+	})
+}

@@ -4,14 +4,15 @@
 
 #include "textflag.h"
 
-// func sgemm512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx1x16(SB), NOSPLIT, $0-88
+// func sgemm512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx1x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -19,6 +20,7 @@ TEXT ·sgemm512sx1x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	ADDQ DX, SI
@@ -27,6 +29,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z0
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	ADDQ DX, SI
@@ -35,6 +38,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z0
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -73,8 +77,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx2x16(SB), NOSPLIT, $0-88
+// func sgemm512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx2x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -82,6 +86,7 @@ TEXT ·sgemm512sx2x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -90,6 +95,7 @@ TEXT ·sgemm512sx2x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -102,6 +108,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z1
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -114,6 +121,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z1
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -159,8 +167,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx3x16(SB), NOSPLIT, $0-88
+// func sgemm512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx3x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -169,6 +177,7 @@ TEXT ·sgemm512sx3x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -178,6 +187,7 @@ TEXT ·sgemm512sx3x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -194,6 +204,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z2
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -210,6 +221,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z2
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -262,8 +274,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx4x16(SB), NOSPLIT, $0-88
+// func sgemm512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx4x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -274,6 +286,7 @@ TEXT ·sgemm512sx4x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -285,6 +298,7 @@ TEXT ·sgemm512sx4x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -305,6 +319,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z3
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -325,6 +340,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z3
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -385,8 +401,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx5x16(SB), NOSPLIT, $0-88
+// func sgemm512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx5x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -398,6 +414,7 @@ TEXT ·sgemm512sx5x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -410,6 +427,7 @@ TEXT ·sgemm512sx5x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -434,6 +452,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z4
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -458,6 +477,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z4
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -525,8 +545,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx6x16(SB), NOSPLIT, $0-88
+// func sgemm512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx6x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -540,6 +560,7 @@ TEXT ·sgemm512sx6x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -554,6 +575,7 @@ TEXT ·sgemm512sx6x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -582,6 +604,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z5
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -610,6 +633,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z5
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -685,8 +709,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx7x16(SB), NOSPLIT, $0-88
+// func sgemm512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx7x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -701,6 +725,7 @@ TEXT ·sgemm512sx7x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -716,6 +741,7 @@ TEXT ·sgemm512sx7x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -748,6 +774,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z6
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -780,6 +807,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z6
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -862,8 +890,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx8x16(SB), NOSPLIT, $0-88
+// func sgemm512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx8x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -880,6 +908,7 @@ TEXT ·sgemm512sx8x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -897,6 +926,7 @@ TEXT ·sgemm512sx8x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -933,6 +963,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z7
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -969,6 +1000,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z7
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -1059,8 +1091,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx9x16(SB), NOSPLIT, $0-88
+// func sgemm512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx9x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -1079,6 +1111,7 @@ TEXT ·sgemm512sx9x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -1098,6 +1131,7 @@ TEXT ·sgemm512sx9x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1140,6 +1174,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1182,6 +1217,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -1281,8 +1317,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx10x16(SB), NOSPLIT, $0-88
+// func sgemm512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx10x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -1302,6 +1338,7 @@ TEXT ·sgemm512sx10x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -1322,6 +1359,7 @@ TEXT ·sgemm512sx10x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1368,6 +1406,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1414,6 +1453,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -1520,8 +1560,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx11x16(SB), NOSPLIT, $0-88
+// func sgemm512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx11x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -1542,6 +1582,7 @@ TEXT ·sgemm512sx11x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -1563,6 +1604,7 @@ TEXT ·sgemm512sx11x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1613,6 +1655,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1663,6 +1706,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -1776,8 +1820,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx12x16(SB), NOSPLIT, $0-88
+// func sgemm512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx12x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -1799,6 +1843,7 @@ TEXT ·sgemm512sx12x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -1821,6 +1866,7 @@ TEXT ·sgemm512sx12x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1875,6 +1921,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -1929,6 +1976,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -2049,8 +2097,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx13x16(SB), NOSPLIT, $0-88
+// func sgemm512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx13x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -2073,6 +2121,7 @@ TEXT ·sgemm512sx13x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -2096,6 +2145,7 @@ TEXT ·sgemm512sx13x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -2154,6 +2204,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -2212,6 +2263,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -2339,8 +2391,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx14x16(SB), NOSPLIT, $0-88
+// func sgemm512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx14x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -2364,6 +2416,7 @@ TEXT ·sgemm512sx14x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -2388,6 +2441,7 @@ TEXT ·sgemm512sx14x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -2450,6 +2504,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS (SI)(BX*1), Z31
@@ -2512,6 +2567,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -2646,8 +2702,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx1x32(SB), NOSPLIT, $0-88
+// func sgemm512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx1x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -2655,6 +2711,7 @@ TEXT ·sgemm512sx1x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -2664,6 +2721,7 @@ TEXT ·sgemm512sx1x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2676,6 +2734,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2687,6 +2746,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z1
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -2735,8 +2795,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx2x32(SB), NOSPLIT, $0-88
+// func sgemm512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx2x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -2746,6 +2806,7 @@ TEXT ·sgemm512sx2x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -2757,6 +2818,7 @@ TEXT ·sgemm512sx2x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2775,6 +2837,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2792,6 +2855,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z3
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -2853,8 +2917,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx3x32(SB), NOSPLIT, $0-88
+// func sgemm512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx3x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -2866,6 +2930,7 @@ TEXT ·sgemm512sx3x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VPXORD Z0, Z0, Z0
@@ -2879,6 +2944,7 @@ TEXT ·sgemm512sx3x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2903,6 +2969,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -2926,6 +2993,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z5
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -3000,8 +3068,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx4x32(SB), NOSPLIT, $0-88
+// func sgemm512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx4x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -3016,6 +3084,7 @@ TEXT ·sgemm512sx4x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -3032,6 +3101,7 @@ TEXT ·sgemm512sx4x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3062,6 +3132,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3091,6 +3162,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z7
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -3179,8 +3251,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx5x32(SB), NOSPLIT, $0-88
+// func sgemm512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx5x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -3197,6 +3269,7 @@ TEXT ·sgemm512sx5x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -3215,6 +3288,7 @@ TEXT ·sgemm512sx5x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3251,6 +3325,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3286,6 +3361,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z9
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -3387,8 +3463,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx6x32(SB), NOSPLIT, $0-88
+// func sgemm512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx6x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -3408,6 +3484,7 @@ TEXT ·sgemm512sx6x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -3429,6 +3506,7 @@ TEXT ·sgemm512sx6x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3471,6 +3549,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3512,6 +3591,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z11
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -3627,8 +3707,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx7x32(SB), NOSPLIT, $0-88
+// func sgemm512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx7x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -3650,6 +3730,7 @@ TEXT ·sgemm512sx7x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -3673,6 +3754,7 @@ TEXT ·sgemm512sx7x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3721,6 +3803,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -3768,6 +3851,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z13
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -3896,8 +3980,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx8x32(SB), NOSPLIT, $0-88
+// func sgemm512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx8x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -3922,6 +4006,7 @@ TEXT ·sgemm512sx8x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -3948,6 +4033,7 @@ TEXT ·sgemm512sx8x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4002,6 +4088,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4055,6 +4142,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z15
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -4197,8 +4285,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx9x32(SB), NOSPLIT, $0-88
+// func sgemm512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx9x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -4226,6 +4314,7 @@ TEXT ·sgemm512sx9x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -4255,6 +4344,7 @@ TEXT ·sgemm512sx9x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4317,6 +4407,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4378,6 +4469,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -4535,8 +4627,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx10x32(SB), NOSPLIT, $0-88
+// func sgemm512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx10x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -4566,6 +4658,7 @@ TEXT ·sgemm512sx10x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -4597,6 +4690,7 @@ TEXT ·sgemm512sx10x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4665,6 +4759,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -4732,6 +4827,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -4902,8 +4998,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx11x32(SB), NOSPLIT, $0-88
+// func sgemm512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx11x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -4935,6 +5031,7 @@ TEXT ·sgemm512sx11x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -4968,6 +5065,7 @@ TEXT ·sgemm512sx11x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5042,6 +5140,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5115,6 +5214,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -5298,8 +5398,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx12x32(SB), NOSPLIT, $0-88
+// func sgemm512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx12x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -5333,6 +5433,7 @@ TEXT ·sgemm512sx12x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -5368,6 +5469,7 @@ TEXT ·sgemm512sx12x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5448,6 +5550,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5527,6 +5630,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -5723,8 +5827,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx13x32(SB), NOSPLIT, $0-88
+// func sgemm512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx13x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -5760,6 +5864,7 @@ TEXT ·sgemm512sx13x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -5797,6 +5902,7 @@ TEXT ·sgemm512sx13x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5883,6 +5989,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -5968,6 +6075,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -6177,8 +6285,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512sx14x32(SB), NOSPLIT, $0-88
+// func sgemm512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512sx14x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -6216,6 +6324,7 @@ TEXT ·sgemm512sx14x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -6255,6 +6364,7 @@ TEXT ·sgemm512sx14x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -6347,6 +6457,7 @@ loop:
 	ADDQ DX, DI
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -6438,6 +6549,7 @@ loop:
 	ADDQ DX, SI
 	ADDQ DX, DI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -6660,14 +6772,15 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx1x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx1x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VXORPS Y0, Y0, Y0
@@ -6677,6 +6790,7 @@ TEXT ·sgemmAVX2sx1x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6689,6 +6803,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6700,6 +6815,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y1
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -6747,8 +6863,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx2x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx2x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -6756,6 +6872,7 @@ TEXT ·sgemmAVX2sx2x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VXORPS Y0, Y0, Y0
@@ -6767,6 +6884,7 @@ TEXT ·sgemmAVX2sx2x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6785,6 +6903,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6802,6 +6921,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y3
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -6862,8 +6982,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx3x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx3x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -6872,6 +6992,7 @@ TEXT ·sgemmAVX2sx3x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	VXORPS Y0, Y0, Y0
@@ -6885,6 +7006,7 @@ TEXT ·sgemmAVX2sx3x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6909,6 +7031,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -6932,6 +7055,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y5
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -7005,8 +7129,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx4x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx4x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -7017,6 +7141,7 @@ TEXT ·sgemmAVX2sx4x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -7033,6 +7158,7 @@ TEXT ·sgemmAVX2sx4x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7063,6 +7189,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7092,6 +7219,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y7
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -7179,8 +7307,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx5x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx5x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -7192,6 +7320,7 @@ TEXT ·sgemmAVX2sx5x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -7210,6 +7339,7 @@ TEXT ·sgemmAVX2sx5x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7246,6 +7376,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7281,6 +7412,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y9
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -7381,8 +7513,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2sx6x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2sx6x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -7396,6 +7528,7 @@ TEXT ·sgemmAVX2sx6x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	MOVQ rs+8(FP), BX
 	MOVQ ks+16(FP), DX
 	LEAQ (BX)(BX*2), R8
@@ -7417,6 +7550,7 @@ TEXT ·sgemmAVX2sx6x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7459,6 +7593,7 @@ loop:
 	ADDQ DX, SI
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -7500,6 +7635,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ DX, SI
 	ADDQ $512, AX
+	ADDQ $128, R13
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop
@@ -7614,31 +7750,35 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px1x16(SB), NOSPLIT, $0-88
+// func sgemm512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px1x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	CMPQ CX, $4
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VMOVUPS 128(AX), Z28
 	VBROADCASTSS 4(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VMOVUPS 384(AX), Z28
 	VBROADCASTSS 12(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $16, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -7678,8 +7818,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px2x16(SB), NOSPLIT, $0-88
+// func sgemm512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px2x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -7687,12 +7827,14 @@ TEXT ·sgemm512px2x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	CMPQ CX, $4
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -7703,6 +7845,7 @@ loop:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS Z28, Z31, Z1
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 16(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 20(SI), Z31
@@ -7713,6 +7856,7 @@ loop:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS Z28, Z31, Z1
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $32, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -7759,8 +7903,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px3x16(SB), NOSPLIT, $0-88
+// func sgemm512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px3x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -7769,6 +7913,7 @@ TEXT ·sgemm512px3x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7776,6 +7921,7 @@ TEXT ·sgemm512px3x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -7790,6 +7936,7 @@ loop:
 	VBROADCASTSS 20(SI), Z30
 	VFMADD231PS Z28, Z30, Z2
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 28(SI), Z31
@@ -7804,6 +7951,7 @@ loop:
 	VBROADCASTSS 44(SI), Z30
 	VFMADD231PS Z28, Z30, Z2
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $48, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -7857,8 +8005,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px4x16(SB), NOSPLIT, $0-88
+// func sgemm512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px4x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -7869,6 +8017,7 @@ TEXT ·sgemm512px4x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7877,6 +8026,7 @@ TEXT ·sgemm512px4x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -7895,6 +8045,7 @@ loop:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS Z28, Z31, Z3
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 32(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 36(SI), Z31
@@ -7913,6 +8064,7 @@ loop:
 	VBROADCASTSS 60(SI), Z31
 	VFMADD231PS Z28, Z31, Z3
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $64, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -7974,8 +8126,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px5x16(SB), NOSPLIT, $0-88
+// func sgemm512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px5x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -7987,6 +8139,7 @@ TEXT ·sgemm512px5x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7996,6 +8149,7 @@ TEXT ·sgemm512px5x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8018,6 +8172,7 @@ loop:
 	VBROADCASTSS 36(SI), Z30
 	VFMADD231PS Z28, Z30, Z4
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 44(SI), Z31
@@ -8040,6 +8195,7 @@ loop:
 	VBROADCASTSS 76(SI), Z30
 	VFMADD231PS Z28, Z30, Z4
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $80, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -8108,8 +8264,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px6x16(SB), NOSPLIT, $0-88
+// func sgemm512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px6x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -8123,6 +8279,7 @@ TEXT ·sgemm512px6x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8133,6 +8290,7 @@ TEXT ·sgemm512px6x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8159,6 +8317,7 @@ loop:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS Z28, Z31, Z5
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 48(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 52(SI), Z31
@@ -8185,6 +8344,7 @@ loop:
 	VBROADCASTSS 92(SI), Z31
 	VFMADD231PS Z28, Z31, Z5
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $96, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -8261,8 +8421,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px7x16(SB), NOSPLIT, $0-88
+// func sgemm512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px7x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -8277,6 +8437,7 @@ TEXT ·sgemm512px7x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8288,6 +8449,7 @@ TEXT ·sgemm512px7x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8318,6 +8480,7 @@ loop:
 	VBROADCASTSS 52(SI), Z30
 	VFMADD231PS Z28, Z30, Z6
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 56(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 60(SI), Z31
@@ -8348,6 +8511,7 @@ loop:
 	VBROADCASTSS 108(SI), Z30
 	VFMADD231PS Z28, Z30, Z6
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $112, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -8431,8 +8595,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px8x16(SB), NOSPLIT, $0-88
+// func sgemm512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px8x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -8449,6 +8613,7 @@ TEXT ·sgemm512px8x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8461,6 +8626,7 @@ TEXT ·sgemm512px8x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8495,6 +8661,7 @@ loop:
 	VBROADCASTSS 60(SI), Z31
 	VFMADD231PS Z28, Z31, Z7
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 64(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 68(SI), Z31
@@ -8529,6 +8696,7 @@ loop:
 	VBROADCASTSS 124(SI), Z31
 	VFMADD231PS Z28, Z31, Z7
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $128, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -8620,8 +8788,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px9x16(SB), NOSPLIT, $0-88
+// func sgemm512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px9x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -8640,6 +8808,7 @@ TEXT ·sgemm512px9x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8653,6 +8822,7 @@ TEXT ·sgemm512px9x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8691,6 +8861,7 @@ loop:
 	VBROADCASTSS 68(SI), Z30
 	VFMADD231PS Z28, Z30, Z8
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 72(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 76(SI), Z31
@@ -8729,6 +8900,7 @@ loop:
 	VBROADCASTSS 140(SI), Z30
 	VFMADD231PS Z28, Z30, Z8
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $144, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -8828,8 +9000,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px10x16(SB), NOSPLIT, $0-88
+// func sgemm512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px10x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -8849,6 +9021,7 @@ TEXT ·sgemm512px10x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8863,6 +9036,7 @@ TEXT ·sgemm512px10x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -8905,6 +9079,7 @@ loop:
 	VBROADCASTSS 76(SI), Z31
 	VFMADD231PS Z28, Z31, Z9
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 80(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 84(SI), Z31
@@ -8947,6 +9122,7 @@ loop:
 	VBROADCASTSS 156(SI), Z31
 	VFMADD231PS Z28, Z31, Z9
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $160, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -9053,8 +9229,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px11x16(SB), NOSPLIT, $0-88
+// func sgemm512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px11x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -9075,6 +9251,7 @@ TEXT ·sgemm512px11x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -9090,6 +9267,7 @@ TEXT ·sgemm512px11x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -9136,6 +9314,7 @@ loop:
 	VBROADCASTSS 84(SI), Z30
 	VFMADD231PS Z28, Z30, Z10
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 88(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 92(SI), Z31
@@ -9182,6 +9361,7 @@ loop:
 	VBROADCASTSS 172(SI), Z30
 	VFMADD231PS Z28, Z30, Z10
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $176, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -9295,8 +9475,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px12x16(SB), NOSPLIT, $0-88
+// func sgemm512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px12x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -9318,6 +9498,7 @@ TEXT ·sgemm512px12x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -9334,6 +9515,7 @@ TEXT ·sgemm512px12x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -9384,6 +9566,7 @@ loop:
 	VBROADCASTSS 92(SI), Z31
 	VFMADD231PS Z28, Z31, Z11
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 96(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 100(SI), Z31
@@ -9434,6 +9617,7 @@ loop:
 	VBROADCASTSS 188(SI), Z31
 	VFMADD231PS Z28, Z31, Z11
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $192, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -9554,8 +9738,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px13x16(SB), NOSPLIT, $0-88
+// func sgemm512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px13x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -9578,6 +9762,7 @@ TEXT ·sgemm512px13x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -9595,6 +9780,7 @@ TEXT ·sgemm512px13x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -9649,6 +9835,7 @@ loop:
 	VBROADCASTSS 100(SI), Z30
 	VFMADD231PS Z28, Z30, Z12
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 104(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 108(SI), Z31
@@ -9703,6 +9890,7 @@ loop:
 	VBROADCASTSS 204(SI), Z30
 	VFMADD231PS Z28, Z30, Z12
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $208, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -9830,8 +10018,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px14x16(SB), NOSPLIT, $0-88
+// func sgemm512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px14x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -9855,6 +10043,7 @@ TEXT ·sgemm512px14x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -9873,6 +10062,7 @@ TEXT ·sgemm512px14x16(SB), NOSPLIT, $0-88
 	JLT tail
 loop:
 	VMOVUPS 0(AX), Z28
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 4(SI), Z31
@@ -9931,6 +10121,7 @@ loop:
 	VBROADCASTSS 108(SI), Z31
 	VFMADD231PS Z28, Z31, Z13
 	VMOVUPS 256(AX), Z28
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 112(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VBROADCASTSS 116(SI), Z31
@@ -9989,6 +10180,7 @@ loop:
 	VBROADCASTSS 220(SI), Z31
 	VFMADD231PS Z28, Z31, Z13
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $224, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10123,8 +10315,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px1x32(SB), NOSPLIT, $0-88
+// func sgemm512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px1x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -10132,6 +10324,7 @@ TEXT ·sgemm512px1x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	CMPQ CX, $4
@@ -10139,6 +10332,7 @@ TEXT ·sgemm512px1x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10149,6 +10343,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z1
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10158,6 +10353,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $16, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10207,8 +10403,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px2x32(SB), NOSPLIT, $0-88
+// func sgemm512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px2x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -10218,6 +10414,7 @@ TEXT ·sgemm512px2x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -10227,6 +10424,7 @@ TEXT ·sgemm512px2x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10243,6 +10441,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z3
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 16(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10258,6 +10457,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z2
 	VFMADD231PS Z29, Z31, Z3
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $32, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10320,8 +10520,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px3x32(SB), NOSPLIT, $0-88
+// func sgemm512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px3x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -10333,6 +10533,7 @@ TEXT ·sgemm512px3x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -10344,6 +10545,7 @@ TEXT ·sgemm512px3x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10366,6 +10568,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z5
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10387,6 +10590,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z4
 	VFMADD231PS Z29, Z30, Z5
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $48, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10462,8 +10666,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px4x32(SB), NOSPLIT, $0-88
+// func sgemm512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px4x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -10478,6 +10682,7 @@ TEXT ·sgemm512px4x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -10491,6 +10696,7 @@ TEXT ·sgemm512px4x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10519,6 +10725,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z7
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 32(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10546,6 +10753,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z6
 	VFMADD231PS Z29, Z31, Z7
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $64, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10635,8 +10843,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px5x32(SB), NOSPLIT, $0-88
+// func sgemm512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px5x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -10653,6 +10861,7 @@ TEXT ·sgemm512px5x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -10668,6 +10877,7 @@ TEXT ·sgemm512px5x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10702,6 +10912,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z9
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10735,6 +10946,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z8
 	VFMADD231PS Z29, Z30, Z9
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $80, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -10837,8 +11049,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px6x32(SB), NOSPLIT, $0-88
+// func sgemm512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px6x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -10858,6 +11070,7 @@ TEXT ·sgemm512px6x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -10875,6 +11088,7 @@ TEXT ·sgemm512px6x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10915,6 +11129,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z11
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 48(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -10954,6 +11169,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z10
 	VFMADD231PS Z29, Z31, Z11
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $96, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -11070,8 +11286,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px7x32(SB), NOSPLIT, $0-88
+// func sgemm512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px7x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -11093,6 +11309,7 @@ TEXT ·sgemm512px7x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -11112,6 +11329,7 @@ TEXT ·sgemm512px7x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11158,6 +11376,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z13
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 56(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11203,6 +11422,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z12
 	VFMADD231PS Z29, Z30, Z13
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $112, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -11332,8 +11552,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px8x32(SB), NOSPLIT, $0-88
+// func sgemm512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px8x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -11358,6 +11578,7 @@ TEXT ·sgemm512px8x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -11379,6 +11600,7 @@ TEXT ·sgemm512px8x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11431,6 +11653,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z15
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 64(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11482,6 +11705,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z14
 	VFMADD231PS Z29, Z31, Z15
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $128, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -11625,8 +11849,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px9x32(SB), NOSPLIT, $0-88
+// func sgemm512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px9x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -11654,6 +11878,7 @@ TEXT ·sgemm512px9x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -11677,6 +11902,7 @@ TEXT ·sgemm512px9x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11735,6 +11961,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z17
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 72(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -11792,6 +12019,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z16
 	VFMADD231PS Z29, Z30, Z17
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $144, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -11949,8 +12177,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px10x32(SB), NOSPLIT, $0-88
+// func sgemm512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px10x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -11980,6 +12208,7 @@ TEXT ·sgemm512px10x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -12005,6 +12234,7 @@ TEXT ·sgemm512px10x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12069,6 +12299,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z19
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 80(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12132,6 +12363,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z18
 	VFMADD231PS Z29, Z31, Z19
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $160, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -12302,8 +12534,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px11x32(SB), NOSPLIT, $0-88
+// func sgemm512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px11x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -12335,6 +12567,7 @@ TEXT ·sgemm512px11x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -12362,6 +12595,7 @@ TEXT ·sgemm512px11x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12432,6 +12666,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z21
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 88(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12501,6 +12736,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z20
 	VFMADD231PS Z29, Z30, Z21
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $176, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -12684,8 +12920,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px12x32(SB), NOSPLIT, $0-88
+// func sgemm512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px12x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -12719,6 +12955,7 @@ TEXT ·sgemm512px12x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -12748,6 +12985,7 @@ TEXT ·sgemm512px12x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12824,6 +13062,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z23
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 96(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -12899,6 +13138,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z22
 	VFMADD231PS Z29, Z31, Z23
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $192, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -13095,8 +13335,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px13x32(SB), NOSPLIT, $0-88
+// func sgemm512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px13x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -13132,6 +13372,7 @@ TEXT ·sgemm512px13x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -13163,6 +13404,7 @@ TEXT ·sgemm512px13x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -13245,6 +13487,7 @@ loop:
 	VFMADD231PS Z29, Z30, Z25
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 104(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -13326,6 +13569,7 @@ loop:
 	VFMADD231PS Z28, Z30, Z24
 	VFMADD231PS Z29, Z30, Z25
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $208, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -13535,8 +13779,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemm512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int)
-TEXT ·sgemm512px14x32(SB), NOSPLIT, $0-88
+// func sgemm512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+TEXT ·sgemm512px14x32(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -13574,6 +13818,7 @@ TEXT ·sgemm512px14x32(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -13607,6 +13852,7 @@ TEXT ·sgemm512px14x32(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Z28
 	VMOVUPS 64(AX), Z29
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -13695,6 +13941,7 @@ loop:
 	VFMADD231PS Z29, Z31, Z27
 	VMOVUPS 256(AX), Z28
 	VMOVUPS 320(AX), Z29
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 112(SI), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -13782,6 +14029,7 @@ loop:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $224, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14004,14 +14252,15 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px1x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px1x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	CMPQ CX, $4
@@ -14019,6 +14268,7 @@ TEXT ·sgemmAVX2px1x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14029,6 +14279,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y1
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 8(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14038,6 +14289,7 @@ loop:
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $16, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14086,8 +14338,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px2x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px2x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -14095,6 +14347,7 @@ TEXT ·sgemmAVX2px2x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14104,6 +14357,7 @@ TEXT ·sgemmAVX2px2x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14120,6 +14374,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y3
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 16(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14135,6 +14390,7 @@ loop:
 	VFMADD231PS Y12, Y15, Y2
 	VFMADD231PS Y13, Y15, Y3
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $32, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14196,8 +14452,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px3x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px3x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	PREFETCHT0 (R12)
@@ -14206,6 +14462,7 @@ TEXT ·sgemmAVX2px3x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14217,6 +14474,7 @@ TEXT ·sgemmAVX2px3x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14239,6 +14497,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y5
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 24(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14260,6 +14519,7 @@ loop:
 	VFMADD231PS Y12, Y14, Y4
 	VFMADD231PS Y13, Y14, Y5
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $48, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14334,8 +14594,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px4x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px4x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -14346,6 +14606,7 @@ TEXT ·sgemmAVX2px4x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14359,6 +14620,7 @@ TEXT ·sgemmAVX2px4x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14387,6 +14649,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y7
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 32(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14414,6 +14677,7 @@ loop:
 	VFMADD231PS Y12, Y15, Y6
 	VFMADD231PS Y13, Y15, Y7
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $64, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14502,8 +14766,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px5x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px5x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -14515,6 +14779,7 @@ TEXT ·sgemmAVX2px5x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14530,6 +14795,7 @@ TEXT ·sgemmAVX2px5x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14564,6 +14830,7 @@ loop:
 	VFMADD231PS Y13, Y14, Y9
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 40(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14597,6 +14864,7 @@ loop:
 	VFMADD231PS Y12, Y14, Y8
 	VFMADD231PS Y13, Y14, Y9
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $80, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14698,8 +14966,8 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer)
-TEXT ·sgemmAVX2px6x16(SB), NOSPLIT, $0-88
+// func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
+TEXT ·sgemmAVX2px6x16(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R12
 	MOVQ ldc+48(FP), R11
 	LEAQ (R11)(R11*2), R8
@@ -14713,6 +14981,7 @@ TEXT ·sgemmAVX2px6x16(SB), NOSPLIT, $0-88
 	MOVQ a+0(FP), SI
 	MOVQ b+24(FP), AX
 	MOVQ kc+32(FP), CX
+	MOVQ pf+88(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14730,6 +14999,7 @@ TEXT ·sgemmAVX2px6x16(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS 0(AX), Y12
 	VMOVUPS 32(AX), Y13
+	PREFETCHT1 0(R13)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14770,6 +15040,7 @@ loop:
 	VFMADD231PS Y13, Y15, Y11
 	VMOVUPS 256(AX), Y12
 	VMOVUPS 288(AX), Y13
+	PREFETCHT1 64(R13)
 	VBROADCASTSS 48(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -14809,6 +15080,7 @@ loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $512, AX
+	ADDQ $128, R13
 	ADDQ $96, SI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -14924,11 +15196,11 @@ nobias:
 	VZEROUPPER
 	RET
 
-// func packA14(dst, src unsafe.Pointer, lda, kc int)
+// func packA14(dst, src unsafe.Pointer, lds, kc int)
 TEXT ·packA14(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DX
 	MOVQ src+8(FP), SI
-	MOVQ lda+16(FP), BX
+	MOVQ lds+16(FP), BX
 	MOVQ kc+24(FP), CX
 	LEAQ (BX)(BX*2), R8
 	LEAQ (BX)(BX*4), R9
@@ -15178,6 +15450,264 @@ tail:
 	CMPQ CX, $15
 	JLE end
 	VMOVUPS Z15, K2, 840(DX)
+end:
+	VZEROUPPER
+	RET
+
+// func packBT16(dst, src unsafe.Pointer, lds, kc int)
+TEXT ·packBT16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), BX
+	MOVQ kc+24(FP), CX
+	LEAQ (BX)(BX*2), R8
+	LEAQ (BX)(BX*4), R9
+	LEAQ (R8)(BX*4), R10
+	LEAQ (SI)(BX*8), DI
+	MOVQ $0xffff, R11
+	KMOVW R11, K2
+	MOVQ $0xffff, R11
+	KMOVW R11, K1
+	CMPQ CX, $16
+	JLT tail
+loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (SI)(BX*1), K1, Z1
+	VMOVUPS.Z (SI)(BX*2), K1, Z2
+	VMOVUPS.Z (SI)(R8*1), K1, Z3
+	VMOVUPS.Z (SI)(BX*4), K1, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z5
+	VMOVUPS.Z (SI)(R8*2), K1, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VMOVUPS.Z (SI)(BX*8), K1, Z8
+	VMOVUPS.Z (DI)(BX*1), K1, Z9
+	VMOVUPS.Z (DI)(BX*2), K1, Z10
+	VMOVUPS.Z (DI)(R8*1), K1, Z11
+	VMOVUPS.Z (DI)(BX*4), K1, Z12
+	VMOVUPS.Z (DI)(R9*1), K1, Z13
+	VMOVUPS.Z (DI)(R8*2), K1, Z14
+	VMOVUPS.Z (DI)(R10*1), K1, Z15
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z1
+	VUNPCKLPD Z19, Z17, Z2
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z5
+	VUNPCKLPD Z23, Z21, Z6
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z9
+	VUNPCKLPD Z27, Z25, Z10
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z13
+	VUNPCKLPD Z31, Z29, Z14
+	VUNPCKHPD Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	VMOVUPS Z0, K2, 0(DX)
+	VMOVUPS Z1, K2, 128(DX)
+	VMOVUPS Z2, K2, 256(DX)
+	VMOVUPS Z3, K2, 384(DX)
+	VMOVUPS Z4, K2, 512(DX)
+	VMOVUPS Z5, K2, 640(DX)
+	VMOVUPS Z6, K2, 768(DX)
+	VMOVUPS Z7, K2, 896(DX)
+	VMOVUPS Z8, K2, 1024(DX)
+	VMOVUPS Z9, K2, 1152(DX)
+	VMOVUPS Z10, K2, 1280(DX)
+	VMOVUPS Z11, K2, 1408(DX)
+	VMOVUPS Z12, K2, 1536(DX)
+	VMOVUPS Z13, K2, 1664(DX)
+	VMOVUPS Z14, K2, 1792(DX)
+	VMOVUPS Z15, K2, 1920(DX)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $2048, DX
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE loop
+tail:
+	TESTQ CX, CX
+	JEQ end
+	MOVQ $1, R11
+	SHLQ CX, R11
+	DECQ R11
+	KMOVW R11, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (SI)(BX*1), K1, Z1
+	VMOVUPS.Z (SI)(BX*2), K1, Z2
+	VMOVUPS.Z (SI)(R8*1), K1, Z3
+	VMOVUPS.Z (SI)(BX*4), K1, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z5
+	VMOVUPS.Z (SI)(R8*2), K1, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VMOVUPS.Z (SI)(BX*8), K1, Z8
+	VMOVUPS.Z (DI)(BX*1), K1, Z9
+	VMOVUPS.Z (DI)(BX*2), K1, Z10
+	VMOVUPS.Z (DI)(R8*1), K1, Z11
+	VMOVUPS.Z (DI)(BX*4), K1, Z12
+	VMOVUPS.Z (DI)(R9*1), K1, Z13
+	VMOVUPS.Z (DI)(R8*2), K1, Z14
+	VMOVUPS.Z (DI)(R10*1), K1, Z15
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z1
+	VUNPCKLPD Z19, Z17, Z2
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z5
+	VUNPCKLPD Z23, Z21, Z6
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z9
+	VUNPCKLPD Z27, Z25, Z10
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z13
+	VUNPCKLPD Z31, Z29, Z14
+	VUNPCKHPD Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	CMPQ CX, $0
+	JLE end
+	VMOVUPS Z0, K2, 0(DX)
+	CMPQ CX, $1
+	JLE end
+	VMOVUPS Z1, K2, 128(DX)
+	CMPQ CX, $2
+	JLE end
+	VMOVUPS Z2, K2, 256(DX)
+	CMPQ CX, $3
+	JLE end
+	VMOVUPS Z3, K2, 384(DX)
+	CMPQ CX, $4
+	JLE end
+	VMOVUPS Z4, K2, 512(DX)
+	CMPQ CX, $5
+	JLE end
+	VMOVUPS Z5, K2, 640(DX)
+	CMPQ CX, $6
+	JLE end
+	VMOVUPS Z6, K2, 768(DX)
+	CMPQ CX, $7
+	JLE end
+	VMOVUPS Z7, K2, 896(DX)
+	CMPQ CX, $8
+	JLE end
+	VMOVUPS Z8, K2, 1024(DX)
+	CMPQ CX, $9
+	JLE end
+	VMOVUPS Z9, K2, 1152(DX)
+	CMPQ CX, $10
+	JLE end
+	VMOVUPS Z10, K2, 1280(DX)
+	CMPQ CX, $11
+	JLE end
+	VMOVUPS Z11, K2, 1408(DX)
+	CMPQ CX, $12
+	JLE end
+	VMOVUPS Z12, K2, 1536(DX)
+	CMPQ CX, $13
+	JLE end
+	VMOVUPS Z13, K2, 1664(DX)
+	CMPQ CX, $14
+	JLE end
+	VMOVUPS Z14, K2, 1792(DX)
+	CMPQ CX, $15
+	JLE end
+	VMOVUPS Z15, K2, 1920(DX)
 end:
 	VZEROUPPER
 	RET

@@ -1,20 +1,33 @@
-// Command gemmgen writes the amd64 assembly micro-kernels of package gemm
-// (sgemm_amd64.s) and their Go declarations (kernels_amd64.go).
+// Command gemmgen writes the amd64 assembly of package gemm (sgemm_amd64.s)
+// and its Go declarations (kernels_amd64.go).
 //
-// It has no dependencies; run it from this folder:
+// It has no dependencies (its own module, so the main module does not
+// depend on anything it uses); run it from this folder:
 //
 //	go run . -out ..
 //
 // or `go generate` in the package folder. The output is deterministic.
 //
-// Every kernel computes one tile C[0:mr, 0:cols] of
+// Every tile kernel computes one tile C[0:mr, 0:cols] of
 //
-//	C = alpha·acc + beta·C (+ bias),  acc[i][j] = Σ_p A[i·rs + p·ks]·B[p·32 + j]
+//	C = alpha·acc + beta·C (+ bias),  acc[i][j] = Σ_p A(i, p)·B[p·32 + j]
 //
-// with A read in place (rs, ks are byte strides, so row-major A, transposed
-// A and packed A are all the same kernel), B one 32-column panel of the
-// packed layout, and the summation over p in order with one FMA per step.
-// Columns past the tile's width are masked on every access to C and bias.
+// with B one 32-column panel of the packed layout and the summation over p
+// in order, one FMA per step, so every kernel variant (row count, width,
+// A layout) gives bitwise the same element values. Columns past the tile's
+// width are masked on every access to C and bias. Two A layouts:
+//
+//   - strided ("s" kernels): A(i, p) at a + i·rs + p·ks (byte strides), so
+//     row-major and transposed A are read in place;
+//   - packed ("p" kernels): A(i, p) at a + 4·(p·mr + i), the layout packA
+//     writes, read with displacements only.
+//
+// Variants: AVX-512 14×32 (28 zmm accumulators) with 1..14 rows and 16 or
+// 32 columns; AVX2+FMA 6×16 (12 ymm accumulators) with 1..6 rows. The
+// kernels prefetch their C tile at entry and, at two lines per four k
+// steps, a quarter of the B micro-panel the caller runs next (pf). Two
+// AVX-512 16×16 transposes pack A tiles (packA14) and transposed B panels
+// (packBT16).
 package main
 
 import (
@@ -97,7 +110,9 @@ func setupRows(w *asm, mr int, lo, hi, s1, s3, s5, s7 string) {
 
 // Register use (both ISAs): SI A rows 0-8 / C rows, DI A/C rows 8-13,
 // BX row stride, R8 3·stride, R9 5·stride, R10 7·stride, DX k stride,
-// AX B pointer, CX k count, R11 flags, R12 bias, R13 mask.
+// AX B pointer, CX k count, R13 B prefetch pointer; in the epilogue R11
+// flags, R12 bias, R13 mask. Before the loop R11-R13 address the C rows for
+// prefetching.
 const (
 	lo, hi, s1, s3, s5, s7 = "SI", "DI", "BX", "R8", "R9", "R10"
 )
@@ -140,8 +155,8 @@ var (
 func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 	v := func(n int) string { return fmt.Sprintf("%s%d", is.vec, n) }
 	acc := func(r, h int) string { return v(r*halves + h) }
-	fmt.Fprintf(w, "\n// func %s(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask %s)\n", name, is.maskArg)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+	fmt.Fprintf(w, "\n// func %s(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask %s, pf uintptr)\n", name, is.maskArg)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
 	// Prefetch the C tile, which the epilogue reads or writes, so that its
 	// misses overlap the k loop (registers are reused for A below).
 	w.f("MOVQ c+40(FP), R12")
@@ -155,6 +170,7 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 	w.f("MOVQ a+0(FP), %s", lo)
 	w.f("MOVQ b+24(FP), AX")
 	w.f("MOVQ kc+32(FP), CX")
+	w.f("MOVQ pf+88(FP), R13")
 	if !packed {
 		w.f("MOVQ rs+8(FP), %s", s1)
 		w.f("MOVQ ks+16(FP), DX")
@@ -165,9 +181,16 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 			w.f("%s %s, %s, %s", is.zero, acc(r, h), acc(r, h), acc(r, h))
 		}
 	}
-	step := func(u int) {
+	step := func(u int, loop bool) {
 		for h := 0; h < halves; h++ {
 			w.f("VMOVUPS %d(AX), %s", u*nrPanel*4+is.width*h, v(is.bReg+h))
+		}
+		// Prefetch two lines per iteration into L2 from pf: the caller
+		// points it at a quarter of the B micro-panel it runs next, so the
+		// first four tiles of a panel bring in the next one at a rate the
+		// memory system sustains (or at the current B, a no-op).
+		if loop && u%2 == 0 && unroll >= 2 {
+			w.f("PREFETCHT1 %d(R13)", 32*u)
 		}
 		for r := 0; r < mr; r++ {
 			bc := v(is.bcastReg + r%2)
@@ -191,9 +214,10 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 	w.f("JLT tail")
 	w.label("loop")
 	for u := 0; u < unroll; u++ {
-		step(u)
+		step(u, true)
 	}
 	w.f("ADDQ $%d, AX", unroll*nrPanel*4)
+	w.f("ADDQ $%d, R13", unroll*32)
 	if packed {
 		w.f("ADDQ $%d, %s", unroll*mr*4, lo)
 	}
@@ -204,7 +228,7 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 	w.f("TESTQ CX, CX")
 	w.f("JEQ done")
 	w.label("loop1")
-	step(0)
+	step(0, false)
 	w.f("ADDQ $%d, AX", nrPanel*4)
 	if packed {
 		w.f("ADDQ $%d, %s", mr*4, lo)
@@ -295,33 +319,37 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 	w.f("RET")
 }
 
-// packA14 writes the AVX-512 A packing routine
+// transpose writes an AVX-512 routine
 //
-//	func packA14(dst, src unsafe.Pointer, lda, kc int)
+//	func name(dst, src unsafe.Pointer, lds, kc int)
 //
-// which interleaves 14 rows of kc floats (row i at src + i·lda bytes) into
-// dst, element (i, p) at dst[p·14 + i]: 16 columns at a time it loads the
-// rows (masked at the end of the row), transposes 16×16 in registers (rows
-// 14 and 15 zero) and stores 14 lanes of each column.
-func packA14(w *asm) {
+// which transposes rows rows of kc floats (row i at src + i·lds bytes) into
+// dst, element (i, p) at dst + p·dstStride + 4·i bytes: 16 columns at a
+// time it loads the rows (masked at the end of the rows), transposes 16×16
+// in registers (missing rows zero) and stores the first rows lanes of each
+// column. It packs full 14-row A tiles (packA14: dstStride 56) and halves of
+// transposed 32-column B panels (packBT16: dstStride 128).
+func transpose(w *asm, name string, rows, dstStride int) {
 	z := func(n int) string { return fmt.Sprintf("Z%d", n) }
-	w.WriteString("\n// func packA14(dst, src unsafe.Pointer, lda, kc int)\n")
-	w.WriteString("TEXT ·packA14(SB), NOSPLIT, $0-32\n")
+	fmt.Fprintf(w, "\n// func %s(dst, src unsafe.Pointer, lds, kc int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	w.f("MOVQ dst+0(FP), DX")
 	w.f("MOVQ src+8(FP), %s", lo)
-	w.f("MOVQ lda+16(FP), %s", s1)
+	w.f("MOVQ lds+16(FP), %s", s1)
 	w.f("MOVQ kc+24(FP), CX")
-	setupRows(w, 14, lo, hi, s1, s3, s5, s7)
-	w.f("MOVQ $0x3fff, R11")
+	setupRows(w, rows, lo, hi, s1, s3, s5, s7)
+	w.f("MOVQ $%#x, R11", 1<<rows-1)
 	w.f("KMOVW R11, K2")
 	w.f("MOVQ $0xffff, R11")
 	w.f("KMOVW R11, K1")
 	body := func(tail bool) {
-		for r := 0; r < 14; r++ {
-			w.f("VMOVUPS.Z %s, K1, %s", rowAddr(r, 0, lo, hi, s1, s3, s5, s7), z(r))
+		for r := 0; r < 16; r++ {
+			if r < rows {
+				w.f("VMOVUPS.Z %s, K1, %s", rowAddr(r, 0, lo, hi, s1, s3, s5, s7), z(r))
+			} else {
+				w.f("VPXORD %s, %s, %s", z(r), z(r), z(r))
+			}
 		}
-		w.f("VPXORD Z14, Z14, Z14")
-		w.f("VPXORD Z15, Z15, Z15")
 		t := func(j int) string { return z(16 + j) }
 		for i := 0; i < 8; i++ {
 			w.f("VUNPCKLPS %s, %s, %s", z(2*i+1), z(2*i), t(2*i))
@@ -351,7 +379,7 @@ func packA14(w *asm) {
 				w.f("CMPQ CX, $%d", q)
 				w.f("JLE end")
 			}
-			w.f("VMOVUPS %s, K2, %d(DX)", z(q), 56*q)
+			w.f("VMOVUPS %s, K2, %d(DX)", z(q), dstStride*q)
 		}
 	}
 	w.f("CMPQ CX, $16")
@@ -359,8 +387,10 @@ func packA14(w *asm) {
 	w.label("loop")
 	body(false)
 	w.f("ADDQ $64, %s", lo)
-	w.f("ADDQ $64, %s", hi)
-	w.f("ADDQ $%d, DX", 16*56)
+	if rows > 8 {
+		w.f("ADDQ $64, %s", hi)
+	}
+	w.f("ADDQ $%d, DX", 16*dstStride)
 	w.f("SUBQ $16, CX")
 	w.f("CMPQ CX, $16")
 	w.f("JGE loop")
@@ -390,7 +420,7 @@ func main() {
 	g.WriteString(header)
 	g.WriteString("//go:build amd64 && !purego\n\npackage gemm\n\nimport \"unsafe\"\n\n")
 	fmt.Fprintf(&g, "const (\n\tmr512 = %d\n\tmrAVX2 = %d\n)\n\n", mr512, mrAVX2)
-	const sig = "(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask %s)"
+	const sig = "(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask %s, pf uintptr)"
 	var t512, tAVX2 strings.Builder
 	for _, packed := range []bool{false, true} {
 		t512.WriteString("\t{\n")
@@ -414,8 +444,10 @@ func main() {
 		}
 		tAVX2.WriteString("},\n")
 	}
-	packA14(&s)
-	g.WriteString("//go:noescape\nfunc packA14(dst, src unsafe.Pointer, lda, kc int)\n\n")
+	transpose(&s, "packA14", 14, 14*4)
+	transpose(&s, "packBT16", 16, nrPanel*4)
+	g.WriteString("//go:noescape\nfunc packA14(dst, src unsafe.Pointer, lds, kc int)\n\n")
+	g.WriteString("//go:noescape\nfunc packBT16(dst, src unsafe.Pointer, lds, kc int)\n\n")
 	fmt.Fprintf(&g, "// kernels512[packed][h][mr] computes an mr×16(h+1) tile; packed kernels read A\n// as laid out by packA.\nvar kernels512 = [2][2][mr512 + 1]func"+sig+"{\n%s}\n\n", "int", t512.String())
 	fmt.Fprintf(&g, "// kernelsAVX2[packed][mr] computes an mr×16 tile.\nvar kernelsAVX2 = [2][mrAVX2 + 1]func"+sig+"{\n%s}\n", "unsafe.Pointer", tAVX2.String())
 	src, err := format.Source([]byte(g.String()))

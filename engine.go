@@ -242,7 +242,9 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	partial := o.Partial
 	scoring := partial
 	if !scoring.Enabled {
-		scoring = seg.DefaultPartial // scores are reported either way
+		// Scores are reported either way; without the partial-label stage
+		// the cheap CLS pooling gives them (no pass over the pixels).
+		scoring = seg.PartialOptions{Pool: seg.PoolCLS}
 	}
 	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, o.Background, scoring)
 	res.Scores = pr.Scores

@@ -24,6 +24,8 @@ package interp
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 func checkShape(fn string, src []float32, c, h, w, outH, outW int) {
@@ -123,21 +125,57 @@ func ResizeBilinearTorch(src []float32, c, h, w, outH, outW int, alignCorners bo
 	ty := linearTaps(h, outH, alignCorners, 0)
 	tx := linearTaps(w, outW, alignCorners, 0)
 	out := make([]float32, c*outH*outW)
-	for ch := 0; ch < c; ch++ {
-		plane := src[ch*h*w : (ch+1)*h*w]
-		o := out[ch*outH*outW : (ch+1)*outH*outW]
-		for oy, y := range ty {
-			r0 := plane[y.i0*w : (y.i0+1)*w]
-			r1 := plane[y.i1*w : (y.i1+1)*w]
-			orow := o[oy*outW : (oy+1)*outW]
-			for ox, x := range tx {
-				t0 := fma32(r0[x.i0], x.l0, float32(r0[x.i1]*x.l1))
-				t1 := fma32(r1[x.i0], x.l0, float32(r1[x.i1]*x.l1))
-				orow[ox] = fma32(t0, y.l0, float32(t1*y.l1))
+	// Each source row's interpolation along W is computed once and reused by
+	// every output row that reads it (an upsampling reads each source row
+	// many times); the arithmetic per output element is unchanged.
+	parallelChannels(c, outH*outW, func(c0, c1 int) {
+		rows := make([]float32, h*outW)
+		done := make([]bool, h)
+		horiz := func(plane []float32, sy int) []float32 {
+			hr := rows[sy*outW : (sy+1)*outW]
+			if !done[sy] {
+				r := plane[sy*w : (sy+1)*w]
+				for ox, x := range tx {
+					hr[ox] = fma32(r[x.i0], x.l0, float32(r[x.i1]*x.l1))
+				}
+				done[sy] = true
+			}
+			return hr
+		}
+		for ch := c0; ch < c1; ch++ {
+			clear(done)
+			plane := src[ch*h*w : (ch+1)*h*w]
+			o := out[ch*outH*outW : (ch+1)*outH*outW]
+			for oy, y := range ty {
+				t0, t1 := horiz(plane, y.i0), horiz(plane, y.i1)
+				orow := o[oy*outW : (oy+1)*outW]
+				for ox := range orow {
+					orow[ox] = fma32(t0[ox], y.l0, float32(t1[ox]*y.l1))
+				}
 			}
 		}
-	}
+	})
 	return out
+}
+
+// parallelChannels splits channels [0,c) over up to GOMAXPROCS goroutines
+// when there is enough work (per channel, n outputs).
+func parallelChannels(c, n int, f func(c0, c1 int)) {
+	workers := min(runtime.GOMAXPROCS(0), c)
+	if workers <= 1 || c*n < 1<<16 {
+		f(0, c)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		c0, c1 := c*i/workers, c*(i+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(c0, c1)
+		}()
+	}
+	wg.Wait()
 }
 
 // ResizeBilinearTorchChannelsLast is ResizeBilinearTorch with the

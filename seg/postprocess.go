@@ -56,33 +56,53 @@ func Probabilities(logits []float32, Q, HW int, classOf []int, scale float64, ke
 	}
 	probs := make([]float32, C*HW)
 	s32 := float32(scale)
-	tensor.ParallelFor(HW, func(lo, hi int) {
-		col := make([]float32, Q)
-		for i := lo; i < hi; i++ {
-			m := float32(math.Inf(-1))
+	// Pixels are processed in chunks, query-major, so that the exponentials
+	// run through the vectorised tensor.Exp on contiguous memory.
+	const chunk = 1024
+	nChunks := (HW + chunk - 1) / chunk
+	tensor.ParallelFor(nChunks, func(lo, hi int) {
+		m := make([]float32, chunk)
+		sum := make([]float32, chunk)
+		e := make([]float32, Q*chunk)
+		for ci := lo; ci < hi; ci++ {
+			i0 := ci * chunk
+			n := min(chunk, HW-i0)
+			mm, ss := m[:n], sum[:n]
+			for i := range mm {
+				mm[i] = float32(math.Inf(-1))
+				ss[i] = 0
+			}
 			for q := 0; q < Q; q++ {
 				if !active[q] {
 					continue
 				}
-				col[q] = logits[q*HW+i] * s32
-				m = max(m, col[q])
+				for i, v := range logits[q*HW+i0 : q*HW+i0+n] {
+					mm[i] = max(mm[i], v*s32)
+				}
 			}
-			var sum float32
-			for q := range col {
+			for q := 0; q < Q; q++ {
+				eq := e[q*chunk : q*chunk+n]
 				if !active[q] {
-					col[q] = 0
+					clear(eq)
 					continue
 				}
-				col[q] = float32(math.Exp(float64(col[q] - m)))
-				sum += col[q]
+				for i, v := range logits[q*HW+i0 : q*HW+i0+n] {
+					eq[i] = v*s32 - mm[i]
+				}
+				tensor.Exp(eq, eq)
+				for i, v := range eq {
+					ss[i] += v
+				}
 			}
 			for c := 0; c < C; c++ {
-				probs[c*HW+i] = 0
+				clear(probs[c*HW+i0 : c*HW+i0+n])
 			}
 			for q, c := range classOf {
-				p := col[q] / sum
-				if p > probs[c*HW+i] {
-					probs[c*HW+i] = p
+				pc := probs[c*HW+i0 : c*HW+i0+n]
+				for i, v := range e[q*chunk : q*chunk+n] {
+					if p := v / ss[i]; p > pc[i] {
+						pc[i] = p
+					}
 				}
 			}
 		}

@@ -91,7 +91,7 @@ func Infer(enc EncodeFunc, img []float32, H, W int, classifier []float32, Q, E i
 		}
 		grid := gridLogits(f, 0, classifier, Q, E)
 		addCLS(res.CLS, f, 0, classifier, Q, E, 1)
-		res.Data = interp.ResizeBilinearTorchChannelsLast(grid, Q, f.GH, f.GW, outH, outW, false)
+		res.Data = interp.ResizeBilinearTorch(grid, Q, f.GH, f.GW, outH, outW, false)
 		return res, nil
 	}
 	rects := Windows(H, W, win.Crop, win.Stride)
@@ -127,7 +127,7 @@ func Infer(enc EncodeFunc, img []float32, H, W int, classifier []float32, Q, E i
 		for b, r := range rs {
 			grid := gridLogits(f, b, classifier, Q, E)
 			addCLS(res.CLS, f, b, classifier, Q, E, len(rects))
-			up := interp.ResizeBilinearTorchChannelsLast(grid, Q, f.GH, f.GW, ih, iw, false)
+			up := interp.ResizeBilinearTorch(grid, Q, f.GH, f.GW, ih, iw, false)
 			for q := 0; q < Q; q++ {
 				for y := 0; y < ch; y++ {
 					src := up[q*ih*iw+(y+pt)*iw+pl:][:cw]
@@ -167,10 +167,13 @@ func padSplit(n, patch int) (lo, hi int) {
 	return t / 2, t - t/2
 }
 
-// gridLogits is the [Q, GH, GW] cosine map of image b's patch tokens. The
-// references build it as a permuted view of [tokens, Q] (channels-last
-// strides), so PyTorch upsamples it with its channels-last kernel; we use
-// the same arithmetic (interp.ResizeBilinearTorchChannelsLast).
+// gridLogits is the [Q, GH, GW] cosine map of image b's patch tokens. (The
+// references build it as a permuted view with channels-last strides, so
+// PyTorch upsamples it with its channels-last kernel, which sums the four
+// bilinear terms in another order; interp.ResizeBilinearTorchChannelsLast
+// reproduces that bit for bit but emulates fused multiply-adds and is several
+// times slower. The plain kernel differs in the last bit of float32 and is
+// what Infer uses.)
 func gridLogits(f *dense.Features, b int, classifier []float32, Q, E int) []float32 {
 	T := f.GH * f.GW
 	return Transpose(Cosine(f.Patches(b), T, E, classifier, Q), T, Q)

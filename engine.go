@@ -11,7 +11,10 @@
 //	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
 //	img, _, _ := imageio.Open("photo.jpg")
 //	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	res, _ := e.Segment(img, vocab, freeseg.DefaultOptions())
+//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
+//	opts := freeseg.DefaultOptions()
+//	opts.Background = bg
+//	res, _ := e.Segment(img, vocab, opts)
 package freeseg
 
 import (
@@ -74,7 +77,9 @@ type Options struct {
 	Resize    Resize
 	Window    seg.Window
 	// Background says class 0 of the vocabulary is background: it gets the
-	// pixels below ProbThd and is never removed by the partial labels.
+	// pixels whose best probability is below ProbThd and is never removed by
+	// the partial labels. Without it, ProbThd is not applied and class 0 is
+	// an ordinary class. WithBackground builds such a vocabulary.
 	Background    bool
 	LogitScale    float64
 	ProbThd       float64
@@ -87,14 +92,15 @@ type Options struct {
 // DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
 // the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
 // the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
-// with smoothed-min pooling and the pixel stage with PAMR.
+// with smoothed-min pooling and the pixel stage with PAMR. Background is
+// off: set it when class 0 of the vocabulary is a background class (as
+// WithBackground makes it).
 func DefaultOptions() Options {
 	return Options{
 		Method:        dense.Surgery,
 		Templates:     "openai80",
 		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
 		Window:        seg.Window{Crop: 224, Stride: 112},
-		Background:    true,
 		LogitScale:    40,
 		ProbThd:       0.1,
 		PAMRSteps:     10,
@@ -263,7 +269,11 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if o.AreaThd > 0 {
 		seg.AreaFilter(probs, C, HW, o.AreaThd)
 	}
-	res.Labels = seg.Labels(probs, C, HW, o.ProbThd)
+	thd := 0.0
+	if o.Background {
+		thd = o.ProbThd
+	}
+	res.Labels = seg.Labels(probs, C, HW, thd)
 	res.Probs, res.Logits = probs, lg.Data
 	res.Fractions = make([]float64, C)
 	for _, l := range res.Labels {

@@ -110,20 +110,37 @@ func PAMR(img []float32, mask []float32, K, H, W, iters int, dilations []int) er
 			}
 		}
 	})
+	// Propagation: next = Σ_p aff_p ⊙ shift_p(mask), accumulated neighbour by
+	// neighbour in the order of offs (the same per-pixel order as a gather),
+	// as streaming loops over rows: inside the image a shifted row is a
+	// contiguous slice; only the dilation-wide borders need clamping.
 	next := make([]float32, K*HW)
 	for it := 0; it < iters; it++ {
 		tensor.ParallelFor(K*H, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				k, y := r/H, r%H
 				src := mask[k*HW : (k+1)*HW]
-				dst := next[k*HW : (k+1)*HW]
-				for x := 0; x < W; x++ {
-					i := y*W + x
-					var s float32
-					for p := 0; p < P; p++ {
-						s += src[nbr[p*HW+i]] * aff[p*HW+i]
+				dst := next[k*HW+y*W : k*HW+(y+1)*W]
+				clear(dst)
+				for p, o := range offs {
+					ny := clampi(y+o.dy, H)
+					srow := src[ny*W : (ny+1)*W]
+					a := aff[p*HW+y*W : p*HW+(y+1)*W]
+					x0, x1 := max(0, -o.dx), min(W, W-o.dx) // x+dx inside [0,W)
+					for x := 0; x < min(x0, W); x++ {
+						dst[x] += srow[clampi(x+o.dx, W)] * a[x]
 					}
-					dst[i] = s
+					if x0 < x1 {
+						sh := srow[x0+o.dx : x1+o.dx]
+						ax := a[x0:x1]
+						dx := dst[x0:x1]
+						for i, v := range sh {
+							dx[i] += v * ax[i]
+						}
+					}
+					for x := max(x1, x0); x < W; x++ {
+						dst[x] += srow[clampi(x+o.dx, W)] * a[x]
+					}
 				}
 			}
 		})

@@ -131,12 +131,7 @@ func PAMR(img []float32, mask []float32, K, H, W, iters int, dilations []int) er
 						dst[x] += srow[clampi(x+o.dx, W)] * a[x]
 					}
 					if x0 < x1 {
-						sh := srow[x0+o.dx : x1+o.dx]
-						ax := a[x0:x1]
-						dx := dst[x0:x1]
-						for i, v := range sh {
-							dx[i] += v * ax[i]
-						}
+						tensor.MulAdd(dst[x0:x1], srow[x0+o.dx:x1+o.dx], a[x0:x1])
 					}
 					for x := max(x1, x0); x < W; x++ {
 						dst[x] += srow[clampi(x+o.dx, W)] * a[x]

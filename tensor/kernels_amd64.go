@@ -68,3 +68,8 @@ func scaleAVX512(x *float32, n int, s float32)
 
 //go:noescape
 func scaleAVX2(x *float32, n int, s float32)
+
+// mulAddAVX512 sets dst[i] += a[i]·b[i] (fused) for i < n.
+//
+//go:noescape
+func mulAddAVX512(dst, a, b *float32, n int)

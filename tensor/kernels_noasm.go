@@ -23,3 +23,5 @@ func addAVX512(dst, src *float32, n int)       { panic("unreachable") }
 func addAVX2(dst, src *float32, n int)         { panic("unreachable") }
 func scaleAVX512(x *float32, n int, s float32) { panic("unreachable") }
 func scaleAVX2(x *float32, n int, s float32)   { panic("unreachable") }
+
+func mulAddAVX512(dst, a, b *float32, n int) { panic("unreachable") }

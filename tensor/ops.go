@@ -228,3 +228,25 @@ func ParallelFor(n int, f func(lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// MulAdd sets dst[i] += a[i]·b[i] for every i < len(a) (a fused
+// multiply-add at the AVX-512 level, so the last bit can differ from the
+// portable version).
+func MulAdd(dst, a, b []float32) {
+	n := len(a)
+	if len(b) < n || len(dst) < n {
+		panic(fmt.Sprintf("tensor: MulAdd dst %d, a %d, b %d values", len(dst), n, len(b)))
+	}
+	if n == 0 {
+		return
+	}
+	if simdLevel == levelAVX512 {
+		mulAddAVX512(&dst[0], &a[0], &b[0], n)
+		return
+	}
+	b = b[:n]
+	dst = dst[:n]
+	for i, v := range a {
+		dst[i] += v * b[i]
+	}
+}

@@ -398,3 +398,27 @@ func TestSoftmaxOverlappingRows(t *testing.T) {
 		}
 	})
 }
+
+func TestMulAdd(t *testing.T) {
+	forEachLevel(t, func(t testing.TB, name string) {
+		{
+			for _, n := range []int{1, 7, 15, 16, 17, 63, 64, 65, 197, 1000} {
+				a, b, d := make([]float32, n), make([]float32, n), make([]float32, n+1)
+				for i := range a {
+					a[i], b[i], d[i] = float32(i%7)-3, float32(i%5)*0.5, float32(i)
+				}
+				d[n] = 42
+				want := append([]float32(nil), d...)
+				for i := 0; i < n; i++ {
+					want[i] += a[i] * b[i]
+				}
+				MulAdd(d, a, b)
+				for i := range want {
+					if math.Abs(float64(d[i]-want[i])) > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
+						t.Fatalf("level %s n=%d: d[%d] = %g, want %g", name, n, i, d[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}

@@ -18,19 +18,31 @@ const maxHeader = 100 << 20
 // ReadSafetensors reads a whole .safetensors file. Tensors are read one at a
 // time, so memory peaks at the converted tensors plus one raw tensor.
 func ReadSafetensors(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, size, err := openFile(path, "a .safetensors file")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return ParseSafetensors(f, size, path)
+}
+
+// openFile opens a checkpoint file and returns its size, refusing a
+// folder with a message saying what was wanted.
+func openFile(path, want string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, 0, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, want a .safetensors file", path)
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: is a directory, want %s", path, want)
 	}
-	return ParseSafetensors(f, st.Size(), path)
+	return f, st.Size(), nil
 }
 
 type stEntry struct {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,18 +37,11 @@ func legacyError(name string) error {
 // PyTorch zip checkpoint (torch.save since PyTorch 1.6, open_clip .bin,
 // TorchScript archives such as OpenAI's .pt files) or a safetensors file.
 func Read(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, size, err := openFile(path, "a checkpoint file")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, want a checkpoint file", path)
-	}
 	var head [32]byte
 	n, err := f.ReadAt(head[:], 0)
 	if err != nil && err != io.EOF {
@@ -58,30 +50,23 @@ func Read(path string) (*File, error) {
 	h := head[:n]
 	switch {
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
-		return ParseTorch(f, st.Size(), path)
+		return ParseTorch(f, size, path)
 	case isLegacyTorch(h):
 		return nil, legacyError(path)
 	case n >= 2 && h[0] == 0x80 && h[1] <= 5 && !(n > 8 && h[8] == '{'): // not a safetensors length whose low byte is 0x80
 		return nil, fmt.Errorf("%s: a bare pickle file, not a PyTorch zip checkpoint or safetensors file: re-save it with torch.save from a current PyTorch or convert it to safetensors", path)
 	}
-	return ParseSafetensors(f, st.Size(), path)
+	return ParseSafetensors(f, size, path)
 }
 
 // ReadTorch reads a PyTorch zip checkpoint (see ParseTorch).
 func ReadTorch(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, size, err := openFile(path, "a PyTorch checkpoint file")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, want a PyTorch checkpoint file", path)
-	}
-	return ParseTorch(f, st.Size(), path)
+	return ParseTorch(f, size, path)
 }
 
 // ParseTorch reads a PyTorch zip checkpoint of the given size from r; name

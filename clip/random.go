@@ -14,6 +14,22 @@ import (
 // that need real shapes but no real checkpoint. The same seed gives the
 // same model.
 func Random(c Config, seed uint64) (*Model, error) {
+	w, err := randomTensors(c, seed)
+	if err != nil {
+		return nil, err
+	}
+	m, err := build(fmt.Sprintf("random %s (seed %d)", c.Name(), seed), c, w)
+	if err != nil {
+		return nil, err
+	}
+	m.Tokenizer = tokenizer.Default()
+	m.syntheticDigest = fmt.Sprintf("random-%x-%d", c.VisionWidth*1000003+c.VisionLayers*101+c.Patch, seed)
+	return m, nil
+}
+
+// randomTensors makes the canonical (OpenAI-named) tensors of a random
+// model of configuration c.
+func randomTensors(c Config, seed uint64) (map[string]*weights.Tensor, error) {
 	if c.VisionWidth <= 0 || c.VisionLayers <= 0 || c.Patch <= 0 || c.Grid <= 0 || c.EmbedDim <= 0 ||
 		c.TextWidth <= 0 || c.TextLayers <= 0 || c.ContextLength <= 0 || c.VocabSize <= 0 {
 		return nil, fmt.Errorf("random model: incomplete config %+v", c)
@@ -75,11 +91,5 @@ func Random(c Config, seed uint64) (*Model, error) {
 	ln("ln_final", Dt)
 	normal("text_projection", 1/math.Sqrt(float64(Dt)), Dt, c.EmbedDim)
 	fill("logit_scale", float32(math.Log(100)))
-	m, err := build(fmt.Sprintf("random %s (seed %d)", c.Name(), seed), c, w)
-	if err != nil {
-		return nil, err
-	}
-	m.Tokenizer = tokenizer.Default()
-	m.syntheticDigest = fmt.Sprintf("random-%x-%d", c.VisionWidth*1000003+c.VisionLayers*101+c.Patch, seed)
-	return m, nil
+	return w, nil
 }

@@ -144,10 +144,21 @@ func parallelTasks(n int, f func(int)) {
 	})
 }
 
-// Workspace holds the buffers of one forward pass over rows tokens.
+// Workspace holds the buffers of one forward pass over rows tokens. Get
+// one with GetWorkspace and return it with PutWorkspace, so that repeated
+// forwards (sliding windows, text batches, a service) reuse the buffers
+// instead of allocating them for every pass.
 type Workspace struct {
 	ln, qkv, ctx, hidden []float32
 }
+
+var workspaces = sync.Pool{New: func() any { return new(Workspace) }}
+
+// GetWorkspace returns a workspace from the pool.
+func GetWorkspace() *Workspace { return workspaces.Get().(*Workspace) }
+
+// PutWorkspace returns ws to the pool; the caller must not use it again.
+func PutWorkspace(ws *Workspace) { workspaces.Put(ws) }
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) >= n {

@@ -50,7 +50,8 @@ func (m *Model) EncodeTokens(seqs [][]int) ([]float32, error) {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return lens[order[a]] < lens[order[b]] })
-	var ws Workspace
+	ws := GetWorkspace()
+	defer PutWorkspace(ws)
 	for start := 0; start < len(order); start += textBatch {
 		end := min(start+textBatch, len(order))
 		idx := order[start:end]
@@ -58,7 +59,7 @@ func (m *Model) EncodeTokens(seqs [][]int) ([]float32, error) {
 		for _, i := range idx {
 			L = max(L, lens[i])
 		}
-		emb := t.forward(&ws, seqs, idx, L, lens)
+		emb := t.forward(ws, seqs, idx, L, lens)
 		for j, i := range idx {
 			copy(out[i*E:(i+1)*E], emb[j*E:(j+1)*E])
 		}

@@ -167,7 +167,8 @@ func (m *Model) encodeTemplateGroups(seqs [][]int, groups [][]int) ([]float32, e
 		lens[i] = eot + 1
 	}
 	var plain []int
-	var ws Workspace
+	ws := GetWorkspace()
+	defer PutWorkspace(ws)
 	for _, g := range groups {
 		gs := make([][]int, len(g))
 		for j, i := range g {
@@ -178,12 +179,12 @@ func (m *Model) encodeTemplateGroups(seqs [][]int, groups [][]int) ([]float32, e
 			plain = append(plain, g...)
 			continue
 		}
-		c := t.runPrefix(&ws, gs[0][:P])
+		c := t.runPrefix(ws, gs[0][:P])
 		order := append([]int(nil), g...)
 		sort.SliceStable(order, func(a, b int) bool { return lens[order[a]] < lens[order[b]] })
 		for start := 0; start < len(order); start += textBatch {
 			idx := order[start:min(start+textBatch, len(order))]
-			emb := t.encodeSuffixes(&ws, c, seqs, idx, lens)
+			emb := t.encodeSuffixes(ws, c, seqs, idx, lens)
 			for j, i := range idx {
 				copy(out[i*E:(i+1)*E], emb[j*E:(j+1)*E])
 			}

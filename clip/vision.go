@@ -87,8 +87,9 @@ func (m *Model) EncodeImage(imgs []float32, B, H, W int) ([]float32, error) {
 		return nil, err
 	}
 	N := 1 + gh*gw
-	var ws Workspace
-	v.RunBlocks(&ws, x, B, N, 0, len(v.Blocks))
+	ws := GetWorkspace()
+	defer PutWorkspace(ws)
+	v.RunBlocks(ws, x, B, N, 0, len(v.Blocks))
 	cls := make([]float32, B*v.Width)
 	for b := 0; b < B; b++ {
 		copy(cls[b*v.Width:(b+1)*v.Width], x[b*N*v.Width:])

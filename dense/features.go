@@ -51,8 +51,9 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 	N := 1 + gh*gw
 	D := v.Width
 	s := L - m.Blocks
-	var ws clip.Workspace
-	v.RunBlocks(&ws, x, B, N, 0, s)
+	ws := clip.GetWorkspace()
+	defer clip.PutWorkspace(ws)
+	v.RunBlocks(ws, x, B, N, 0, s)
 	var opt clip.AttnOptions
 	if m.Sigma > 0 {
 		opt.Bias = gaussianBias(gh, gw, m.Sigma)
@@ -70,10 +71,10 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 		}
 		for l := s; l < L; l++ {
 			blk := &v.Blocks[l]
-			qkv := blk.QKV(&ws, x, B*N)
-			blk.AttendInto(&ws, xnew, qkv, B, N, m.Attn, opt, true)
-			blk.AttendInto(&ws, x, qkv, B, N, clip.AttnQK, clip.AttnOptions{}, true)
-			blk.MLPResidual(&ws, x, B*N)
+			qkv := blk.QKV(ws, x, B*N)
+			blk.AttendInto(ws, xnew, qkv, B, N, m.Attn, opt, true)
+			blk.AttendInto(ws, x, qkv, B, N, clip.AttnQK, clip.AttnOptions{}, true)
+			blk.MLPResidual(ws, x, B*N)
 		}
 		for b := 0; b < B; b++ { // x[0] = x_ori[0]
 			copy(xnew[b*N*D:b*N*D+D], x[b*N*D:])
@@ -81,13 +82,13 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 		out = xnew
 	default:
 		blk := &v.Blocks[L-1]
-		qkv := blk.QKV(&ws, x, B*N)
+		qkv := blk.QKV(ws, x, B*N)
 		if !m.Residual {
 			out = make([]float32, len(x))
 		}
-		blk.AttendInto(&ws, out, qkv, B, N, m.Attn, opt, m.Residual)
+		blk.AttendInto(ws, out, qkv, B, N, m.Attn, opt, m.Residual)
 		if m.FFN {
-			blk.MLPResidual(&ws, out, B*N)
+			blk.MLPResidual(ws, out, B*N)
 		}
 	}
 	return &Features{B: B, GH: gh, GW: gw, E: v.Proj.Out, Data: v.Head(out, B*N)}, nil

@@ -22,7 +22,7 @@ func TestFixText(t *testing.T) {
 		"donâ€™t":            "don't",
 		"â€œquotedâ€\u009d":  "\"quoted\"", // Latin-1 reading of 0x9D
 		"emoji ðŸ™‚ ok":      "emoji 🙂 ok",
-		"ä¸\u00adæ–‡":             "中文",
+		"ä¸\u00adæ–‡":        "中文",
 		"Ã‰tÃ©":              "Été",
 		"naïve cafÃ©":        "naïve café", // mixed: only the broken part changes
 		"Ã":                  "Ã",          // incomplete: kept

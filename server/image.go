@@ -108,12 +108,12 @@ func greyBase64(v []float32, w, h int) (string, error) {
 }
 
 // labelsBase64 encodes the label map: a palette PNG (pixel value = class,
-// the VOC colours) for up to 256 classes, else a 16-bit greyscale PNG of
-// the class indices.
-func labelsBase64(labels []int32, w, h, classes int) (string, string, error) {
-	if classes <= 256 {
+// colours pal) for up to 256 classes, else a 16-bit greyscale PNG of the
+// class indices.
+func labelsBase64(labels []int32, w, h int, pal [][3]uint8) (string, string, error) {
+	if len(pal) <= 256 {
 		var b bytes.Buffer
-		if err := imageio.WritePalettePNG(&b, labels, w, h, imageio.Palette(classes)); err != nil {
+		if err := imageio.WritePalettePNG(&b, labels, w, h, pal); err != nil {
 			return "", "", err
 		}
 		return base64.StdEncoding.EncodeToString(b.Bytes()), "palette", nil

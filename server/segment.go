@@ -104,45 +104,24 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	if s.closing.Load() {
-		s.met.reject("shutting_down")
-		return errorf(http.StatusServiceUnavailable, "the server is shutting down")
-	}
-	if err := s.limitBody(w, r); err != nil {
+	if err := s.begin(w, r); err != nil {
 		return err
 	}
 	req, err := parseSegmentForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits)
 	if err != nil {
 		return err
 	}
-	iw, ih, err := probeImage(req.image, s.cfg.MaxPixels)
-	if err != nil {
-		return err
-	}
-	ow, oh := fitSize(iw, ih, req.maxSide)
 	queries, _ := req.vocab.Queries()
-	if err := s.checkMapValues(len(queries)+req.vocab.Len(), ow, oh, fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries))); err != nil {
+	if err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries))); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
-	var img *imageio.RGB
 	var res *freeseg.Result
-	var decodeTime time.Duration
-	wait, ran, err := s.run(ctx, "segment", func() error {
-		t := time.Now()
+	img, times, err := s.decodeAndRun(ctx, "segment", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
-		img, err = decodeImage(req.image, req.imageName, req.exif, req.maxSide)
-		decodeTime = time.Since(t)
-		if err != nil {
-			return err
-		}
-		req.image = nil // let the upload be collected during the inference
 		res, err = s.eng.Segment(img, req.vocab, req.opts)
-		if err != nil {
-			return engineError(err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
@@ -152,36 +131,83 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp.Timing = Timing{QueueMS: ms(wait), DecodeMS: ms(decodeTime), InferenceMS: ms(ran - decodeTime), EncodeMS: ms(time.Since(t)), TotalMS: ms(time.Since(start))}
+	resp.Timing = times.timing(t, start)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
+// begin refuses work while shutting down and bounds the request body.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) error {
+	if s.closing.Load() {
+		s.met.reject("shutting_down")
+		return errorf(http.StatusServiceUnavailable, "the server is shutting down")
+	}
+	return s.limitBody(w, r)
+}
+
+// checkUpload reads the upload's size from its header (no decoding) and
+// checks the pixel limit and the memory of the maps the answer needs.
+func (s *Server) checkUpload(image []byte, maxSide, maps int, what string) error {
+	iw, ih, err := probeImage(image, s.cfg.MaxPixels)
+	if err != nil {
+		return err
+	}
+	ow, oh := fitSize(iw, ih, maxSide)
+	return s.checkMapValues(maps, ow, oh, what)
+}
+
+// slotTimes are the phases of a request's work in its inference slot.
+type slotTimes struct{ wait, decode, infer time.Duration }
+
+// timing completes the response timing: encoding started at encodeStart,
+// the request at start.
+func (st slotTimes) timing(encodeStart, start time.Time) Timing {
+	return Timing{QueueMS: ms(st.wait), DecodeMS: ms(st.decode), InferenceMS: ms(st.infer), EncodeMS: ms(time.Since(encodeStart)), TotalMS: ms(time.Since(start))}
+}
+
+// decodeAndRun decodes the upload inside an inference slot (so queued
+// requests hold only their bytes), drops the upload, and runs work on the
+// image.
+func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
+	var img *imageio.RGB
+	var st slotTimes
+	wait, ran, err := s.run(ctx, op, func() error {
+		t := time.Now()
+		var err error
+		img, err = decodeImage(*image, name, exif, maxSide)
+		st.decode = time.Since(t)
+		if err != nil {
+			return err
+		}
+		*image = nil // let the upload be collected during the inference
+		if err := work(img); err != nil {
+			return engineError(err)
+		}
+		return nil
+	})
+	st.wait, st.infer = wait, ran-st.decode
+	return img, st, err
+}
+
 func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *freeseg.Result) (*SegmentResponse, error) {
 	C := len(req.names)
-	pal := imageio.Palette(C)
+	pal := freeseg.ClassColors(C, req.opts.Background)
 	resp := &SegmentResponse{
 		Model: s.modelName(), Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
 		Notes: req.notes, Settings: req.opts.Summary(),
 	}
 	resp.Settings["max_side"] = req.maxSide
 	resp.Settings["exif"] = req.exif
-	var legendNames []string
-	var legendColors [][3]uint8
 	for c := 0; c < C; c++ {
 		resp.Classes = append(resp.Classes, ClassJSON{Index: c, Name: req.names[c], Synonyms: req.vocab.Names[c], Color: pal[c],
 			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-		if r.Fractions[c] > 0 {
-			legendNames = append(legendNames, fmt.Sprintf("%s %.0f%%", req.names[c], 100*r.Fractions[c]))
-			legendColors = append(legendColors, pal[c])
-		}
 	}
 	var err error
-	resp.LabelsPNG, resp.LabelsFormat, err = labelsBase64(r.Labels, r.Width, r.Height, C)
+	resp.LabelsPNG, resp.LabelsFormat, err = labelsBase64(r.Labels, r.Width, r.Height, pal)
 	if err != nil {
 		return nil, err
 	}
-	overlay := imageio.DrawLegend(imageio.Overlay(img, r.Labels, pal, 0.5), legendNames, legendColors)
+	overlay := freeseg.Overlay(img, r, req.names, req.opts.Background)
 	if resp.OverlayPNG, err = rgbBase64(overlay); err != nil {
 		return nil, err
 	}
@@ -222,11 +248,7 @@ type ExplainHeat struct {
 
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	if s.closing.Load() {
-		s.met.reject("shutting_down")
-		return errorf(http.StatusServiceUnavailable, "the server is shutting down")
-	}
-	if err := s.limitBody(w, r); err != nil {
+	if err := s.begin(w, r); err != nil {
 		return err
 	}
 	req, err := parseExplainForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits)
@@ -236,33 +258,16 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	if p := s.eng.Model.Vision.Patch; req.opts.Size < p {
 		return errorf(http.StatusBadRequest, "field size: %d is smaller than one %d-pixel patch", req.opts.Size, p)
 	}
-	iw, ih, err := probeImage(req.image, s.cfg.MaxPixels)
-	if err != nil {
-		return err
-	}
-	ow, oh := fitSize(iw, ih, req.maxSide)
-	if err := s.checkMapValues(len(req.texts)+1, ow, oh, fmt.Sprintf("%d texts", len(req.texts))); err != nil {
+	if err := s.checkUpload(req.image, req.maxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts))); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
-	var img *imageio.RGB
 	var ex *freeseg.Explanation
-	var decodeTime time.Duration
-	wait, ran, err := s.run(ctx, "explain", func() error {
-		t := time.Now()
+	img, times, err := s.decodeAndRun(ctx, "explain", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
-		img, err = decodeImage(req.image, req.imageName, req.exif, req.maxSide)
-		decodeTime = time.Since(t)
-		if err != nil {
-			return err
-		}
-		req.image = nil
 		ex, err = s.eng.Explain(img, req.texts, req.opts)
-		if err != nil {
-			return engineError(err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
@@ -279,7 +284,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Heatmaps = append(resp.Heatmaps, ExplainHeat{Text: text, PNG: png})
 	}
-	resp.Timing = Timing{QueueMS: ms(wait), DecodeMS: ms(decodeTime), InferenceMS: ms(ran - decodeTime), EncodeMS: ms(time.Since(t)), TotalMS: ms(time.Since(start))}
+	resp.Timing = times.timing(t, start)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

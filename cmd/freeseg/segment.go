@@ -230,34 +230,14 @@ func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.
 	if C > 256 {
 		return fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
 	}
-	pal := imageio.Palette(256)[:C]
+	pal := freeseg.ClassColors(C, o.Background)
 	labelsPath := filepath.Join(dir, base+".labels.png")
 	if err := g.writeFile(labelsPath, func(w io.Writer) error {
 		return imageio.WritePalettePNG(w, r.Labels, r.Width, r.Height, pal)
 	}); err != nil {
 		return err
 	}
-	var legendNames []string
-	var legendColors [][3]uint8
-	for c := 0; c < C; c++ {
-		if r.Fractions[c] > 0 {
-			legendNames = append(legendNames, fmt.Sprintf("%s %.0f%%", r.Classes[c], 100*r.Fractions[c]))
-			legendColors = append(legendColors, pal[c])
-		}
-	}
-	shown := r.Labels
-	if o.Background && C < 256 {
-		// Background is left untinted: label 255 is outside the palette,
-		// which Overlay leaves as the photo.
-		shown = make([]int32, len(r.Labels))
-		for i, l := range r.Labels {
-			if l == 0 {
-				l = 255
-			}
-			shown[i] = l
-		}
-	}
-	overlay := imageio.DrawLegend(imageio.Overlay(img, shown, pal, 0.5), legendNames, legendColors)
+	overlay := freeseg.Overlay(img, r, nil, o.Background)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
 	if err := g.writeFile(overlayPath, func(w io.Writer) error { return imageio.EncodePNG(w, overlay) }); err != nil {
 		return err

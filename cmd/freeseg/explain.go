@@ -46,7 +46,7 @@ func runExplain(e *env, args []string) error {
 	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
 	size := fs.Int("size", d.Size, "square input size (224 as in CLIP Surgery's demo; 512 for finer maps)")
 	templates := fs.String("templates", d.Templates, "prompt templates: surgery85, openai80 or single")
-	out := fs.String("out", "", "output folder")
+	out := fs.String("out", "freeseg-out", "output folder (created if needed)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	noCache := fs.Bool("no-cache", false, "do not use the on-disk text classifier cache")
 	pos, err := parseInterleaved(fs, args)

@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "segment",
 		summary: "segment images into the given classes: label map, overlay, JSON summary (and tensors)",
-		usage:   "--model DIR --classes \"cat, dog; sky\" --out DIR [flags] IMAGE|FOLDER...",
+		usage:   "[--model DIR|ORG/NAME] --classes \"cat, dog; sky\" [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runSegment,
 	})
 }
@@ -98,7 +98,7 @@ func runSegment(e *env, args []string) error {
 	classes := fs.String("classes", "", "classes: \"cat, dog, sky\" (one name each) or \"cat, kitten; dog; sky\" (';' separates classes, ',' synonyms)")
 	classesFile := fs.String("classes-file", "", "class file: one class per line, synonyms separated by \", \" (the SCLIP/NACLIP format)")
 	background := fs.String("background", "default", "background class 0: default (26 stuff names: sky, wall, tree, ...), none, file (line 0 of --classes-file), or your own \"sky, wall, floor\"")
-	out := fs.String("out", "", "output folder (created if needed; inputs are never overwritten)")
+	out := fs.String("out", "freeseg-out", "output folder (created if needed; inputs are never overwritten)")
 	saveTensors := fs.String("save-tensors", "", "also write logits, probs and labels to this safetensors file (with several images, a path containing {name})")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos (false = as stored, like the reference pipelines)")
 	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
@@ -177,6 +177,9 @@ func runSegment(e *env, args []string) error {
 			}
 		}
 		prog.done(i, base, summarize(res, time.Since(start)))
+	}
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "outputs in %s\n", *out)
 	}
 	return nil
 }

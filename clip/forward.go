@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/freeseg/freeseg/tensor"
+	"github.com/freeseg/freeseg/tensor/attn"
 	"github.com/freeseg/freeseg/tensor/gemm"
 )
 
@@ -80,7 +81,62 @@ func getScratch(n int) *[]float32 {
 // the heads, ctx_h = A_h · v_h with A_h chosen by kind, from qkv [B·N, 3D]
 // (columns q | k | v, head h at columns h·hd..(h+1)·hd-1 of each; SPEC 3.3).
 // ctx is [B·N, D]. The scale is hd^-0.5 as in nn.MultiheadAttention.
+//
+// Each head runs the fused kernel of tensor/attn (logits, softmax and
+// product in one pass, without the N×N matrix); qq+kk is two calls, the
+// second adding to the first (the same as summing the two softmax matrices
+// before the product). attentionReference is the same computation in
+// separate steps.
 func Attention(ctx, qkv []float32, B, N, D, heads int, kind AttnKind, opt AttnOptions) {
+	hd := D / heads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	ld := 3 * D
+	if opt.Bias != nil && len(opt.Bias) != N*N {
+		panic(fmt.Sprintf("clip: attention bias has %d values, want %d", len(opt.Bias), N*N))
+	}
+	parallelTasks(B*heads, func(t int) {
+		b, h := t/heads, t%heads
+		base := b * N * ld
+		q := qkv[base+h*hd:]
+		k := qkv[base+D+h*hd:]
+		v := qkv[base+2*D+h*hd:]
+		out := ctx[b*N*D+h*hd:]
+		switch kind {
+		case AttnIdentity:
+			for i := 0; i < N; i++ {
+				copy(out[i*D:i*D+hd], v[i*ld:i*ld+hd])
+			}
+		case AttnQQPlusKK:
+			attn.Head(out, D, q, ld, q, ld, v, ld, N, hd, scale, opt.Bias, opt.Causal, false)
+			attn.Head(out, D, k, ld, k, ld, v, ld, N, hd, scale, opt.Bias, opt.Causal, true)
+		default:
+			x, y := attnOperands(kind, q, k, v)
+			attn.Head(out, D, x, ld, y, ld, v, ld, N, hd, scale, opt.Bias, opt.Causal, false)
+		}
+	})
+}
+
+// attnOperands returns the two projections whose product gives the logits
+// of kind (not qq+kk or identity).
+func attnOperands(kind AttnKind, q, k, v []float32) (x, y []float32) {
+	switch kind {
+	case AttnQK:
+		return q, k
+	case AttnVV:
+		return v, v
+	case AttnQQ:
+		return q, q
+	case AttnKK:
+		return k, k
+	}
+	panic(fmt.Sprintf("clip: no operands for attention %v", kind))
+}
+
+// attentionReference is Attention in three separate steps per head: the
+// logits matrix (a GEMM), its row softmax, and its product with v (a
+// second GEMM). It is the computation the fused kernel replaces, kept to
+// test it against.
+func attentionReference(ctx, qkv []float32, B, N, D, heads int, kind AttnKind, opt AttnOptions) {
 	hd := D / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	ld := 3 * D
@@ -101,16 +157,9 @@ func Attention(ctx, qkv []float32, B, N, D, heads int, kind AttnKind, opt AttnOp
 			}
 			return
 		}
-		var x, y []float32
-		switch kind {
-		case AttnQK:
-			x, y = q, k
-		case AttnVV:
-			x, y = v, v
-		case AttnQQ, AttnQQPlusKK:
-			x, y = q, q
-		case AttnKK:
-			x, y = k, k
+		x, y := q, q
+		if kind != AttnQQPlusKK {
+			x, y = attnOperands(kind, q, k, v)
 		}
 		sp := getScratch(N * N)
 		defer scratchPool.Put(sp)

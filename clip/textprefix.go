@@ -5,7 +5,7 @@ import (
 	"sort"
 
 	"github.com/freeseg/freeseg/tensor"
-	"github.com/freeseg/freeseg/tensor/gemm"
+	"github.com/freeseg/freeseg/tensor/attn"
 )
 
 // Prompt ensembles fill one template with many class names, so the prompts
@@ -113,6 +113,8 @@ func (t *Text) encodeSuffixes(ws *Workspace, c *prefixCache, seqs [][]int, idx [
 // prefixAttention is causal multi-head attention for B sequences of S new
 // tokens (qkv [B·S, 3D]) that follow P cached positions (keys pk and values
 // pv, [P, D]): new token s sees the P cached positions and new tokens 0..s.
+// Each head is one fused attention of S queries over the P+S keys, causal
+// with offset P.
 func prefixAttention(ctx, qkv, pk, pv []float32, B, S, P, D, heads int) {
 	hd := D / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -132,19 +134,8 @@ func prefixAttention(ctx, qkv, pk, pv []float32, B, S, P, D, heads int) {
 			copy(keys[(P+s)*hd:(P+s+1)*hd], row[D+h*hd:D+(h+1)*hd])
 			copy(vals[(P+s)*hd:(P+s+1)*hd], row[2*D+h*hd:2*D+(h+1)*hd])
 		}
-		sp := getScratch(S * T)
-		defer scratchPool.Put(sp)
-		sc := *sp
-		gemm.SgemmSerial(false, true, S, T, hd, scale, qkv[base+h*hd:], 3*D, keys, hd, 0, sc, T)
-		inf := float32(math.Inf(-1))
-		for s := 0; s < S; s++ {
-			r := sc[s*T : (s+1)*T]
-			for j := P + s + 1; j < T; j++ {
-				r[j] = inf
-			}
-		}
-		tensor.SoftmaxRows(sc, S, T, T)
-		gemm.SgemmSerial(false, false, S, hd, T, 1, sc, T, vals, hd, 0, ctx[b*S*D+h*hd:], D)
+		attn.Attend(ctx[b*S*D+h*hd:], D, qkv[base+h*hd:], 3*D, keys, hd, vals, hd, S, T, hd, scale,
+			attn.Options{Causal: true, Offset: P})
 	})
 }
 

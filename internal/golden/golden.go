@@ -1,27 +1,33 @@
 // Package golden gives tests access to the reference outputs in the folder
-// named by FREESEG_GOLDEN (see ../shared/golden/README.md). Tests that need
-// it skip, with a message saying so, when the variable is unset.
+// named by FREESEG_GOLDEN (a relative path is taken from the module root;
+// see docs/testing.md). Tests that need it skip, with a message saying so,
+// when the variable is unset, and fail instead when CI=true or
+// FREESEG_REQUIRE_GOLDEN=1 (as .ci/run sets it), so that a CI run without
+// the golden data is red rather than green with every parity test skipped.
 package golden
 
 import (
+	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/freeseg/freeseg/internal/goldenpath"
 	"github.com/freeseg/freeseg/weights"
 )
 
-// Dir returns the golden folder, or skips the test when FREESEG_GOLDEN is unset.
+// Dir returns the golden folder. It skips the test when FREESEG_GOLDEN is
+// unset and the data is not required, and fails it when the data is
+// required or the variable names a folder without it.
 func Dir(t testing.TB) string {
 	t.Helper()
-	d := os.Getenv("FREESEG_GOLDEN")
-	if d == "" {
-		t.Skip("FREESEG_GOLDEN is not set: skipping the golden-data parity test (CI sets it to ../shared/golden)")
+	d, err := goldenpath.Resolve()
+	if errors.Is(err, goldenpath.ErrUnset) {
+		t.Skip("FREESEG_GOLDEN is not set: skipping the golden-data parity test (set FREESEG_GOLDEN=../shared/golden; CI requires it)")
 	}
-	if _, err := os.Stat(filepath.Join(d, "cases", "golden.safetensors")); err != nil {
-		t.Fatalf("FREESEG_GOLDEN=%s does not hold cases/golden.safetensors: %v", d, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return d
 }

@@ -8,12 +8,12 @@ package golden
 
 import (
 	"errors"
-	"math"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/freeseg/freeseg/internal/goldenpath"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -65,47 +65,16 @@ func Tensor(t testing.TB, key string) *weights.Tensor {
 	return x
 }
 
-// Diff summarises how far got is from want.
-type Diff struct {
-	MaxAbs float64 // largest |got-want|
-	MaxRel float64 // largest |got-want| / max(|want|, scale) where scale = max |want|·1e-3
-	Worst  int     // index of MaxAbs
-}
+// Diff summarises how far got is from want (see numtest.Diff).
+type Diff = numtest.Diff
 
 // Compare measures got against want; it does not fail the test.
-func Compare(got, want []float32) Diff {
-	var d Diff
-	var peak float64
-	for _, w := range want {
-		peak = math.Max(peak, math.Abs(float64(w)))
-	}
-	floor := peak * 1e-3
-	for i := range want {
-		a := math.Abs(float64(got[i]) - float64(want[i]))
-		if math.IsNaN(a) {
-			a = math.Inf(1)
-		}
-		if a > d.MaxAbs {
-			d.MaxAbs, d.Worst = a, i
-		}
-		if r := a / math.Max(math.Abs(float64(want[i])), floor); r > d.MaxRel {
-			d.MaxRel = r
-		}
-	}
-	return d
-}
+func Compare(got, want []float32) Diff { return numtest.Compare(got, want) }
 
 // AssertClose fails the test when got differs from want by more than absTol
-// anywhere, and logs the measured error either way (the notes quote it).
+// anywhere or either side holds a NaN or Inf (numtest.AssertClose), and
+// logs the measured error either way (the notes quote it).
 func AssertClose(t testing.TB, key string, got, want []float32, absTol float64) Diff {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", key, len(got), len(want))
-	}
-	d := Compare(got, want)
-	t.Logf("parity %-40s max|Δ|=%.3g maxrel=%.3g (tol %.1g)", key, d.MaxAbs, d.MaxRel, absTol)
-	if d.MaxAbs > absTol {
-		t.Errorf("%s: max |got-want| = %g at %d (got %g, want %g), tolerance %g", key, d.MaxAbs, d.Worst, got[d.Worst], want[d.Worst], absTol)
-	}
-	return d
+	return numtest.AssertClose(t, key, got, want, absTol)
 }

@@ -178,12 +178,12 @@ func TestSegmentCLIGoldenCV2(t *testing.T) {
 // ones (no class drawn in black).
 func TestSegmentCLIEqualsEngine(t *testing.T) {
 	model := golden.Path(t, "tiny-clip")
-	photo := golden.Path(t, "cases", "astronaut.png")
+	photo := golden.Path(t, "cases", "chelsea.png")
 	out := t.TempDir()
 	code, _, errs := run(t, "segment", "--model", model, "--no-cache", "--classes", "sky, wall, tree; cat; person, person in shirt; coffee cup",
 		"--background", "none", "--method", "surgery", "--whole", "--short-side", "224", "--pamr", "2",
 		"--partial-labels", "smoothmin", "--partial-thd", "0.1", "--templates", "single",
-		"--save-tensors", filepath.Join(out, "astronaut.safetensors"), "--out", out, photo)
+		"--save-tensors", filepath.Join(out, "chelsea.safetensors"), "--out", out, photo)
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, errs)
 	}
@@ -206,13 +206,13 @@ func TestSegmentCLIEqualsEngine(t *testing.T) {
 			present++
 		}
 	}
-	if present < 3 {
+	if present < 2 {
 		t.Fatalf("the engine labels only %d class: the comparison would not see a constant label map", present)
 	}
 	if !slices.Contains(res.Kept, false) {
 		t.Fatalf("partial labels kept every class (%v): the comparison would not see the kept flags", res.Kept)
 	}
-	checkSegmentOutputs(t, out, "astronaut", img, res, v, []string{"sky", "cat", "person", "coffee cup"}, false)
+	checkSegmentOutputs(t, out, "chelsea", img, res, v, []string{"sky", "cat", "person", "coffee cup"}, false)
 }
 
 // freeseg explain writes CLIP Surgery's heat overlays of Engine.Explain's

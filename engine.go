@@ -23,6 +23,7 @@ package freeseg
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/freeseg/freeseg/clip"
@@ -62,121 +63,6 @@ func NewEngine(m *clip.Model) *Engine {
 	return &Engine{Model: m, Cache: NewClassifierCache("")}
 }
 
-// Resize is how the image is sized before inference.
-type Resize struct {
-	// Mode is "short" (keep ratio, short side Size, long side at most
-	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
-	// PIL bicubic, as CLIP Surgery's demo) or "none".
-	Mode    string
-	Size    int
-	MaxLong int
-}
-
-// Options configure one segmentation. The zero value is not useful; start
-// from DefaultOptions or ProtocolOptions.
-type Options struct {
-	Method    dense.Method
-	Templates string // template set name: openai80, surgery85 or single
-	Resize    Resize
-	Window    seg.Window
-	// Background says class 0 of the vocabulary is background: it gets the
-	// pixels whose best probability is below ProbThd and is never removed by
-	// the partial labels. Without it, ProbThd is not applied and class 0 is
-	// an ordinary class. WithBackground builds such a vocabulary.
-	Background    bool
-	LogitScale    float64
-	ProbThd       float64
-	AreaThd       float64 // 0 = off
-	PAMRSteps     int     // 0 = off
-	PAMRDilations []int
-	Partial       seg.PartialOptions
-}
-
-// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
-// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
-// the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
-// with smoothed-min pooling and the pixel stage with PAMR. Background is
-// off: set it when class 0 of the vocabulary is a background class (as
-// WithBackground makes it).
-func DefaultOptions() Options {
-	return Options{
-		Method:        dense.Surgery,
-		Templates:     "openai80",
-		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
-		Window:        seg.Window{Crop: 224, Stride: 112},
-		LogitScale:    40,
-		ProbThd:       0.1,
-		PAMRSteps:     10,
-		PAMRDilations: []int{8, 16},
-		Partial:       seg.DefaultPartial,
-	}
-}
-
-// ProtocolOptions are the settings of a published evaluation protocol with
-// the FreeSeg strategies off, so the pipeline equals the reference method.
-func ProtocolOptions(p prompts.Protocol) (Options, error) {
-	m, err := dense.ByName(p.Method)
-	if err != nil {
-		return Options{}, err
-	}
-	o := Options{
-		Method:        m,
-		Templates:     p.Templates,
-		Resize:        Resize{Mode: "short", Size: p.Short, MaxLong: p.MaxLong},
-		Window:        seg.Window{Crop: p.Crop, Stride: p.Stride},
-		LogitScale:    p.LogitScale,
-		ProbThd:       p.ProbThd,
-		AreaThd:       p.AreaThd,
-		PAMRSteps:     p.PAMRSteps,
-		PAMRDilations: []int{8, 16},
-		// The with-background sets (VOC21, Context60, COCO-Object) are the
-		// ones with a probability threshold in every published protocol.
-		Background: p.ProbThd > 0,
-	}
-	if o.Resize.MaxLong == 0 {
-		o.Resize.MaxLong = imageio.MMSegMaxLong
-	}
-	if p.Method == "clearclip" {
-		o.Window.PadToPatch = true
-	}
-	return o, nil
-}
-
-// Validate checks the options before any work is done.
-func (o Options) Validate(layers int) error {
-	if err := o.Method.Validate(layers); err != nil {
-		return err
-	}
-	if _, err := prompts.Templates(o.Templates); err != nil {
-		return err
-	}
-	switch o.Resize.Mode {
-	case "short", "square":
-		if o.Resize.Size <= 0 {
-			return fmt.Errorf("resize size %d must be positive", o.Resize.Size)
-		}
-	case "none", "":
-	default:
-		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
-	}
-	if err := o.Window.Validate(); err != nil {
-		return err
-	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
-	}
-	if o.ProbThd < 0 || o.ProbThd > 1 {
-		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
-	}
-	if o.AreaThd < 0 || o.AreaThd >= 1 {
-		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
-	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
-	}
-	return o.Partial.Validate()
-}
-
 // Result of segmenting one image, at the image's own size.
 type Result struct {
 	Width, Height int
@@ -191,19 +77,36 @@ type Result struct {
 	Fractions     []float64 // [C] share of pixels labelled with each class
 	InputWidth    int       // network input size after resizing
 	InputHeight   int
+	// Image is the photo the maps are aligned with: the input, or its
+	// scaled copy when Options.MaxSide scaled it down. Draw outputs on it.
+	Image *imageio.RGB
 }
 
 // prepare resizes and normalises img as the options say, returning the
 // planar network input and its size.
 func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
 	switch r.Mode {
-	case "short":
+	case ResizeShort:
 		w, h := imageio.KeepRatioSize(img.W, img.H, r.Size, r.MaxLong)
 		return imageio.NormalizeMMSeg(imageio.ResizeCV2Linear(img, w, h)), w, h
-	case "square":
+	case ResizeSquare:
 		return imageio.PreprocessSquare(img, r.Size), r.Size, r.Size
 	}
 	return imageio.NormalizeMMSeg(img), img.W, img.H
+}
+
+// FitMaxSide scales img down (Pillow bicubic, antialiased) so that its long
+// side is at most maxSide; it returns img itself when it already fits or
+// maxSide is 0. Segment and Explain apply it first, so their results are at
+// the scaled size; front ends draw outputs on the same scaled photo.
+func FitMaxSide(img *imageio.RGB, maxSide int) *imageio.RGB {
+	long := max(img.W, img.H)
+	if maxSide <= 0 || long <= maxSide {
+		return img
+	}
+	s := float64(maxSide) / float64(long)
+	w, h := max(1, int(math.Round(float64(img.W)*s))), max(1, int(math.Round(float64(img.H)*s)))
+	return imageio.ResizePIL(img, w, h, imageio.Bicubic)
 }
 
 // Segment labels every pixel of img with one of the vocabulary's classes.
@@ -217,6 +120,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if img == nil || img.W == 0 || img.H == 0 {
 		return nil, fmt.Errorf("empty image")
 	}
+	img = FitMaxSide(img, o.MaxSide)
 	queries, classOf := vocab.Queries()
 	cls, err := e.Classifier(queries, o.Templates)
 	if err != nil {
@@ -227,14 +131,15 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
-	if c := o.Window.Crop; c > 0 && c > w && c > h {
+	win := o.window()
+	if c := win.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
 		return o.Method.Features(e.Model, imgs, B, H, W)
 	}
 	Q, E := len(queries), e.Model.Config.EmbedDim
-	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
+	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +152,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		}
 	}
 	C := vocab.Len()
-	res := &Result{Width: img.W, Height: img.H, Classes: vocab.ClassNames(), Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
+	res := &Result{Image: img, Width: img.W, Height: img.H, Classes: vocab.ClassNames(), Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
 	partial := o.Partial
 	scoring := partial
 	if !scoring.Enabled {

@@ -20,7 +20,7 @@ func sclipGoldenOptions() freeseg.Options {
 	return freeseg.Options{
 		Method:     dense.SCLIP,
 		Templates:  "openai80",
-		Resize:     freeseg.Resize{Mode: "short", Size: 336, MaxLong: 2048},
+		Resize:     freeseg.Resize{Mode: freeseg.ResizeShort, Size: 336, MaxLong: 2048},
 		Window:     seg.Window{Crop: 224, Stride: 112},
 		Background: true,
 		LogitScale: 40, ProbThd: 0.1, AreaThd: 0.1,
@@ -163,7 +163,7 @@ func TestSegmentBadInput(t *testing.T) {
 		t.Logf("8x8 image (resized up to 336): %v", err)
 	}
 	o := freeseg.DefaultOptions()
-	o.Resize.Mode = "none"
+	o.Resize.Mode = freeseg.ResizeNone
 	if _, err := e.Segment(img, goldenVocab(), o); err == nil {
 		t.Fatal("an 8x8 image without resizing (smaller than a patch) was accepted")
 	}

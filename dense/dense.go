@@ -48,6 +48,9 @@ type Method struct {
 	Sigma float64
 	// Pos is how the positional table is interpolated.
 	Pos PosInterp
+	// PadWindowsToPatch zero-pads each sliding window to a multiple of the
+	// patch size and cuts the logits back (ClearCLIP's inference does).
+	PadWindowsToPatch bool
 }
 
 // The published methods (SPEC 5.0-5.5).
@@ -56,7 +59,7 @@ var (
 	Surgery   = Method{Name: "surgery", Blocks: 6, Attn: clip.AttnVV, Residual: true, DualPath: true, Pos: PosBilinear}
 	MaskCLIP  = Method{Name: "maskclip", Blocks: 1, Attn: clip.AttnIdentity, Residual: true, FFN: true, Pos: PosBicubicScale}
 	SCLIP     = Method{Name: "sclip", Blocks: 1, Attn: clip.AttnQQPlusKK, Residual: true, FFN: true, Pos: PosBicubicScale}
-	ClearCLIP = Method{Name: "clearclip", Blocks: 1, Attn: clip.AttnQQ, Pos: PosBicubicScale}
+	ClearCLIP = Method{Name: "clearclip", Blocks: 1, Attn: clip.AttnQQ, Pos: PosBicubicScale, PadWindowsToPatch: true}
 	NACLIP    = Method{Name: "naclip", Blocks: 1, Attn: clip.AttnKK, Sigma: 5, Pos: PosBicubicScale}
 )
 

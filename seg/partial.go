@@ -31,6 +31,9 @@ func (p Pool) String() string {
 	return fmt.Sprintf("Pool(%d)", int(p))
 }
 
+// PoolNames lists the pooling names ParsePool accepts, in a fixed order.
+func PoolNames() []string { return []string{"smoothmin", "max", "mean", "lse", "cls"} }
+
 // ParsePool reads a pooling name.
 func ParsePool(s string) (Pool, error) {
 	if p, ok := poolNames[strings.ToLower(strings.TrimSpace(s))]; ok {

@@ -13,17 +13,6 @@ import (
 	"github.com/freeseg/freeseg/tokenizer"
 )
 
-// ClassJSON describes one class of a segmentation.
-type ClassJSON struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`    // RGB of the class in the overlay and the label PNG's palette
-	Fraction float64  `json:"fraction"` // share of the pixels labelled with it
-	Score    float64  `json:"score"`    // image-level score (softmax over classes of the pooled logits)
-	Kept     bool     `json:"kept"`     // kept by the partial-label stage (always true when it is off)
-}
-
 // HeatmapJSON is one class's probability map as an 8-bit greyscale PNG
 // (round(p·255)), base64.
 type HeatmapJSON struct {
@@ -41,17 +30,11 @@ type Timing struct {
 	TotalMS     float64 `json:"total_ms"`
 }
 
-// SegmentResponse is the JSON answer of POST /v1/segment.
+// SegmentResponse is the JSON answer of POST /v1/segment: the report that
+// freeseg segment also writes, and the images.
 type SegmentResponse struct {
-	Model       string         `json:"model"`
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	InputWidth  int            `json:"input_width"`
-	InputHeight int            `json:"input_height"`
-	Classes     []ClassJSON    `json:"classes"`
-	Notes       []string       `json:"notes,omitempty"`
-	Settings    map[string]any `json:"settings"`
-	Timing      Timing         `json:"timing"`
+	freeseg.SegmentReport
+	Timing Timing `json:"timing"`
 	// LabelsPNG is the label map: a palette PNG whose pixel values are the
 	// class indices (LabelsFormat "palette", up to 256 classes) or a
 	// 16-bit greyscale PNG of them ("gray16").
@@ -112,13 +95,13 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	queries, _ := req.vocab.Queries()
-	if err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries))); err != nil {
+	if err := s.checkUpload(req.image, req.opts.MaxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries))); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var res *freeseg.Result
-	img, times, err := s.decodeAndRun(ctx, "segment", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	img, times, err := s.decodeAndRun(ctx, "segment", &req.image, req.imageName, req.exif, func(img *imageio.RGB) error {
 		var err error
 		res, err = s.eng.Segment(img, req.vocab, req.opts)
 		return err
@@ -168,13 +151,13 @@ func (st slotTimes) timing(encodeStart, start time.Time) Timing {
 // decodeAndRun decodes the upload inside an inference slot (so queued
 // requests hold only their bytes), drops the upload, and runs work on the
 // image.
-func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
+func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, name string, exif bool, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
 	var img *imageio.RGB
 	var st slotTimes
 	wait, ran, err := s.run(ctx, op, func() error {
 		t := time.Now()
 		var err error
-		img, err = decodeImage(*image, name, exif, maxSide)
+		img, err = decodeImage(*image, name, exif, 0) // max_side is the engine's
 		st.decode = time.Since(t)
 		if err != nil {
 			return err
@@ -192,22 +175,15 @@ func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, nam
 func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *freeseg.Result) (*SegmentResponse, error) {
 	C := len(req.names)
 	pal := freeseg.ClassColors(C, req.opts.Background)
-	resp := &SegmentResponse{
-		Model: s.modelName(), Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Notes: req.notes, Settings: req.opts.Summary(),
-	}
-	resp.Settings["max_side"] = req.maxSide
-	resp.Settings["exif"] = req.exif
-	for c := 0; c < C; c++ {
-		resp.Classes = append(resp.Classes, ClassJSON{Index: c, Name: req.names[c], Synonyms: req.vocab.Names[c], Color: pal[c],
-			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-	}
+	resp := &SegmentResponse{SegmentReport: freeseg.NewSegmentReport(r, req.vocab, req.names, &req.opts)}
+	resp.Image, resp.Model, resp.Notes = displayName(req.imageName), s.modelName(), req.notes
+	resp.Settings = append(resp.Settings, freeseg.Value{Name: "exif", Value: req.exif})
 	var err error
 	resp.LabelsPNG, resp.LabelsFormat, err = labelsBase64(r.Labels, r.Width, r.Height, pal)
 	if err != nil {
 		return nil, err
 	}
-	overlay := freeseg.Overlay(img, r, req.names, req.opts.Background)
+	overlay := freeseg.Overlay(r.Image, r, req.names, req.opts.Background)
 	if resp.OverlayPNG, err = rgbBase64(overlay); err != nil {
 		return nil, err
 	}
@@ -224,19 +200,12 @@ func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *frees
 	return resp, nil
 }
 
-// ExplainResponse is the JSON answer of POST /v1/explain.
+// ExplainResponse is the JSON answer of POST /v1/explain: the report that
+// freeseg explain also writes, and the heat maps.
 type ExplainResponse struct {
-	Model          string         `json:"model"`
-	Width          int            `json:"width"`
-	Height         int            `json:"height"`
-	Texts          []string       `json:"texts"`
-	Method         string         `json:"method"`
-	FeatureSurgery string         `json:"feature_surgery"`
-	Size           int            `json:"size"`
-	Templates      string         `json:"templates"`
-	Heatmaps       []ExplainHeat  `json:"heatmaps"`
-	Timing         Timing         `json:"timing"`
-	Settings       map[string]any `json:"settings"`
+	freeseg.ExplainReport
+	Heatmaps []ExplainHeat `json:"heatmaps"`
+	Timing   Timing        `json:"timing"`
 }
 
 // ExplainHeat is one text's similarity map as CLIP Surgery draws it (jet
@@ -255,16 +224,16 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p := s.eng.Model.Vision.Patch; req.opts.Size < p {
-		return errorf(http.StatusBadRequest, "field size: %d is smaller than one %d-pixel patch", req.opts.Size, p)
+	if p := s.eng.Model.Vision.Patch; req.opts.Resize.Size < p {
+		return errorf(http.StatusBadRequest, "field square: %d is smaller than one %d-pixel patch", req.opts.Resize.Size, p)
 	}
-	if err := s.checkUpload(req.image, req.maxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts))); err != nil {
+	if err := s.checkUpload(req.image, req.opts.MaxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts))); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var ex *freeseg.Explanation
-	img, times, err := s.decodeAndRun(ctx, "explain", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	_, times, err := s.decodeAndRun(ctx, "explain", &req.image, req.imageName, req.exif, func(img *imageio.RGB) error {
 		var err error
 		ex, err = s.eng.Explain(img, req.texts, req.opts)
 		return err
@@ -273,12 +242,12 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := time.Now()
-	resp := &ExplainResponse{Model: s.modelName(), Width: img.W, Height: img.H, Texts: req.texts, Method: req.opts.Method.Name,
-		FeatureSurgery: req.opts.FeatureSurgery, Size: req.opts.Size, Templates: req.opts.Templates,
-		Settings: map[string]any{"max_side": req.maxSide, "exif": req.exif}}
-	HW := img.W * img.H
+	resp := &ExplainResponse{ExplainReport: freeseg.NewExplainReport(ex, &req.opts)}
+	resp.Image, resp.Model = displayName(req.imageName), s.modelName()
+	resp.Settings = append(resp.Settings, freeseg.Value{Name: "exif", Value: req.exif})
+	HW := ex.Width * ex.Height
 	for k, text := range req.texts {
-		png, err := rgbBase64(imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW]))
+		png, err := rgbBase64(imageio.HeatOverlay(ex.Image, ex.Maps[k*HW:(k+1)*HW]))
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@
 //	POST /v1/segment  multipart: image, classes, options  → JSON with PNGs (base64)
 //	POST /v1/explain  multipart: image, texts, options    → JSON with heat-map PNGs
 //	GET  /v1/models   the loaded model, methods, template sets, limits
+//	GET  /v1/params   every setting: name, help, type, default, range
 //	GET  /healthz     {"status":"ok"} (503 while shutting down)
 //	GET  /metrics     Prometheus text format
 //	GET  /            the page
@@ -151,6 +152,7 @@ func New(e *freeseg.Engine, cfg Config) *Server {
 		"/v1/segment": {[]string{http.MethodPost}, s.handleSegment},
 		"/v1/explain": {[]string{http.MethodPost}, s.handleExplain},
 		"/v1/models":  {[]string{http.MethodGet, http.MethodHead}, s.handleModels},
+		"/v1/params":  {[]string{http.MethodGet, http.MethodHead}, s.handleParams},
 		"/healthz":    {[]string{http.MethodGet, http.MethodHead}, s.handleHealth},
 		"/metrics":    {[]string{http.MethodGet, http.MethodHead}, s.handleMetrics},
 	}

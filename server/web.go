@@ -50,16 +50,16 @@ type ModelJSON struct {
 	// Digest is the SHA-256 of the checkpoint file, computed on the first
 	// request to /v1/models (it reads the whole file); until it is ready
 	// it is empty and DigestPending is true.
-	Digest        string         `json:"digest,omitempty"`
-	DigestPending bool           `json:"digest_pending,omitempty"`
-	EmbedDim      int            `json:"embed_dim"`
-	Vision        map[string]int `json:"vision"`
-	Text          map[string]int `json:"text"`
-	Methods       []string       `json:"methods"`
-	TemplateSets  []string       `json:"template_sets"`
-	PartialLabels []string       `json:"partial_labels"`
-	Defaults      map[string]any `json:"defaults"`
-	Explain       map[string]any `json:"explain_defaults"`
+	Digest        string                `json:"digest,omitempty"`
+	DigestPending bool                  `json:"digest_pending,omitempty"`
+	EmbedDim      int                   `json:"embed_dim"`
+	Vision        map[string]int        `json:"vision"`
+	Text          map[string]int        `json:"text"`
+	Methods       []string              `json:"methods"`
+	TemplateSets  []string              `json:"template_sets"`
+	PartialLabels []string              `json:"partial_labels"`
+	Defaults      freeseg.SettingValues `json:"defaults"`
+	Explain       freeseg.SettingValues `json:"explain_defaults"`
 }
 
 // ModelsResponse is the answer of GET /v1/models.
@@ -81,8 +81,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Vision:       map[string]int{"width": c.VisionWidth, "layers": c.VisionLayers, "heads": c.VisionHeads, "patch": c.Patch, "image_size": c.ImageSize()},
 		Text:         map[string]int{"width": c.TextWidth, "layers": c.TextLayers, "heads": c.TextHeads, "context": c.ContextLength},
 		TemplateSets: prompts.TemplateSetNames(), PartialLabels: []string{"smoothmin", "max", "mean", "lse", "cls", "off"},
-		Defaults: d.Summary(),
-		Explain:  map[string]any{"method": ed.Method.Name, "templates": ed.Templates, "size": ed.Size, "feature_surgery": "auto"},
+		Defaults: freeseg.ReportSettings(&d, freeseg.ForSegment),
+		Explain:  freeseg.SettingValues(freeseg.Values(&ed, freeseg.ForExplain)),
 	}
 	for _, n := range dense.Names() {
 		if meth, err := dense.ByName(n); err == nil && meth.Validate(c.VisionLayers) == nil {

@@ -254,6 +254,8 @@ func softmaxScaled(x []float64, scale float64) []float64 {
 	return out
 }
 
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
 
 func writeJSONLine(w io.Writer, v any) error {

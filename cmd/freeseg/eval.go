@@ -68,13 +68,11 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 }
 
-func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *segmentFlags) {
+func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
 	fs := newFlags(e, commands["eval"])
 	ef := &evalFlags{}
 	ef.register(fs)
-	sf := &segmentFlags{}
-	sf.register(fs, preset)
-	return fs, ef, sf
+	return fs, ef, bindSettings(fs, preset, freeseg.ForEval)
 }
 
 // evalPreset is the protocol of the flags' method on their dataset (for a
@@ -112,7 +110,7 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
+func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
 	none := prompts.Protocol{}
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
@@ -148,10 +146,6 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[strin
 	return ef, sf, set, p, preset, nil
 }
 
-// pipelineFlags are the segmentFlags names, to list the overrides.
-var pipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq"}
-
 func parseShard(s string) (int, int, error) {
 	if s == "" {
 		return 0, 1, nil
@@ -165,47 +159,17 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// pipelineSettings describes every option that changes the labels.
+// pipelineSettings describes every option that changes the labels: the
+// settings table's values, and the rules the table does not hold.
 func pipelineSettings(o freeseg.Options) map[string]string {
-	m := map[string]string{
-		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
-		"templates":     o.Templates,
-		"logit_scale":   fmt.Sprint(o.LogitScale),
-		"prob_thd":      fmt.Sprint(o.ProbThd),
-		"area_thd":      fmt.Sprint(o.AreaThd),
+	m := map[string]string{}
+	for _, v := range freeseg.Values(&o, freeseg.ForEval) {
+		m[v.Name] = fmt.Sprint(v.Value)
 	}
-	switch o.Resize.Mode {
-	case "short":
-		m["resize"] = fmt.Sprintf("short side %d, long side at most %d (cv2 bilinear)", o.Resize.Size, o.Resize.MaxLong)
-	case "square":
-		m["resize"] = fmt.Sprintf("square %dx%d (PIL bicubic)", o.Resize.Size, o.Resize.Size)
-	default:
-		m["resize"] = "none"
-	}
-	if o.Window.Crop > 0 {
-		m["window"] = fmt.Sprintf("slide, crop %d, stride %d", o.Window.Crop, o.Window.Stride)
-	} else {
-		m["window"] = "whole image"
-	}
-	if o.Window.PadToPatch {
-		m["window"] += ", crops padded to the patch size"
-	}
-	if o.Background {
-		m["background"] = "class 0"
-	} else {
-		m["background"] = "none"
-	}
-	if o.PAMRSteps > 0 {
-		m["pamr"] = fmt.Sprintf("%d steps, dilations %v", o.PAMRSteps, o.PAMRDilations)
-	} else {
-		m["pamr"] = "off"
-	}
-	if o.Partial.Enabled {
-		m["partial_labels"] = fmt.Sprintf("%s, tau %g, top-q %g, thd %g, top-k %d", o.Partial.Pool, o.Partial.Tau, o.Partial.TopQ, o.Partial.Thd, o.Partial.TopK)
-	} else {
-		m["partial_labels"] = "off"
-	}
+	m["background"] = fmt.Sprint(o.Background)
+	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
+	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
+	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
 	return m
 }
 
@@ -251,19 +215,11 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
-	_, crop := set["crop"]
-	_, stride := set["stride"]
-	if _, whole := set["whole"]; (crop || stride) && !whole {
-		sf.whole = false // an explicit window replaces a whole-image preset
-	}
-	if c.opts, err = sf.options(preset); err != nil {
+	c.opts = preset
+	if err := sf.apply(&c.opts); err != nil {
 		return nil, err
 	}
-	for _, n := range pipelineFlags {
-		if v, ok := set[n]; ok {
-			c.overrides = append(c.overrides, "--"+n+"="+v)
-		}
-	}
+	c.overrides = sf.overrides()
 	return c, nil
 }
 

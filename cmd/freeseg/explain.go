@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -41,11 +40,9 @@ func runExplain(e *env, args []string) error {
 	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file")
 	text := fs.String("text", "", "texts to explain, separated by commas (or ';')")
-	d := freeseg.DefaultExplainOptions()
-	method := fs.String("method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
-	size := fs.Int("size", d.Size, "square input size (224 as in CLIP Surgery's demo; 512 for finer maps)")
-	templates := fs.String("templates", d.Templates, "prompt templates: surgery85, openai80 or single")
+	opt := freeseg.DefaultExplainOptions()
+	settings := bindSettings(fs, opt, freeseg.ForExplain)
+	size := fs.Int("size", 0, "the older name of --square: the square input size (224 as in CLIP Surgery's demo; 512 for finer maps)")
 	out := fs.String("out", "freeseg-out", "output folder (created if needed)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	noCache := fs.Bool("no-cache", false, "do not use the on-disk text classifier cache")
@@ -70,16 +67,17 @@ func runExplain(e *env, args []string) error {
 		return fmt.Errorf("--text: %w", err)
 	}
 	texts := v.ClassNames()
-	m, err := dense.ByName(*method)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	opt := freeseg.ExplainOptions{Method: m, Templates: *templates, Size: *size, FeatureSurgery: *fsMode}
-	if opt.FeatureSurgery == "auto" {
-		opt.FeatureSurgery = "multi"
-		if len(texts) == 1 {
-			opt.FeatureSurgery = "redundant"
+	if *size != 0 {
+		if _, dup := settings.given["square"]; dup {
+			return usagef("give --square or --size (its older name), not both")
 		}
+		settings.given["square"] = fmt.Sprint(*size)
+	}
+	if err := settings.apply(&opt); err != nil {
+		return err
+	}
+	if opt.Resize.Mode != freeseg.ResizeSquare {
+		return usagef("--square must be at least 1: explanations take a square input")
 	}
 	if err := prepareOutDir(*out); err != nil {
 		return err
@@ -96,6 +94,7 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	img = ex.Image
 	g := newGuard(*image)
 	base := outputNames([]string{*image})[0]
 	HW := img.W * img.H
@@ -108,10 +107,11 @@ func runExplain(e *env, args []string) error {
 		}
 		written = append(written, p)
 	}
-	rep := map[string]any{
-		"image": *image, "width": img.W, "height": img.H, "texts": texts, "method": m.Name,
-		"feature_surgery": opt.FeatureSurgery, "size": opt.Size, "templates": opt.Templates, "outputs": written,
-	}
+	rep := struct {
+		freeseg.ExplainReport
+		Outputs []string `json:"outputs"`
+	}{freeseg.NewExplainReport(ex, &opt), written}
+	rep.Image = *image
 	if err := g.writeFile(filepath.Join(*out, base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
 		return err
 	}

@@ -3,16 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
-	"github.com/freeseg/freeseg/seg"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -23,71 +21,6 @@ func init() {
 		usage:   "[--model DIR|ORG/NAME] --classes \"cat, dog; sky\" [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runSegment,
 	})
-}
-
-// segmentFlags are the pipeline flags shared by segment and eval.
-type segmentFlags struct {
-	method, templates                string
-	shortSide, square, crop, stride  int
-	whole                            bool
-	logitScale, probThd, areaThd     float64
-	pamr                             int
-	partial                          string
-	partialThd, partialTau, partialQ float64
-	partialTopK                      int
-}
-
-func (s *segmentFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-	BoolVar(*bool, string, bool, string)
-	Float64Var(*float64, string, float64, string)
-}, d freeseg.Options) {
-	fs.StringVar(&s.method, "method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	fs.StringVar(&s.templates, "templates", d.Templates, "prompt templates: openai80, surgery85 or single")
-	fs.IntVar(&s.shortSide, "short-side", d.Resize.Size, "resize the short side to this many pixels, keeping the ratio (long side at most 2048)")
-	fs.IntVar(&s.square, "square", 0, "resize to SxS instead (CLIP Surgery's demo), overriding --short-side")
-	fs.IntVar(&s.crop, "crop", d.Window.Crop, "sliding-window crop size in pixels")
-	fs.IntVar(&s.stride, "stride", d.Window.Stride, "sliding-window stride in pixels")
-	fs.BoolVar(&s.whole, "whole", d.Window.Crop == 0, "infer on the whole image at once instead of sliding windows")
-	fs.Float64Var(&s.logitScale, "logit-scale", d.LogitScale, "scale of the cosine logits before the softmax over classes")
-	fs.Float64Var(&s.probThd, "prob-thd", d.ProbThd, "pixels whose best class probability is below this become background (class 0)")
-	fs.Float64Var(&s.areaThd, "area-thd", d.AreaThd, "drop foreground classes covering at most this share of the foreground (0 = off; SCLIP VOC uses 0.1)")
-	fs.IntVar(&s.pamr, "pamr", d.PAMRSteps, "PAMR refinement steps with dilations 8,16 (0 = off)")
-	part := "off"
-	if d.Partial.Enabled {
-		part = d.Partial.Pool.String()
-	}
-	fs.StringVar(&s.partial, "partial-labels", part, "FreeSeg partial labels: keep only classes present at image level, scored by pooling smoothmin, max, mean, lse or cls; off to disable")
-	fs.Float64Var(&s.partialThd, "partial-thd", seg.DefaultPartial.Thd, "partial labels: remove classes whose image score (softmax over classes) is below this")
-	fs.IntVar(&s.partialTopK, "partial-topk", 0, "partial labels: keep at most this many foreground classes (0 = no limit)")
-	fs.Float64Var(&s.partialTau, "partial-tau", seg.DefaultPartial.Tau, "partial labels: temperature of smoothmin/lse pooling, in scaled-logit units")
-	fs.Float64Var(&s.partialQ, "partial-topq", seg.DefaultPartial.TopQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
-}
-
-// options turns the flags into pipeline options on top of d (the mapping
-// is freeseg.Params.Options, shared with the HTTP service).
-func (s *segmentFlags) options(d freeseg.Options) (freeseg.Options, error) {
-	if !s.whole && s.crop <= 0 {
-		return d, usagef("--crop %d must be positive (or use --whole)", s.crop)
-	} else if !s.whole && s.stride <= 0 {
-		return d, usagef("--stride %d must be positive", s.stride)
-	}
-	o, err := s.params().Options(d)
-	if err != nil {
-		return o, usageError{err.Error()}
-	}
-	return o, nil
-}
-
-// params are the flags as freeseg.Params.
-func (s *segmentFlags) params() freeseg.Params {
-	return freeseg.Params{
-		Method: s.method, Templates: s.templates, ShortSide: s.shortSide, Square: s.square,
-		Crop: s.crop, Stride: s.stride, Whole: s.whole,
-		LogitScale: s.logitScale, ProbThd: s.probThd, AreaThd: s.areaThd, PAMR: s.pamr,
-		Partial: s.partial, PartialThd: s.partialThd, PartialTau: s.partialTau, PartialQ: s.partialQ, PartialTopK: s.partialTopK,
-	}
 }
 
 func runSegment(e *env, args []string) error {
@@ -103,8 +36,8 @@ func runSegment(e *env, args []string) error {
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos (false = as stored, like the reference pipelines)")
 	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
 	quiet := fs.Bool("quiet", false, "no progress or summary lines")
-	var sf segmentFlags
-	sf.register(fs, freeseg.DefaultOptions())
+	opts := freeseg.DefaultOptions()
+	settings := bindSettings(fs, opts, freeseg.ForSegment)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -123,8 +56,7 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts, err := sf.options(freeseg.DefaultOptions())
-	if err != nil {
+	if err := settings.apply(&opts); err != nil {
 		return err
 	}
 	opts.Background = hasBG
@@ -138,7 +70,7 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
+	if err := eng.Validate(opts); err != nil {
 		return usageError{err.Error()}
 	}
 	for _, n := range notes {
@@ -167,7 +99,7 @@ func runSegment(e *env, args []string) error {
 		}
 		res.Classes = names
 		base := bases[i]
-		if err := writeSegmentOutputs(guard, *out, base, path, img, res, vocab.Names, opts); err != nil {
+		if err := writeSegmentOutputs(guard, *out, base, path, res, vocab, opts); err != nil {
 			return err
 		}
 		if *saveTensors != "" {
@@ -204,31 +136,14 @@ func summarize(r *freeseg.Result, d time.Duration) string {
 	return fmt.Sprintf("%dx%d in %.2fs: %s", r.Width, r.Height, d.Seconds(), strings.Join(parts, ", "))
 }
 
-type classInfo struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`
-	Fraction float64  `json:"fraction"`
-	Score    float64  `json:"score"`
-	Kept     bool     `json:"kept"`
-}
-
+// segmentReport is NAME.json: the report the service also answers with,
+// and the files written.
 type segmentReport struct {
-	Image       string         `json:"image"`
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	InputWidth  int            `json:"input_width"`
-	InputHeight int            `json:"input_height"`
-	Classes     []classInfo    `json:"classes"`
-	Settings    map[string]any `json:"settings"`
-	Outputs     []string       `json:"outputs"`
+	freeseg.SegmentReport
+	Outputs []string `json:"outputs"`
 }
 
-// settingsOf is the "settings" object of the JSON report.
-func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
-
-func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options) error {
+func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options) error {
 	C := len(r.Classes)
 	if C > 256 {
 		return fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
@@ -240,21 +155,15 @@ func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.
 	}); err != nil {
 		return err
 	}
-	overlay := freeseg.Overlay(img, r, nil, o.Background)
+	overlay := freeseg.Overlay(r.Image, r, nil, o.Background)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
 	if err := g.writeFile(overlayPath, func(w io.Writer) error { return imageio.EncodePNG(w, overlay) }); err != nil {
 		return err
 	}
-	rep := segmentReport{Image: imgPath, Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Settings: settingsOf(o), Outputs: []string{labelsPath, overlayPath}}
-	for c := 0; c < C; c++ {
-		rep.Classes = append(rep.Classes, classInfo{Index: c, Name: r.Classes[c], Synonyms: synonyms[c], Color: pal[c],
-			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-	}
+	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, nil, &o), Outputs: []string{labelsPath, overlayPath}}
+	rep.Image = imgPath
 	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }
-
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 // writeSegTensors writes logits [Q,H,W], probs [C,H,W] and labels [H,W].
 func writeSegTensors(w io.Writer, r *freeseg.Result) error {

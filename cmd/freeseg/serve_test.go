@@ -140,24 +140,34 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-// segment's flag defaults give DefaultOptions through freeseg.Params.
-func TestSegmentFlagsRoundTrip(t *testing.T) {
-	var sf segmentFlags
+// Flags bound from the settings table: their defaults are the preset's
+// (so parsing nothing gives the preset back), a flag given changes only its
+// setting, and a value out of range is refused naming the flag's setting.
+func TestSettingFlags(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	d := freeseg.DefaultOptions()
-	sf.register(fs, d)
-	o, err := sf.options(d)
-	if err != nil {
+	sf := bindSettings(fs, d, freeseg.ForSegment)
+	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(o, d) {
-		t.Fatalf("flags give %+v, want %+v", o, d)
+	o := d
+	if err := sf.apply(&o); err != nil || !reflect.DeepEqual(o, d) {
+		t.Fatalf("no flags give %+v (%v), want %+v", o, err, d)
 	}
-	if got, want := sf.params(), freeseg.ParamsOf(d); !reflect.DeepEqual(got, want) {
-		t.Fatalf("flag defaults %+v, ParamsOf %+v", got, want)
+	if f := fs.Lookup("short-side"); f == nil || f.DefValue != "336" {
+		t.Fatalf("--short-side default: %+v", f)
 	}
-	fs.Parse([]string{"--crop", "0"})
-	if _, err := sf.options(d); err == nil || !strings.Contains(err.Error(), "--crop 0 must be positive") {
+	if err := fs.Parse([]string{"--whole", "--method", "naclip", "--partial-labels=off"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sf.apply(&o); err != nil || !o.Whole || o.Method.Name != "naclip" || o.Partial.Enabled || o.LogitScale != d.LogitScale {
+		t.Fatalf("applied: %v %+v", err, o)
+	}
+	if got := sf.overrides(); !reflect.DeepEqual(got, []string{"--method=naclip", "--whole=true", "--partial-labels=off"}) {
+		t.Fatalf("overrides %q", got)
+	}
+	if err := fs.Parse([]string{"--crop", "0"}); err == nil || !strings.Contains(err.Error(), "crop: 0 is outside [1, 8192]") {
 		t.Fatalf("--crop 0: %v", err)
 	}
 }

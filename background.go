@@ -10,7 +10,7 @@ import (
 // WithBackground applies the background rule of freeseg segment to the
 // classes v. background is
 //
-//   - "none": no background class; v is returned as it is;
+//   - "none": no background class;
 //   - "first" (or "file"): class 0 of v is the background (v needs two or
 //     more classes);
 //   - "" or "default": a new class 0 made of the 26 "stuff" names of
@@ -20,33 +20,33 @@ import (
 //
 // A background name that is also one of v's names is left out of the
 // background (with a note saying so); if none is left that is an error.
-// It returns the vocabulary to segment with, whether its class 0 is the
-// background, and the notes.
-func WithBackground(v *prompts.Vocabulary, background string) (*prompts.Vocabulary, bool, []string, error) {
+// It returns the vocabulary to segment with (its Background field says
+// whether class 0 is the background; v itself is not changed) and the notes.
+func WithBackground(v *prompts.Vocabulary, background string) (*prompts.Vocabulary, []string, error) {
 	if v == nil || v.Len() == 0 {
-		return nil, false, nil, fmt.Errorf("no classes")
+		return nil, nil, fmt.Errorf("no classes")
 	}
 	b := strings.TrimSpace(background)
 	switch strings.ToLower(b) {
 	case "none":
-		return v, false, nil, nil
+		return &prompts.Vocabulary{Names: v.Names}, nil, nil
 	case "first", "file":
 		if v.Len() < 2 {
-			return nil, false, nil, fmt.Errorf("background %q needs a background class and at least one other class", b)
+			return nil, nil, fmt.Errorf("background %q needs a background class and at least one other class", b)
 		}
-		return v, true, nil, nil
+		return &prompts.Vocabulary{Names: v.Names, Background: true}, nil, nil
 	}
 	var bg []string
 	if b == "" || strings.EqualFold(b, "default") {
 		voc, err := prompts.Dataset("voc21")
 		if err != nil {
-			return nil, false, nil, err
+			return nil, nil, err
 		}
 		bg = voc.Names[0]
 	} else {
 		bv, err := prompts.ParseClassList(strings.ReplaceAll(b, ";", ","))
 		if err != nil {
-			return nil, false, nil, fmt.Errorf("background: %w", err)
+			return nil, nil, fmt.Errorf("background: %w", err)
 		}
 		for _, n := range bv.Names {
 			bg = append(bg, n...)
@@ -68,7 +68,7 @@ func WithBackground(v *prompts.Vocabulary, background string) (*prompts.Vocabula
 		kept = append(kept, n)
 	}
 	if len(kept) == 0 {
-		return nil, false, nil, fmt.Errorf("every background name is also a class; use background none")
+		return nil, nil, fmt.Errorf("every background name is also a class; use background none")
 	}
-	return &prompts.Vocabulary{Names: append([][]string{kept}, v.Names...)}, true, notes, nil
+	return &prompts.Vocabulary{Names: append([][]string{kept}, v.Names...), Background: true}, notes, nil
 }

@@ -11,10 +11,8 @@
 //	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
 //	img, _, err := imageio.Open("photo.jpg")
 //	classes, err := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, background, notes, err := freeseg.WithBackground(classes, "default")
-//	opts := freeseg.DefaultOptions()
-//	opts.Background = background
-//	res, err := e.Segment(img, vocab, opts)
+//	vocab, notes, err := freeseg.WithBackground(classes, "default") // class 0: 26 "stuff" names
+//	res, err := e.Segment(ctx, img, vocab, freeseg.DefaultOptions())
 //
 // (each err checked; example_test.go runs the same steps with a random-weight
 // model). Shapes are named with the letters of docs/method.md.
@@ -66,7 +64,8 @@ func NewEngine(m *clip.Model) *Engine {
 // Result of segmenting one image, at the image's own size.
 type Result struct {
 	Width, Height int
-	Classes       []string  // display name of each class (its first synonym)
+	Classes       []string  // display name of each class (its first synonym; "background" for a background class 0)
+	Background    bool      // class 0 is the background (the vocabulary's)
 	Queries       []string  // every name that was encoded
 	ClassOf       []int     // class of each query
 	Labels        []int32   // [H·W] class index per pixel
@@ -110,8 +109,10 @@ func FitMaxSide(img *imageio.RGB, maxSide int) *imageio.RGB {
 }
 
 // Segment labels every pixel of img with one of the vocabulary's classes.
-func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+// A cancelled ctx (a client gone, a deadline) stops the work between
+// windows and between transformer blocks, with ctx's error.
+func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
+	if err := e.Validate(o); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -136,7 +137,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(e.Model, imgs, B, H, W)
+		return o.Method.Features(ctx, e.Model, imgs, B, H, W)
 	}
 	Q, E := len(queries), e.Model.Config.EmbedDim
 	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
@@ -151,8 +152,13 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	C := vocab.Len()
-	res := &Result{Image: img, Width: img.W, Height: img.H, Classes: vocab.ClassNames(), Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
+	bg := vocab.Background
+	res := &Result{Image: img, Width: img.W, Height: img.H, Classes: vocab.DisplayNames(), Background: bg,
+		Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
 	partial := o.Partial
 	scoring := partial
 	if !scoring.Enabled {
@@ -160,7 +166,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		// the cheap CLS pooling gives them (no pass over the pixels).
 		scoring = seg.PartialOptions{Pool: seg.PoolCLS}
 	}
-	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, o.Background, scoring)
+	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, bg, scoring)
 	res.Scores = pr.Scores
 	res.Kept = make([]bool, C)
 	for c := range res.Kept {
@@ -178,7 +184,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		seg.AreaFilter(probs, C, HW, o.AreaThd)
 	}
 	thd := 0.0
-	if o.Background {
+	if bg {
 		thd = o.ProbThd
 	}
 	res.Labels = seg.Labels(probs, C, HW, thd)

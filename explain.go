@@ -1,6 +1,7 @@
 package freeseg
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/freeseg/freeseg/imageio"
@@ -27,7 +28,8 @@ type Explanation struct {
 // (docs/method.md#feature-surgery; auto picks multi for two or more texts,
 // redundant for one), per-text min-max normalisation and bilinear
 // upsampling to the image (docs/method.md#similarity-maps).
-func (e *Engine) Explain(img *imageio.RGB, texts []string, o Options) (*Explanation, error) {
+// A cancelled ctx stops the work between transformer blocks.
+func (e *Engine) Explain(ctx context.Context, img *imageio.RGB, texts []string, o Options) (*Explanation, error) {
 	if len(texts) == 0 {
 		return nil, fmt.Errorf("no texts given")
 	}
@@ -54,7 +56,7 @@ func (e *Engine) Explain(img *imageio.RGB, texts []string, o Options) (*Explanat
 		return nil, err
 	}
 	x := imageio.PreprocessSquare(img, size)
-	f, err := o.Method.Features(e.Model, x, 1, size, size)
+	f, err := o.Method.Features(ctx, e.Model, x, 1, size, size)
 	if err != nil {
 		return nil, err
 	}

@@ -29,14 +29,12 @@ type Options struct {
 	MaxSide int
 	// Window is the sliding window; Whole infers on the whole image
 	// instead (Window's crop and stride are then unused).
-	Window seg.Window
-	Whole  bool
-	// Background says class 0 of the vocabulary is background: it gets the
-	// pixels whose best probability is below ProbThd and is never removed by
-	// the partial labels. Without it, ProbThd is not applied and class 0 is
-	// an ordinary class. WithBackground builds such a vocabulary.
-	Background    bool
-	LogitScale    float64
+	Window     seg.Window
+	Whole      bool
+	LogitScale float64
+	// ProbThd gives the pixels whose best probability is below it to the
+	// background class; it applies only when the vocabulary has one
+	// (prompts.Vocabulary.Background, made by WithBackground).
 	ProbThd       float64
 	AreaThd       float64 // 0 = off
 	PAMRSteps     int     // 0 = off
@@ -49,9 +47,8 @@ type Options struct {
 // DefaultOptions is freeseg's recommended setting for segmentation: the
 // SCLIP sliding-window protocol (short side 336, crop 224, stride 112), the
 // 80 ImageNet templates, and the FreeSeg strategies on: partial labels with
-// smoothed-min pooling and the pixel stage with PAMR. Background is off:
-// set it when class 0 of the vocabulary is a background class (as
-// WithBackground makes it).
+// smoothed-min pooling and the pixel stage with PAMR. Whether class 0 is a
+// background class is the vocabulary's (WithBackground).
 func DefaultOptions() Options {
 	return Options{
 		Method:        dense.Surgery,
@@ -99,9 +96,6 @@ func ProtocolOptions(p prompts.Protocol) (Options, error) {
 	o.Window.PadToPatch = m.PadWindowsToPatch
 	o.LogitScale, o.ProbThd, o.AreaThd, o.PAMRSteps = p.LogitScale, p.ProbThd, p.AreaThd, p.PAMRSteps
 	o.Partial.Enabled = false
-	// The with-background sets (VOC21, Context60, COCO-Object) are the
-	// ones with a probability threshold in every published protocol.
-	o.Background = p.ProbThd > 0
 	return o, nil
 }
 

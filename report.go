@@ -98,21 +98,25 @@ func (s SettingValues) Get(name string) (any, bool) {
 }
 
 // ReportSettings lists the settings of use u in o, plus "background"
-// (whether class 0 is a background class).
-func ReportSettings(o *Options, u Use) SettingValues {
-	return append(SettingValues(Values(o, u)), Value{"background", o.Background})
+// (whether class 0 is a background class, the vocabulary's).
+func ReportSettings(o *Options, u Use, background bool) SettingValues {
+	var out SettingValues
+	for _, v := range Values(o, u) {
+		if v.Name == "prob_thd" && !background {
+			continue // applies to a background class only
+		}
+		out = append(out, v)
+	}
+	return append(out, Value{"background", background})
 }
 
-// NewSegmentReport describes r (segmented with vocab and o); names are the
-// display names of the classes (r.Classes when nil).
-func NewSegmentReport(r *Result, vocab *prompts.Vocabulary, names []string, o *Options) SegmentReport {
-	if names == nil {
-		names = r.Classes
-	}
+// NewSegmentReport describes r (segmented with vocab and o).
+func NewSegmentReport(r *Result, vocab *prompts.Vocabulary, o *Options) SegmentReport {
+	names := r.Classes
 	C := len(names)
-	pal := ClassColors(C, o.Background)
+	pal := ClassColors(C, r.Background)
 	rep := SegmentReport{Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Settings: ReportSettings(o, ForSegment)}
+		Settings: ReportSettings(o, ForSegment, r.Background)}
 	for c := 0; c < C; c++ {
 		rep.Classes = append(rep.Classes, ClassReport{Index: c, Name: names[c], Synonyms: vocab.Names[c], Color: pal[c],
 			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})

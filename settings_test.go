@@ -173,17 +173,23 @@ func TestValidateRefusesNonFinite(t *testing.T) {
 
 func TestWithBackground(t *testing.T) {
 	v, _ := prompts.ParseClassList("cat; sky")
-	out, bg, notes, err := freeseg.WithBackground(v, "default")
-	if err != nil || !bg || len(out.Names) != 3 || len(out.Names[0]) != 25 || len(notes) != 1 || !strings.Contains(notes[0], "sky") {
-		t.Fatalf("%v %v %q %v", out, bg, notes, err)
+	out, notes, err := freeseg.WithBackground(v, "default")
+	if err != nil || !out.Background || len(out.Names) != 3 || len(out.Names[0]) != 25 || len(notes) != 1 || !strings.Contains(notes[0], "sky") {
+		t.Fatalf("%v %q %v", out, notes, err)
 	}
-	if out, bg, _, _ := freeseg.WithBackground(v, "none"); bg || out != v {
+	if d := out.DisplayNames(); d[0] != "background" || d[1] != "cat" {
+		t.Fatalf("display names %v", d)
+	}
+	if out, _, _ := freeseg.WithBackground(v, "none"); out.Background || out.Len() != 2 || out.DisplayNames()[0] != "cat" {
 		t.Fatal("none")
 	}
-	if out, bg, _, _ := freeseg.WithBackground(v, "first"); !bg || out != v {
+	if out, _, _ := freeseg.WithBackground(v, "first"); !out.Background || out.Len() != 2 || out.DisplayNames()[0] != "background" {
 		t.Fatal("first")
 	}
-	if _, _, _, err := freeseg.WithBackground(v, "sky"); err == nil {
+	if v.Background {
+		t.Fatal("the input vocabulary was changed")
+	}
+	if _, _, err := freeseg.WithBackground(v, "sky"); err == nil {
 		t.Fatal("a background made only of class names was accepted")
 	}
 }

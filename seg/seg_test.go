@@ -1,6 +1,7 @@
 package seg_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -69,7 +70,7 @@ func TestGoldenSlidingWindowAndLabels(t *testing.T) {
 	G := golden.Tensor(t, "seg/query_features")
 	Q, E := G.Shape[0], G.Shape[1]
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
-		return dense.SCLIP.Features(m, imgs, B, h, w)
+		return dense.SCLIP.Features(context.Background(), m, imgs, B, h, w)
 	}
 	lg, err := seg.Infer(enc, in.F32, H, W, G.F32, Q, E, seg.Window{Crop: 224, Stride: 112}, 16, 300, 451)
 	if err != nil {

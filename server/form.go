@@ -269,7 +269,7 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 		// first class into background.
 		return nil, errorf(http.StatusBadRequest, "background %q is not offered here: use default, none, or your own names (\"sky, wall\")", background)
 	}
-	vocab, hasBG, notes, err := freeseg.WithBackground(v, background)
+	vocab, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -289,18 +289,11 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 			return nil, err
 		}
 	}
-	o.Background = hasBG
-	if !hasBG {
-		o.ProbThd = 0
-	}
 	if err := o.Validate(layers); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	req.opts = o
-	req.names = vocab.ClassNames()
-	if hasBG {
-		req.names[0] = "background"
-	}
+	req.names = vocab.DisplayNames()
 	return req, nil
 }
 

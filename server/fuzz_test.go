@@ -44,7 +44,7 @@ func FuzzParseSegmentForm(f *testing.F) {
 		if err := req.opts.Validate(6); err != nil {
 			t.Fatalf("accepted invalid options: %v", err)
 		}
-		if (req.opts.Background && req.names[0] != "background") || req.opts.MaxSide < 0 || req.opts.MaxSide > lim.MaxSide {
+		if (req.vocab.Background && req.names[0] != "background") || req.opts.MaxSide < 0 || req.opts.MaxSide > lim.MaxSide {
 			t.Fatalf("accepted %+v", req)
 		}
 	})

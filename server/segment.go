@@ -103,7 +103,7 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	var res *freeseg.Result
 	img, times, err := s.decodeAndRun(ctx, "segment", &req.image, req.imageName, req.exif, func(img *imageio.RGB) error {
 		var err error
-		res, err = s.eng.Segment(img, req.vocab, req.opts)
+		res, err = s.eng.Segment(ctx, img, req.vocab, req.opts)
 		return err
 	})
 	if err != nil {
@@ -174,8 +174,8 @@ func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, nam
 
 func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *freeseg.Result) (*SegmentResponse, error) {
 	C := len(req.names)
-	pal := freeseg.ClassColors(C, req.opts.Background)
-	resp := &SegmentResponse{SegmentReport: freeseg.NewSegmentReport(r, req.vocab, req.names, &req.opts)}
+	pal := freeseg.ClassColors(C, r.Background)
+	resp := &SegmentResponse{SegmentReport: freeseg.NewSegmentReport(r, req.vocab, &req.opts)}
 	resp.Image, resp.Model, resp.Notes = displayName(req.imageName), s.modelName(), req.notes
 	resp.Settings = append(resp.Settings, freeseg.Value{Name: "exif", Value: req.exif})
 	var err error
@@ -183,7 +183,7 @@ func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *frees
 	if err != nil {
 		return nil, err
 	}
-	overlay := freeseg.Overlay(r.Image, r, req.names, req.opts.Background)
+	overlay := freeseg.Overlay(r)
 	if resp.OverlayPNG, err = rgbBase64(overlay); err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	var ex *freeseg.Explanation
 	_, times, err := s.decodeAndRun(ctx, "explain", &req.image, req.imageName, req.exif, func(img *imageio.RGB) error {
 		var err error
-		ex, err = s.eng.Explain(img, req.texts, req.opts)
+		ex, err = s.eng.Explain(ctx, img, req.texts, req.opts)
 		return err
 	})
 	if err != nil {

@@ -106,7 +106,7 @@ func TestSegmentOptions(t *testing.T) {
 	}
 	o := req.opts
 	if o.Method.Name != "sclip" || o.Partial.Enabled || o.Resize.Mode != freeseg.ResizeSquare || o.Resize.Size != 224 || o.AreaThd != 0.1 ||
-		o.LogitScale != 50 || o.Background || o.ProbThd != 0 || req.exif || o.MaxSide != 512 || len(req.names) != 2 {
+		o.LogitScale != 50 || req.vocab.Background || o.ProbThd != 0.3 || req.exif || o.MaxSide != 512 || len(req.names) != 2 {
 		t.Fatalf("options %+v, request %+v", o, req)
 	}
 }

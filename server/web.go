@@ -81,7 +81,7 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Vision:       map[string]int{"width": c.VisionWidth, "layers": c.VisionLayers, "heads": c.VisionHeads, "patch": c.Patch, "image_size": c.ImageSize()},
 		Text:         map[string]int{"width": c.TextWidth, "layers": c.TextLayers, "heads": c.TextHeads, "context": c.ContextLength},
 		TemplateSets: prompts.TemplateSetNames(), PartialLabels: []string{"smoothmin", "max", "mean", "lse", "cls", "off"},
-		Defaults: freeseg.ReportSettings(&d, freeseg.ForSegment),
+		Defaults: freeseg.ReportSettings(&d, freeseg.ForSegment, true),
 		Explain:  freeseg.SettingValues(freeseg.Values(&ed, freeseg.ForExplain)),
 	}
 	for _, n := range dense.Names() {

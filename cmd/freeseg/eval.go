@@ -98,9 +98,8 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 		return p, o, err
 	}
 	if folder {
-		o.Background = ef.withBackground
-		if !o.Background {
-			o.ProbThd, o.AreaThd = 0, 0
+		if !ef.withBackground {
+			o.AreaThd = 0 // the preset's area rule is for a background set
 		}
 	}
 	return p, o, nil
@@ -161,12 +160,11 @@ func parseShard(s string) (int, int, error) {
 
 // pipelineSettings describes every option that changes the labels: the
 // settings table's values, and the rules the table does not hold.
-func pipelineSettings(o freeseg.Options) map[string]string {
+func pipelineSettings(o freeseg.Options, background bool) map[string]string {
 	m := map[string]string{}
-	for _, v := range freeseg.Values(&o, freeseg.ForEval) {
+	for _, v := range freeseg.ReportSettings(&o, freeseg.ForEval, background) {
 		m[v.Name] = fmt.Sprint(v.Value)
 	}
-	m["background"] = fmt.Sprint(o.Background)
 	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
 	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
 	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
@@ -285,10 +283,8 @@ func runEval(e *env, args []string) error {
 	if vocab.Len() != ds.Classes {
 		return fmt.Errorf("the vocabulary has %d classes but %s has %d", vocab.Len(), ds.Name, ds.Classes)
 	}
-	names := vocab.ClassNames()
-	if ds.Background {
-		names[0] = "background"
-	}
+	vocab.Background = ds.Background
+	names := vocab.DisplayNames()
 	protoLabel := proto.Method
 	if folder {
 		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
@@ -322,7 +318,7 @@ func runEval(e *env, args []string) error {
 	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
+		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
 	var state *eval.State
@@ -374,8 +370,8 @@ func runEval(e *env, args []string) error {
 	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
 	run := &eval.Run{
 		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
-		Segment: func(_ context.Context, img *imageio.RGB) ([]int32, error) {
-			res, err := eng.Segment(img, vocab, opts)
+		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
+			res, err := eng.Segment(ctx, img, vocab, opts)
 			if err != nil {
 				return nil, err
 			}

@@ -60,7 +60,7 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	// SCLIP's VOC21 config (the default protocol).
 	c := cfg("--dataset", "voc21")
 	o := c.opts
-	if o.Method.Name != "sclip" || o.LogitScale != 65 || o.ProbThd != 0.1 || o.AreaThd != 0.1 || !o.Background ||
+	if o.Method.Name != "sclip" || o.LogitScale != 65 || o.ProbThd != 0.1 || o.AreaThd != 0.1 ||
 		o.Window.Crop != 224 || o.Window.Stride != 112 || o.Resize.Size != 336 || o.Resize.MaxLong != 2048 ||
 		o.PAMRSteps != 0 || o.Partial.Enabled || o.Templates != "openai80" || len(c.overrides) != 0 {
 		t.Errorf("sclip voc21: %+v %v", o, c.overrides)
@@ -88,14 +88,14 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	}
 	// ClearCLIP pads crops; Cityscapes uses crop 224, stride 224.
 	o = cfg("--dataset", "cityscapes", "--protocol", "clearclip").opts
-	if !o.Window.PadToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 || o.Background {
+	if !o.Window.PadToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 {
 		t.Errorf("clearclip cityscapes: %+v", o)
 	}
 	// Ablation flags switch the FreeSeg stages on; everything else stays the preset.
 	c = cfg("--dataset", "voc20", "--pamr", "10", "--partial-labels", "smoothmin", "--templates", "single")
 	o = c.opts
 	if o.PAMRSteps != 10 || !o.Partial.Enabled || o.Partial.Pool.String() != "smoothmin" || o.Templates != "single" ||
-		o.LogitScale != 40 || o.ProbThd != 0 || o.Background || o.Window.Crop != 224 {
+		o.LogitScale != 40 || o.ProbThd != 0 || o.Window.Crop != 224 {
 		t.Errorf("voc20 ablation: %+v", o)
 	}
 	if !slices.Equal(c.overrides, []string{"--templates=single", "--pamr=10", "--partial-labels=smoothmin"}) {
@@ -107,10 +107,10 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	}
 	// Folder datasets borrow a benchmark's protocol.
 	o = cfg("--dataset", "folder", "--with-background").opts
-	if !o.Background || o.ProbThd != 0.1 || o.LogitScale != 50 {
+	if o.ProbThd != 0.1 || o.LogitScale != 50 {
 		t.Errorf("folder with background (context60): %+v", o)
 	}
-	if o = cfg("--dataset", "folder", "--like", "voc21").opts; o.Background || o.ProbThd != 0 || o.AreaThd != 0 || o.LogitScale != 65 {
+	if o = cfg("--dataset", "folder", "--like", "voc21").opts; o.AreaThd != 0 || o.LogitScale != 65 {
 		t.Errorf("folder like voc21 without background: %+v", o)
 	}
 	// Shards and errors.
@@ -418,7 +418,7 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 			if o.Method.Name != p.Method || o.Templates != p.Templates || o.Resize.Mode != freeseg.ResizeShort || o.Resize.Size != p.Short ||
 				o.Resize.MaxLong != p.MaxLong || o.Whole != (p.Crop == 0) || (!o.Whole && (o.Window.Crop != p.Crop || o.Window.Stride != p.Stride)) ||
 				o.Window.PadToPatch != (p.Method == "clearclip") || o.LogitScale != p.LogitScale || o.ProbThd != p.ProbThd ||
-				o.AreaThd != p.AreaThd || o.PAMRSteps != p.PAMRSteps || o.Partial.Enabled || o.Background != s.Background {
+				o.AreaThd != p.AreaThd || o.PAMRSteps != p.PAMRSteps || o.Partial.Enabled {
 				t.Errorf("%s on %s: protocol %+v, options %+v", m, s.Name, p, o)
 			}
 			if err := o.Validate(12); err != nil {

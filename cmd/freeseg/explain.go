@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -90,7 +91,7 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ex, err := eng.Explain(img, texts, opt)
+	ex, err := eng.Explain(context.Background(), img, texts, opt)
 	if err != nil {
 		return err
 	}

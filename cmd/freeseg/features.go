@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -60,7 +61,7 @@ func runFeatures(e *env, args []string) error {
 	} else {
 		x, w, h = imageio.PreprocessMMSeg(img, *short)
 	}
-	f, err := m.Features(cm, x, 1, h, w)
+	f, err := m.Features(context.Background(), cm, x, 1, h, w)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/freeseg/freeseg"
@@ -52,16 +56,12 @@ func runSegment(e *env, args []string) error {
 	if *saveTensors != "" && len(inputs) > 1 && !strings.Contains(*saveTensors, "{name}") {
 		return usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
 	}
-	vocab, hasBG, notes, err := buildVocabulary(*classes, *classesFile, *background)
+	vocab, notes, err := buildVocabulary(*classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}
 	if err := settings.apply(&opts); err != nil {
 		return err
-	}
-	opts.Background = hasBG
-	if !hasBG {
-		opts.ProbThd = 0
 	}
 	if err := prepareOutDir(*out); err != nil {
 		return err
@@ -76,10 +76,9 @@ func runSegment(e *env, args []string) error {
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
-	names := vocab.ClassNames()
-	if hasBG {
-		names[0] = "background"
-	}
+	// Ctrl-C stops the image in progress (between windows) and the run.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	guard := newGuard(append(append([]string{}, inputs...), *classesFile)...)
 	prog := newProgress(e.stderr, len(inputs), *quiet)
 	bases := outputNames(inputs)
@@ -93,11 +92,10 @@ func runSegment(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := eng.Segment(img, vocab, opts)
+		res, err := eng.Segment(ctx, img, vocab, opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		res.Classes = names
 		base := bases[i]
 		if err := writeSegmentOutputs(guard, *out, base, path, res, vocab, opts); err != nil {
 			return err
@@ -148,19 +146,19 @@ func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, r *freeseg.Re
 	if C > 256 {
 		return fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
 	}
-	pal := freeseg.ClassColors(C, o.Background)
+	pal := freeseg.ClassColors(C, r.Background)
 	labelsPath := filepath.Join(dir, base+".labels.png")
 	if err := g.writeFile(labelsPath, func(w io.Writer) error {
 		return imageio.WritePalettePNG(w, r.Labels, r.Width, r.Height, pal)
 	}); err != nil {
 		return err
 	}
-	overlay := freeseg.Overlay(r.Image, r, nil, o.Background)
+	overlay := freeseg.Overlay(r)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
 	if err := g.writeFile(overlayPath, func(w io.Writer) error { return imageio.EncodePNG(w, overlay) }); err != nil {
 		return err
 	}
-	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, nil, &o), Outputs: []string{labelsPath, overlayPath}}
+	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, &o), Outputs: []string{labelsPath, overlayPath}}
 	rep.Image = imgPath
 	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }

@@ -25,15 +25,23 @@ import (
 type ClassifierCache struct {
 	Dir string // "" = memory only
 
-	mu  sync.Mutex
-	mem map[string][]float32
+	mu sync.Mutex
+	// mem is keyed by the model too: Get takes the model, so one cache
+	// may serve several (the key holds the model, so it cannot be
+	// collected and its address reused while its rows are cached).
+	mem map[memKey][]float32
 	// Hits and Misses count rows served from the cache and computed.
 	Hits, Misses int
 }
 
+type memKey struct {
+	m         *clip.Model
+	tpl, name string
+}
+
 // NewClassifierCache makes a cache, on disk under dir when dir is not "".
 func NewClassifierCache(dir string) *ClassifierCache {
-	return &ClassifierCache{Dir: dir, mem: map[string][]float32{}}
+	return &ClassifierCache{Dir: dir, mem: map[memKey][]float32{}}
 }
 
 // Stats returns Hits and Misses read under the cache's lock (reading the
@@ -82,14 +90,14 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	var missIdx []int
 	c.mu.Lock()
 	for i, n := range names {
-		if row, ok := c.mem[tplKey+"\x00"+n]; ok {
+		if row, ok := c.mem[memKey{m, tplKey, n}]; ok {
 			copy(out[i*E:], row)
 			c.Hits++
 			continue
 		}
 		if c.Dir != "" {
 			if row, ok := c.readDisk(digest, setName, tplKey, n, E); ok {
-				c.mem[tplKey+"\x00"+n] = row
+				c.mem[memKey{m, tplKey, n}] = row
 				copy(out[i*E:], row)
 				c.Hits++
 				continue
@@ -111,7 +119,7 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	for j, n := range missing {
 		row := rows[j*E : (j+1)*E]
 		copy(out[missIdx[j]*E:], row)
-		c.mem[tplKey+"\x00"+n] = append([]float32(nil), row...)
+		c.mem[memKey{m, tplKey, n}] = append([]float32(nil), row...)
 		c.Misses++
 		if c.Dir != "" {
 			// A cache that cannot be written is not an error: the result

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/freeseg/freeseg/internal/goldenpath"
 )
 
 // ---- a small pickle writer (test only) ----
@@ -880,7 +882,15 @@ func TestParseSafetensorsErrors(t *testing.T) {
 
 // ---- fuzzing ----
 
-func goldenDir() string { return os.Getenv("FREESEG_GOLDEN") }
+// goldenDir is the golden folder, or "" when FREESEG_GOLDEN is unset or
+// unusable (the fuzz seeds it adds are optional).
+func goldenDir() string {
+	d, err := goldenpath.Resolve()
+	if err != nil {
+		return ""
+	}
+	return d
+}
 
 // goldenPickle returns the golden checkpoint's data.pkl when available.
 func goldenPickle() []byte {

@@ -895,7 +895,7 @@ func goldenPickle() []byte {
 	defer zr.Close()
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/data.pkl") {
-			b, err := readEntry(f, 1<<40, -1)
+			b, err := readEntry(f, 1<<40, maxPickleBytes, "a pickle")
 			if err == nil {
 				return b
 			}
@@ -914,7 +914,9 @@ func FuzzParsePickle(f *testing.F) {
 		f.Add(g)
 	}
 	blob := make([]byte, 4096)
-	load := func(string) ([]byte, error) { return blob, nil }
+	load := func(_ string, need int64) ([]byte, bool, int64, error) {
+		return blob[:min(need, int64(len(blob)))], need >= int64(len(blob)), int64(len(blob)), nil
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, ts := range []bool{false, true} {
 			refs, err := collectRefs("fuzz.pkl", data, ts)

@@ -43,7 +43,7 @@ func Size(parts ...Part) int64 {
 // chunk compresses data and ends with a sync flush: non-final blocks only.
 func chunk(data []byte) []byte {
 	var b bytes.Buffer
-	w, _ := flate.NewWriter(&b, flate.BestCompression)
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
 	w.Write(data)
 	w.Flush()
 	return b.Bytes()
@@ -143,7 +143,7 @@ type Cost struct {
 }
 
 func (c Cost) String() string {
-	return fmt.Sprintf("allocated %.1f MiB, peak RSS +%.1f MiB", float64(c.Allocated)/(1<<20), float64(c.PeakRSS)/(1<<20))
+	return fmt.Sprintf("allocated %.1f MiB, peak RSS %+.1f MiB", float64(c.Allocated)/(1<<20), float64(c.PeakRSS)/(1<<20))
 }
 
 // Measure runs f and returns its memory cost.

@@ -14,7 +14,7 @@ import (
 // refused with an error naming the file and the limit, at a memory cost far
 // below what it decompresses to.
 
-func loadGzMeasured(t *testing.T, gz []byte) (*Tokenizer, error, hostile.Cost) {
+func loadGzMeasured(t *testing.T, gz []byte) (*Tokenizer, hostile.Cost, error) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), openAIFile)
 	if err := os.WriteFile(p, gz, 0o644); err != nil {
@@ -24,7 +24,7 @@ func loadGzMeasured(t *testing.T, gz []byte) (*Tokenizer, error, hostile.Cost) {
 	var err error
 	c := hostile.Measure(func() { tk, err = LoadOpenAI(p) })
 	t.Logf("%d-byte gz: %v", len(gz), c)
-	return tk, err, c
+	return tk, c, err
 }
 
 func wantErrParts(t *testing.T, err error, parts ...string) {
@@ -42,7 +42,7 @@ func wantErrParts(t *testing.T, err error, parts ...string) {
 func TestHostileVocabularyGz(t *testing.T) {
 	mib := bytes.Repeat([]byte("a"), 1<<20)
 	t.Run("one 1 GiB line", func(t *testing.T) {
-		_, err, c := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte("#version: 0.2\n")}, hostile.Part{Data: mib, Repeat: 1024}))
+		_, c, err := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte("#version: 0.2\n")}, hostile.Part{Data: mib, Repeat: 1024}))
 		wantErrParts(t, err, openAIFile+":2:", "longer than 4096 bytes")
 		if c.Allocated > 8<<20 {
 			t.Errorf("allocated %d bytes", c.Allocated)
@@ -50,7 +50,7 @@ func TestHostileVocabularyGz(t *testing.T) {
 	})
 	t.Run("CLIP's file then 1 GiB of short lines", func(t *testing.T) {
 		lines := bytes.Repeat([]byte("a b\n"), 1<<18)
-		_, err, c := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte(gunzipDefault(t))}, hostile.Part{Data: lines, Repeat: 1024}))
+		_, c, err := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte(gunzipDefault(t))}, hostile.Part{Data: lines, Repeat: 1024}))
 		wantErrParts(t, err, openAIFile, "decompresses to more than 33554432 bytes")
 		// The 48,894 merge lines kept cost ~1.5 MB; the rest of the stream
 		// goes through a fixed buffer.
@@ -59,7 +59,7 @@ func TestHostileVocabularyGz(t *testing.T) {
 		}
 	})
 	t.Run("CLIP's file itself loads", func(t *testing.T) {
-		tk, err, _ := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte(gunzipDefault(t))}))
+		tk, _, err := loadGzMeasured(t, hostile.Gzip(hostile.Part{Data: []byte(gunzipDefault(t))}))
 		if err != nil || tk.VocabSize() != EOT+1 {
 			t.Fatalf("%v, %v", tk, err)
 		}
@@ -78,8 +78,7 @@ func TestHostileHFFiles(t *testing.T) {
 	}
 	f.Truncate(1 << 30)
 	f.Close()
-	var c hostile.Cost
-	c = hostile.Measure(func() { _, err = LoadHF(v, big) })
+	c := hostile.Measure(func() { _, err = LoadHF(v, big) })
 	wantErrParts(t, err, big, "more than 33554432 bytes")
 	if c.Allocated > 40<<20 { // vocab.json itself is parsed first
 		t.Errorf("allocated %d bytes", c.Allocated)

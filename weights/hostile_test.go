@@ -34,13 +34,13 @@ func oneStorageZip(t *testing.T, storNumel int64, blob hostile.Entry) []byte {
 	return z
 }
 
-func parseMeasured(t *testing.T, z []byte) (*File, error, hostile.Cost) {
+func parseMeasured(t *testing.T, z []byte) (*File, hostile.Cost, error) {
 	t.Helper()
 	var f *File
 	var err error
 	c := hostile.Measure(func() { f, err = ParseTorch(bytes.NewReader(z), int64(len(z)), "bomb.pt") })
 	t.Logf("%d-byte file: %v", len(z), c)
-	return f, err, c
+	return f, c, err
 }
 
 func checkCost(t *testing.T, c hostile.Cost, limit uint64) {
@@ -66,7 +66,7 @@ func TestHostilePickleOfZeros(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err, c := parseMeasured(t, z)
+			_, c, err := parseMeasured(t, z)
 			wantErr(t, err, "bomb.pt", "a/data.pkl", tc.err)
 			checkCost(t, c, 48<<20) // the 16 MiB limit, read with doubling growth
 		})
@@ -84,7 +84,7 @@ func TestHostileStorageBlob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			z := oneStorageZip(t, tc.numel, hostile.Entry{Parts: blob})
-			f, err, c := parseMeasured(t, z)
+			f, c, err := parseMeasured(t, z)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,11 +98,11 @@ func TestHostileStorageBlob(t *testing.T) {
 	// A blob shorter than its storage claims is still refused (the check
 	// that reading a prefix must not lose).
 	z := oneStorageZip(t, 16, hostile.Entry{Parts: []hostile.Part{{Data: make([]byte, 60)}}})
-	_, err, _ := parseMeasured(t, z)
+	_, _, err := parseMeasured(t, z)
 	wantErr(t, err, "bomb.pt", `storage "0"`, "blob has 60 bytes", "16 elements = 64 bytes")
 	// So is one whose header claims less than the storage needs.
 	z = oneStorageZip(t, 1536<<18, hostile.Entry{Parts: blob, DeclaredSize: 1 << 20})
-	_, err, _ = parseMeasured(t, z)
+	_, _, err = parseMeasured(t, z)
 	wantErr(t, err, "bomb.pt", `storage "0"`, "blob has 1048576 bytes")
 }
 

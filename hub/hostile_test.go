@@ -117,3 +117,15 @@ func TestDownloadCaps(t *testing.T) {
 		t.Fatalf("weights: %v %v", st, err)
 	}
 }
+
+// The models API listing is bounded by the stall timeout too.
+func TestTrickledListingFails(t *testing.T) {
+	s := hubtest.New(t, fakeModel("org/slowapi", 1000))
+	s.APITrickle = 20 * time.Millisecond
+	opt, _ := testOptions(t, s)
+	opt.StallTimeout = 200 * time.Millisecond
+	_, err := Pull(context.Background(), "org/slowapi", opt)
+	if err == nil || !strings.Contains(err.Error(), "org/slowapi@main: the file listing stalled: less than 1 KiB received in 200ms") {
+		t.Fatalf("err = %v", err)
+	}
+}

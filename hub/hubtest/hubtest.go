@@ -79,6 +79,9 @@ type Server struct {
 	// NoAPI makes the models API answer 404 without X-Error-Code, like a
 	// bare mirror.
 	NoAPI bool
+	// APITrickle sends the models API's answers one byte at a time, this
+	// long apart.
+	APITrickle time.Duration
 
 	mu     sync.Mutex
 	repos  map[string]*Repo
@@ -325,6 +328,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id, rev string
 		info.Siblings = append(info.Siblings, sb)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if s.APITrickle > 0 {
+		b, _ := json.Marshal(info)
+		serveBytes(w, r, b, Fault{Trickle: s.APITrickle})
+		return
+	}
 	json.NewEncoder(w).Encode(info)
 }
 

@@ -18,7 +18,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -148,7 +148,9 @@ func (c Cost) String() string {
 
 // Measure runs f and returns its memory cost.
 func Measure(f func()) Cost {
-	runtime.GC()
+	// Collect and return freed memory to the OS first, so that what f
+	// allocates needs fresh pages and shows in the peak RSS.
+	debug.FreeOSMemory()
 	rssBefore := procStatus("VmRSS")
 	if rssBefore >= 0 {
 		// "5" resets the peak RSS (VmHWM) to the current RSS (proc(5)).

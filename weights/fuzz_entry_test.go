@@ -68,3 +68,16 @@ func FuzzReadZipEntry(f *testing.F) {
 		}
 	})
 }
+
+// addLyingZipSeeds adds checkpoints whose deflated entries' headers lie
+// about their sizes (FuzzParseTorch's seeds).
+func addLyingZipSeeds(f *testing.F) {
+	for _, declared := range []uint64{3, 1 << 40} {
+		z, err := hostile.Zip(hostile.Entry{Name: "a/data.pkl", Parts: []hostile.Part{{Data: syntheticPickle(true)}}, DeclaredSize: declared},
+			hostile.Entry{Name: "a/data/0", Parts: []hostile.Part{{Data: make([]byte, 256), Repeat: 4}}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(z)
+	}
+}

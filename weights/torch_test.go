@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/freeseg/freeseg/internal/hostile"
 )
 
 // ---- a small pickle writer (test only) ----
@@ -946,15 +944,7 @@ func FuzzParseTorch(f *testing.F) {
 	f.Add(syntheticZip(f, syntheticPickle(false), zip.Store, false))
 	f.Add(syntheticZip(f, syntheticPickle(true), zip.Deflate, true))
 	f.Add(torchScriptZip(f, torchScriptPickle(1), true))
-	// Deflated entries whose headers lie about their sizes.
-	for _, declared := range []uint64{3, 1 << 40} {
-		z, err := hostile.Zip(hostile.Entry{Name: "a/data.pkl", Parts: []hostile.Part{{Data: syntheticPickle(true)}}, DeclaredSize: declared},
-			hostile.Entry{Name: "a/data/0", Parts: []hostile.Part{{Data: make([]byte, 256), Repeat: 4}}})
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(z)
-	}
+	addLyingZipSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := ParseTorch(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
 		if err != nil {

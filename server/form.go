@@ -31,8 +31,11 @@ type form struct {
 // readForm reads a multipart/form-data body. Only the names in allowed are
 // accepted (an unknown or repeated field is an error: a typo must not be
 // silently ignored); fileField is the one part read as a file, at most
-// maxImage bytes.
-func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64) (*form, error) {
+// maxImage bytes. sizeHint is the body's declared length (-1 when
+// unknown): the file is read into one buffer of about that size instead of
+// a buffer that doubles as it grows (which holds up to three times the
+// file while copying).
+func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage, sizeHint int64) (*form, error) {
 	if strings.TrimSpace(contentType) == "" {
 		return nil, errorf(http.StatusUnsupportedMediaType, "no Content-Type: send multipart/form-data (curl -F image=@photo.jpg -F ...)")
 	}
@@ -47,8 +50,18 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 	if boundary == "" {
 		return nil, errorf(http.StatusBadRequest, "malformed multipart body: Content-Type has no boundary")
 	}
-	mr := multipart.NewReader(body, boundary)
+	// The multipart reader may turn a read error into a parse error (a
+	// timeout inside a part's header reads as a malformed header): keep
+	// the first error of the body itself to classify the failure.
+	rec := &errRecorder{r: body}
+	mr := multipart.NewReader(rec, boundary)
 	f := &form{fields: map[string]string{}}
+	fail := func(err error) (*form, error) {
+		if rec.err != nil {
+			return nil, multipartError(rec.err)
+		}
+		return nil, multipartError(err)
+	}
 	for n := 0; ; n++ {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -58,7 +71,7 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			break
 		}
 		if err != nil {
-			return nil, multipartError(err)
+			return fail(err)
 		}
 		name := p.FormName()
 		switch {
@@ -70,9 +83,9 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if f.hasImage {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			data, err := readLimited(p, maxImage, sizeHint)
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
 			if int64(len(data)) > maxImage {
 				return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", maxImage)
@@ -82,9 +95,9 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if _, dup := f.fields[name]; dup {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			data, err := readLimited(p, maxFieldBytes, -1)
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
 			if len(data) > maxFieldBytes {
 				return nil, errorf(http.StatusRequestEntityTooLarge, "field %q longer than %d bytes", name, maxFieldBytes)
@@ -94,6 +107,50 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 		p.Close()
 	}
 	return f, nil
+}
+
+// errRecorder passes reads through and keeps the first error other than
+// io.EOF.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// readLimited reads r to its end or to limit+1 bytes, whichever comes
+// first, into a buffer of sizeHint bytes (capped at limit+1) grown only if
+// needed; more than limit bytes means over the limit.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	n := sizeHint
+	if n <= 0 || n > limit+1 {
+		n = min(limit+1, 64<<10)
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			nb := make([]byte, len(buf), min(2*int64(cap(buf))+4096, limit+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func multipartError(err error) error {
@@ -213,8 +270,8 @@ func fieldSet(names ...string) map[string]bool {
 // parseSegmentForm reads and checks a segment request; layers is the
 // model's vision depth (for Options.Validate). Every error is an *apiError
 // with a 4xx code.
-func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits) (*segmentRequest, error) {
-	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes)
+func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits, sizeHint int64) (*segmentRequest, error) {
+	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes, sizeHint)
 	if err != nil {
 		return nil, err
 	}
@@ -337,8 +394,8 @@ type explainRequest struct {
 
 var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
 
-func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits) (*explainRequest, error) {
-	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes)
+func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, sizeHint int64) (*explainRequest, error) {
+	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes, sizeHint)
 	if err != nil {
 		return nil, err
 	}

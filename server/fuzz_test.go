@@ -24,7 +24,7 @@ func FuzzParseSegmentForm(f *testing.F) {
 	f.Add("text/plain", []byte("hello"))
 	f.Add("multipart/form-data; boundary=\"unterminated", []byte(""))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim)
+		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim, int64(len(body)))
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Code < 400 || ae.Code > 499 || ae.Msg == "" {

@@ -23,7 +23,7 @@ const maxFieldBytes = 1 << 20
 // file (the image).
 type form struct {
 	fields    map[string]string
-	image     []byte
+	image     *upload
 	imageName string
 	hasImage  bool
 }
@@ -31,11 +31,9 @@ type form struct {
 // readForm reads a multipart/form-data body. Only the names in allowed are
 // accepted (an unknown or repeated field is an error: a typo must not be
 // silently ignored); fileField is the one part read as a file, at most
-// maxImage bytes. sizeHint is the body's declared length (-1 when
-// unknown): the file is read into one buffer of about that size instead of
-// a buffer that doubles as it grows (which holds up to three times the
-// file while copying).
-func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage, sizeHint int64) (*form, error) {
+// maxImage bytes, kept as st says (in memory, or a temporary file past
+// st.spillAt). On success the caller must close f.image.
+func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64, st store) (_ *form, err error) {
 	if strings.TrimSpace(contentType) == "" {
 		return nil, errorf(http.StatusUnsupportedMediaType, "no Content-Type: send multipart/form-data (curl -F image=@photo.jpg -F ...)")
 	}
@@ -56,6 +54,11 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 	rec := &errRecorder{r: body}
 	mr := multipart.NewReader(rec, boundary)
 	f := &form{fields: map[string]string{}}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	fail := func(err error) (*form, error) {
 		if rec.err != nil {
 			return nil, multipartError(rec.err)
@@ -83,14 +86,18 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if f.hasImage {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := readLimited(p, maxImage, sizeHint)
-			if err != nil {
+			u, err := readUpload(p, maxImage, st)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return nil, err
+			}
+			if err != nil && isReadError(err) {
 				return fail(err)
 			}
-			if int64(len(data)) > maxImage {
-				return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", maxImage)
+			if err != nil {
+				return nil, err // the server's own storage: 500
 			}
-			f.image, f.imageName, f.hasImage = data, p.FileName(), true
+			f.image, f.imageName, f.hasImage = u, p.FileName(), true
 		default:
 			if _, dup := f.fields[name]; dup {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
@@ -243,7 +250,7 @@ type Limits struct {
 
 // segmentRequest is a parsed POST /v1/segment form.
 type segmentRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	vocab     *prompts.Vocabulary
 	names     []string // display name per class ("background" for class 0 when it is)
@@ -270,15 +277,21 @@ func fieldSet(names ...string) map[string]bool {
 // parseSegmentForm reads and checks a segment request; layers is the
 // model's vision depth (for Options.Validate). Every error is an *apiError
 // with a 4xx code.
-func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits, sizeHint int64) (*segmentRequest, error) {
-	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes, sizeHint)
+// On success the caller must close req.image.
+func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *segmentRequest, err error) {
+	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	classes, ok := f.value("classes")
@@ -340,7 +353,7 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 	if err := f.boolField("whole", &p.Whole); err != nil {
 		return nil, err
 	}
-	req := &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
+	req = &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
 	for _, x := range []struct {
 		name string
 		dst  *bool
@@ -384,7 +397,7 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 
 // explainRequest is a parsed POST /v1/explain form.
 type explainRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	texts     []string
 	opts      freeseg.ExplainOptions
@@ -394,15 +407,21 @@ type explainRequest struct {
 
 var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
 
-func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, sizeHint int64) (*explainRequest, error) {
-	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes, sizeHint)
+// On success the caller must close req.image.
+func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *explainRequest, err error) {
+	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	text, ok := f.value("texts")
@@ -455,7 +474,7 @@ func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits
 	default:
 		return nil, errorf(http.StatusBadRequest, "feature_surgery %q: want auto, multi, redundant or off", o.FeatureSurgery)
 	}
-	req := &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
+	req = &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
 	if err := f.intField("size", &o.Size); err != nil {
 		return nil, err
 	}

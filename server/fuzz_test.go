@@ -24,7 +24,7 @@ func FuzzParseSegmentForm(f *testing.F) {
 	f.Add("text/plain", []byte("hello"))
 	f.Add("multipart/form-data; boundary=\"unterminated", []byte(""))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim, int64(len(body)))
+		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim, store{sizeHint: int64(len(body)), spillAt: -1})
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Code < 400 || ae.Code > 499 || ae.Msg == "" {
@@ -35,7 +35,7 @@ func FuzzParseSegmentForm(f *testing.F) {
 			}
 			return
 		}
-		if len(req.image) == 0 || req.vocab == nil || req.vocab.Len() == 0 || req.vocab.Len() > lim.MaxClasses+1 || len(req.names) != req.vocab.Len() {
+		if req.image.size == 0 || req.vocab == nil || req.vocab.Len() == 0 || req.vocab.Len() > lim.MaxClasses+1 || len(req.names) != req.vocab.Len() {
 			t.Fatalf("accepted %+v", req)
 		}
 		if q, _ := req.vocab.Queries(); len(q) > lim.MaxNames {

@@ -109,10 +109,11 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer tk.done()
-	req, err := parseSegmentForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, r.ContentLength)
+	req, err := parseSegmentForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, s.store(r))
 	if err != nil {
 		return err
 	}
+	defer req.image.close()
 	queries, _ := req.vocab.Queries()
 	ow, oh, err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries)))
 	if err != nil {
@@ -128,7 +129,7 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var res *freeseg.Result
-	img, times, err := s.decodeAndRun(ctx, "segment", tk, &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	img, times, err := s.decodeAndRun(ctx, "segment", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
 		res, err = s.eng.Segment(img, req.vocab, req.opts)
 		return err
@@ -144,6 +145,11 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	resp.Timing = times.timing(t, start)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// store is where the request's upload is kept while it waits.
+func (s *Server) store(r *http.Request) store {
+	return store{sizeHint: r.ContentLength, spillAt: s.cfg.SpillBytes, dir: s.cfg.UploadDir}
 }
 
 // begin refuses work while shutting down, bounds the request body and
@@ -162,8 +168,8 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (*ticket, error) 
 // checkUpload reads the upload's size from its header (no decoding),
 // checks the pixel limit and the memory of the maps the answer needs, and
 // returns the size the image will have (after max_side).
-func (s *Server) checkUpload(image []byte, maxSide, maps int, what string) (int, int, error) {
-	iw, ih, err := probeImage(image, s.cfg.MaxPixels)
+func (s *Server) checkUpload(image *upload, maxSide, maps int, what string) (int, int, error) {
+	iw, ih, err := probeImage(image.reader(), s.cfg.MaxPixels)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -224,18 +230,22 @@ func (st slotTimes) timing(encodeStart, start time.Time) Timing {
 // decodeAndRun decodes the upload inside an inference slot (so queued
 // requests hold only their bytes), drops the upload, and runs work on the
 // image.
-func (s *Server) decodeAndRun(ctx context.Context, op string, tk *ticket, image *[]byte, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
+func (s *Server) decodeAndRun(ctx context.Context, op string, tk *ticket, image *upload, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
 	var img *imageio.RGB
 	var st slotTimes
 	wait, ran, err := s.run(ctx, op, tk, func() error {
 		t := time.Now()
-		var err error
-		img, err = decodeImage(*image, name, exif, maxSide)
-		st.decode = time.Since(t)
+		data, err := image.bytes()
 		if err != nil {
 			return err
 		}
-		*image = nil // let the upload be collected during the inference
+		img, err = decodeImage(data, name, exif, maxSide)
+		st.decode = time.Since(t)
+		image.close() // let the upload go during the inference
+		image.mem = nil
+		if err != nil {
+			return err
+		}
 		if err := work(img); err != nil {
 			return engineError(err)
 		}
@@ -309,10 +319,11 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer tk.done()
-	req, err := parseExplainForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, r.ContentLength)
+	req, err := parseExplainForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, s.store(r))
 	if err != nil {
 		return err
 	}
+	defer req.image.close()
 	if p := s.eng.Model.Vision.Patch; req.opts.Size < p {
 		return errorf(http.StatusBadRequest, "field size: %d is smaller than one %d-pixel patch", req.opts.Size, p)
 	}
@@ -330,7 +341,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var ex *freeseg.Explanation
-	img, times, err := s.decodeAndRun(ctx, "explain", tk, &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	img, times, err := s.decodeAndRun(ctx, "explain", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
 		ex, err = s.eng.Explain(img, req.texts, req.opts)
 		return err

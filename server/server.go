@@ -49,6 +49,12 @@ type Config struct {
 	// slow clients are cut off), IdleTimeout for keep-alive connections;
 	// used by HTTPServer.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// SpillBytes is how much of an upload is kept in memory while its
+	// request waits; larger uploads go to a temporary file under
+	// UploadDir ("" = the system's temporary folder), unlinked at once.
+	// Negative: always in memory.
+	SpillBytes int64
+	UploadDir  string
 	// Budget bounds each inference's network input, working memory and
 	// work, checked from the image header and the settings before the
 	// request waits for a slot (422/413 with what to send instead).
@@ -77,6 +83,7 @@ func DefaultConfig() Config {
 			MaxSide:      4096,
 		},
 		Budget:            ServiceLimits(),
+		SpillBytes:        1 << 20,
 		MaxConcurrent:     max(1, runtime.GOMAXPROCS(0)/4),
 		Queue:             8,
 		InferenceTimeout:  2 * time.Minute,
@@ -118,6 +125,9 @@ func (c Config) withDefaults() Config {
 	seti(&c.MaxNames, d.MaxNames)
 	seti(&c.MaxSide, d.MaxSide)
 	seti(&c.MaxConcurrent, d.MaxConcurrent)
+	if c.SpillBytes == 0 {
+		c.SpillBytes = d.SpillBytes
+	}
 	seti(&c.Budget.MaxTokens, d.Budget.MaxTokens)
 	set(&c.Budget.MaxBytes, d.Budget.MaxBytes)
 	if !(c.Budget.MaxGFLOPs > 0) {
@@ -423,22 +433,27 @@ func (s *Server) run(ctx context.Context, op string, tk *ticket, fn func() error
 	t1 := time.Now()
 	go func() {
 		defer s.bg.Done()
-		defer release()
-		defer func() {
-			if p := recover(); p != nil {
-				if s.cfg.Log != nil {
-					buf := make([]byte, 8<<10)
-					buf = buf[:runtime.Stack(buf, false)]
-					s.cfg.Log.Printf("panic in %s: %v\n%s", op, p, buf)
+		// The slot is released before the answer is handed over, so that
+		// a client that has its answer sees the slot free.
+		err := func() (err error) {
+			defer release()
+			defer func() {
+				if p := recover(); p != nil {
+					if s.cfg.Log != nil {
+						buf := make([]byte, 8<<10)
+						buf = buf[:runtime.Stack(buf, false)]
+						s.cfg.Log.Printf("panic in %s: %v\n%s", op, p, buf)
+					}
+					err = errorf(http.StatusInternalServerError, "internal error in %s", op)
 				}
-				done <- errorf(http.StatusInternalServerError, "internal error in %s", op)
+			}()
+			if s.hookInference != nil {
+				s.hookInference()
 			}
+			err = fn()
+			s.met.inferenceDone(op, time.Since(t1))
+			return err
 		}()
-		if s.hookInference != nil {
-			s.hookInference()
-		}
-		err := fn()
-		s.met.inferenceDone(op, time.Since(t1))
 		done <- err
 	}()
 	select {

@@ -30,8 +30,8 @@ type Budget struct {
 	// residual stream, q|k|v, the MLP hidden layer, the outputs.
 	ActivationBytes int64
 	// AttentionBytes are the Tokens×Tokens buffers: NACLIP's Gaussian bias
-	// (kept in a small cache after the call), and without the fused
-	// attention kernel one logits matrix per worker.
+	// (cached after the call when it is at most 16 MiB), and without the
+	// fused attention kernel one logits matrix per worker.
 	AttentionBytes int64
 	// MapBytes are the float32 maps at the network input's and the image's
 	// size: logits, PAMR's affinities, probabilities, heat maps.

@@ -91,11 +91,8 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if errors.As(err, &ae) {
 				return nil, err
 			}
-			if err != nil && isReadError(err) {
-				return fail(err)
-			}
 			if err != nil {
-				return nil, err // the server's own storage: 500
+				return fail(err)
 			}
 			f.image, f.imageName, f.hasImage = u, p.FileName(), true
 		default:

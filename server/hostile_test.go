@@ -327,3 +327,53 @@ func TestCacheAndBudgetMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Uploads past SpillBytes wait in a temporary file, unlinked at once:
+// nothing is left in the folder during or after the request, the answer
+// is the same as from memory, and an image part over the body limit is
+// still 413.
+func TestUploadSpill(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.SpillBytes, cfg.UploadDir, cfg.MaxBodyBytes = 4096, dir, 1<<20
+	s, ts := testServer(t, cfg)
+	left := -1
+	s.hookInference = func() {
+		entries, _ := os.ReadDir(dir)
+		left = len(entries)
+	}
+	pic := string(photo(t, 48, 40)) + strings.Repeat("\x00", 200<<10) // trailing bytes after IEND
+	parts := []part{{"image", "p.png", pic}, {"classes", "", "cat; dog"}, {"templates", "", "single"}, {"pamr", "", "0"}}
+	resp, b := postForm(t, ts.URL+"/v1/segment", parts...)
+	if resp.StatusCode != 200 || left != 0 {
+		t.Fatalf("%d (files in the upload folder: %d) %.200s", resp.StatusCode, left, b)
+	}
+	var spilled, inMem SegmentResponse
+	json.Unmarshal(b, &spilled)
+	_, ts2 := testServer(t, Config{})
+	_, b2 := postForm(t, ts2.URL+"/v1/segment", parts...)
+	json.Unmarshal(b2, &inMem)
+	if spilled.LabelsPNG == "" || spilled.LabelsPNG != inMem.LabelsPNG {
+		t.Errorf("spilled and in-memory uploads differ")
+	}
+	// The spill is real: with a folder that does not exist it fails (the
+	// server's side, 500), while small uploads never touch the folder.
+	cfg.UploadDir = filepath.Join(dir, "missing")
+	_, ts3 := testServer(t, cfg)
+	if resp, b := postForm(t, ts3.URL+"/v1/segment", parts...); resp.StatusCode != 500 || !strings.Contains(errorBody(t, b), "storing the upload") || strings.Contains(string(b), dir) {
+		t.Errorf("missing folder: %d %s", resp.StatusCode, b)
+	}
+	small := append([]part{{"image", "p.png", string(photo(t, 16, 16))}}, parts[1:]...)
+	if resp, b := postForm(t, ts3.URL+"/v1/segment", small...); resp.StatusCode != 200 {
+		t.Errorf("small upload: %d %.200s", resp.StatusCode, b)
+	}
+	parts[0].value = strings.Repeat("x", 2<<20)
+	resp, b = postForm(t, ts.URL+"/v1/segment", parts...)
+	if msg := errorBody(t, b); resp.StatusCode != 413 {
+		t.Errorf("%d %s", resp.StatusCode, msg)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d files left", len(entries))
+	}
+	healthy(t, ts.URL)
+}

@@ -51,7 +51,7 @@ func readUpload(r io.Reader, limit int64, st store) (*upload, error) {
 	}
 	f, err := os.CreateTemp(st.dir, "freeseg-upload-*")
 	if err != nil {
-		return nil, fmt.Errorf("storing the upload: %w", err)
+		return nil, storeError(err)
 	}
 	u := &upload{file: f}
 	// Unlinked at once where the system allows it: nothing is left behind
@@ -71,13 +71,23 @@ func readUpload(r io.Reader, limit int64, st store) (*upload, error) {
 		if isReadError(err) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("storing the upload: %w", err)
+		return nil, storeError(err)
 	}
 	if u.size > limit {
 		u.close()
 		return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", limit)
 	}
 	return u, nil
+}
+
+// storeError is a failure of the upload folder (500), without its path:
+// the client has no use for the server's file system layout.
+func storeError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return errorf(http.StatusInternalServerError, "storing the upload: %v", err)
 }
 
 // isReadError tells the body's read errors (which readForm classifies:

@@ -143,6 +143,7 @@ func TestBudgetMemoryMatchesAllocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := float64(m1.TotalAlloc - m0.TotalAlloc)
+	t.Logf("naclip 1024x1024 whole: estimate %d bytes (attention %d), allocated %.0f", b.PeakBytes, b.AttentionBytes, got)
 	if r := float64(b.PeakBytes) / got; r < 0.7 || r > 2 {
 		t.Errorf("estimate %d bytes, allocated %.0f (ratio %.2f)", b.PeakBytes, got, r)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
-	"github.com/freeseg/freeseg/seg"
 	"github.com/freeseg/freeseg/tensor/attn"
 )
 
@@ -38,7 +37,10 @@ type Budget struct {
 	MapBytes int64
 	// PeakBytes is the estimate of the most the call holds at once.
 	PeakBytes int64
-	// GFLOPs is the vision encoder's work, 10⁹ multiply-adds counted as 2.
+	// GFLOPs is the work, 10⁹ multiply-adds counted as 2: the vision
+	// encoder's, plus the per-pixel work of the maps (upsampling and
+	// accumulating each window's logits, PAMR's iterations), which
+	// dominates with many small windows or large images.
 	GFLOPs float64
 	// MaxSquare is the largest square input side whose tokens fit the
 	// limit the budget was checked against (0 before Check).
@@ -217,8 +219,11 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		gh, gw := float64(h/p), float64(w/p)
 		maps += 2*Q*gh*gw + Q*out // grid logits, upsampled logits
 	} else {
-		rects := seg.Windows(h, w, o.Window.Crop, o.Window.Stride)
-		ch, cw := rects[0].Y1-rects[0].Y0, rects[0].X1-rects[0].X0
+		// seg.Windows' count and crop size, computed without listing the
+		// windows (a 1-pixel stride on a large input would be billions).
+		crop, stride := o.Window.Crop, max(1, o.Window.Stride)
+		nwin := (max(h-crop+stride-1, 0)/stride + 1) * (max(w-crop+stride-1, 0)/stride + 1)
+		ch, cw := min(crop, h), min(crop, w)
 		if o.Window.PadToPatch {
 			ch, cw = (ch+p-1)/p*p, (cw+p-1)/p*p
 		}
@@ -226,10 +231,13 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		if batch <= 0 {
 			batch = 8
 		}
-		batch = min(batch, len(rects))
-		b.PassW, b.PassH, b.Passes, b.Batch = cw, ch, len(rects), batch
+		batch = min(batch, nwin)
+		b.PassW, b.PassH, b.Passes, b.Batch = cw, ch, nwin, batch
 		encoderCost(&b, e.Model, o.Method, batch, ch, cw)
-		b.GFLOPs *= float64(len(rects)) / float64(batch)
+		b.GFLOPs *= float64(nwin) / float64(batch)
+		// Each window: cosines, bilinear upsampling (4 multiply-adds a
+		// value) and accumulation of Q maps, and its crop's copy.
+		b.GFLOPs += float64(nwin) * (Q*10 + 3) * float64(ch*cw) / 1e9
 		maps += Q*in + in + Q*float64(ch*cw) // accumulated logits, counts, one upsampled window
 		if w != imgW || h != imgH {
 			maps += Q * out
@@ -238,8 +246,10 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 	if o.PAMRSteps > 0 {
 		P := 8 * float64(max(1, len(o.PAMRDilations)))
 		maps += 3*out + 2*P*out + Q*out // guide, neighbours (int32) and affinities, next
+		b.GFLOPs += (float64(o.PAMRSteps)*2*P*Q + 30*P) * out / 1e9
 	}
-	maps += C*out + out // probabilities, labels
+	maps += C*out + out                 // probabilities, labels
+	b.GFLOPs += (Q*8 + C*4) * out / 1e9 // upsampling, softmax, labels
 	b.MapBytes = sat(4 * maps)
 	b.PeakBytes = b.ActivationBytes + b.AttentionBytes + b.MapBytes
 	return b, nil

@@ -86,6 +86,38 @@ func TestBudgetRefusesHugeInputs(t *testing.T) {
 	}
 }
 
+// The window count is seg.Windows' for odd sizes, crops larger than the
+// input and strides that do not divide it; and a 1-pixel stride on a
+// large input is counted, not listed (16 million windows here).
+func TestBudgetWindowCount(t *testing.T) {
+	e := randomEngine(t)
+	for _, c := range [][4]int{{336, 448, 224, 112}, {333, 500, 224, 100}, {100, 90, 224, 112}, {1000, 37, 64, 63}, {64, 64, 64, 1}} {
+		o := freeseg.DefaultOptions()
+		o.Resize = freeseg.Resize{Mode: "none"}
+		o.Window = seg.Window{Crop: c[2], Stride: c[3]}
+		b, err := e.SegmentBudget(c[1], c[0], 2, 2, o)
+		rects := seg.Windows(c[0], c[1], c[2], c[3])
+		if err != nil || b.Passes != len(rects) || b.PassH != rects[0].Y1-rects[0].Y0 || b.PassW != rects[0].X1-rects[0].X0 {
+			t.Errorf("%v: %+v, want %d windows of %v", c, b, len(rects), rects[0])
+		}
+	}
+	o := freeseg.DefaultOptions()
+	o.Resize = freeseg.Resize{Mode: "none"}
+	o.Window = seg.Window{Crop: 16, Stride: 1}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b, _ := e.SegmentBudget(4015, 4015, 2, 2, o)
+	runtime.ReadMemStats(&m1)
+	if b.Passes != 4000*4000 || m1.TotalAlloc-m0.TotalAlloc > 1<<20 {
+		t.Errorf("%d passes, %d bytes allocated", b.Passes, m1.TotalAlloc-m0.TotalAlloc)
+	}
+	// Even for the tiny model (2 tokens a window) the per-window work of
+	// the maps counts: over the service's 4,000 GFLOPs.
+	if err := b.Check(freeseg.Limits{MaxGFLOPs: 4000}, 16); err == nil {
+		t.Errorf("16 million windows accepted: %.0f GFLOPs", b.GFLOPs)
+	}
+}
+
 // The windows of the default pipeline on a 500×375 photo, by hand: short
 // side 336 gives 448×336; crops of 224 by 112 give 2 rows × 3 columns.
 func TestBudgetWindows(t *testing.T) {

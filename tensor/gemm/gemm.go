@@ -155,6 +155,10 @@ type PackedB struct {
 	// ⌈n/32⌉ panels of k×32 floats (row-major inside a panel, zero past
 	// column n), the layout every kernel reads.
 	data []float32
+	// bf16 weights instead (see bf16.go): ⌈n/32⌉ panels of kp×32 words,
+	// each two bf16 of consecutive k; data is then nil.
+	kp    int
+	pairs []uint32
 }
 
 // K is the inner dimension of the packed operand.
@@ -179,7 +183,8 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 
 // SgemmPacked computes C = alpha·A·B + beta·C + bias, where A is m×k
 // (stride lda), B was packed by PackB, and bias (length n, or nil) is added
-// to every row.
+// to every row. With a bf16 B (PackedB.BF16), A is rounded to bf16 on the
+// way in and the sums are accumulated in float32.
 func SgemmPacked(m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int, bias []float32) {
 	checkAC(false, m, pb.n, pb.k, a, lda, c, ldc)
 	if bias != nil && len(bias) != pb.n {
@@ -188,6 +193,10 @@ func SgemmPacked(m int, alpha float32, a []float32, lda int, pb *PackedB, beta f
 	if m == 0 || pb.n == 0 {
 		return
 	}
-	runPacked(active.Load(), Threads(), m, pb.n, pb.k, a, lda, 1, pb.data, c, ldc, alpha, beta, bias)
+	if pb.pairs != nil {
+		sgemmBF16(Threads(), m, alpha, a, lda, pb, beta, c, ldc, bias)
+	} else {
+		runPacked(active.Load(), Threads(), m, pb.n, pb.k, a, lda, 1, pb.data, c, ldc, alpha, beta, bias)
+	}
 	runtime.KeepAlive(pb) // its memory may be unmapped by a finalizer
 }

@@ -69,6 +69,9 @@ func hashStrings(parts ...string) string {
 func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, templates []string) ([]float32, error) {
 	E := m.Config.EmbedDim
 	tplKey := hashStrings(templates...)[:16]
+	if p := m.Precision(); p != clip.FP32 {
+		tplKey += "-" + p.String() // bf16 embeddings differ from fp32 ones
+	}
 	var digest string
 	if c.Dir != "" {
 		d, err := c.digest(m)

@@ -61,7 +61,15 @@ func (m *Model) Precision() Precision {
 // float32 weights are freed and the model takes about half the memory).
 // bf16 weights cannot be turned back into the float32 ones: asking a BF16
 // model for FP32 is an error.
-func (m *Model) WithPrecision(p Precision) (*Model, error) {
+func (m *Model) WithPrecision(p Precision) (*Model, error) { return m.convert(p, false) }
+
+// IntoPrecision is WithPrecision for a model the caller drops: each
+// layer's float32 weights are freed as soon as the layer is converted, so
+// the process never holds both copies (its peak memory stays that of the
+// fp32 model). m must not be used afterwards.
+func (m *Model) IntoPrecision(p Precision) (*Model, error) { return m.convert(p, true) }
+
+func (m *Model) convert(p Precision, release bool) (*Model, error) {
 	switch {
 	case p == PrecisionDefault || p == m.Precision():
 		return m, nil
@@ -78,31 +86,37 @@ func (m *Model) WithPrecision(p Precision) (*Model, error) {
 	q.syntheticDigest = m.syntheticDigest
 	if m.Vision != nil {
 		v := *m.Vision
-		v.PatchEmbed = v.PatchEmbed.bf16()
-		v.Proj = v.Proj.bf16()
-		v.Blocks = blocksBF16(v.Blocks)
+		v.PatchEmbed = v.PatchEmbed.bf16(release)
+		v.Proj = v.Proj.bf16(release)
+		v.Blocks = blocksBF16(v.Blocks, release)
 		q.Vision = &v
 	}
 	if m.Text != nil {
 		t := *m.Text
-		t.Proj = t.Proj.bf16()
-		t.Blocks = blocksBF16(t.Blocks)
+		t.Proj = t.Proj.bf16(release)
+		t.Blocks = blocksBF16(t.Blocks, release)
 		q.Text = &t
 	}
 	return q, nil
 }
 
-func (l Linear) bf16() Linear {
+// bf16 returns l with bf16 weights, releasing the fp32 ones if asked.
+func (l Linear) bf16(release bool) Linear {
 	if l.W != nil {
-		l.W = l.W.BF16()
+		w := l.W.BF16()
+		if release && w != l.W {
+			l.W.Release()
+		}
+		l.W = w
 	}
 	return l
 }
 
-func blocksBF16(bs []Block) []Block {
+func blocksBF16(bs []Block, release bool) []Block {
 	out := make([]Block, len(bs))
 	for i, b := range bs {
-		b.InProj, b.OutProj, b.FC, b.Proj = b.InProj.bf16(), b.OutProj.bf16(), b.FC.bf16(), b.Proj.bf16()
+		b.InProj, b.OutProj = b.InProj.bf16(release), b.OutProj.bf16(release)
+		b.FC, b.Proj = b.FC.bf16(release), b.Proj.bf16(release)
 		out[i] = b
 	}
 	return out

@@ -54,3 +54,40 @@ func TestWithPrecision(t *testing.T) {
 		t.Errorf("a bf16 model converted back to fp32")
 	}
 }
+
+// TestIntoPrecision: converting in place frees the fp32 weights and gives
+// the same model as WithPrecision.
+func TestIntoPrecision(t *testing.T) {
+	cfg := Config{VisionWidth: 64, VisionLayers: 2, VisionHeads: 2, Patch: 16, Grid: 2, EmbedDim: 32,
+		TextWidth: 64, TextLayers: 2, TextHeads: 2, ContextLength: 77, VocabSize: 49408}
+	m, err := Random(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyBF16, _ := m.WithPrecision(BF16)
+	img := make([]float32, 3*32*32)
+	for i := range img {
+		img[i] = float32(i%7) / 7
+	}
+	want, err := copyBF16.EncodeImage(img, 1, 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := m.Vision.Blocks[0].FC.W
+	h, err := m.IntoPrecision(BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Bytes() != 0 {
+		t.Errorf("fp32 weights still hold %d bytes after IntoPrecision", old.Bytes())
+	}
+	got, err := h.EncodeImage(img, 1, 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("embedding %d: IntoPrecision %g, WithPrecision %g", i, got[i], want[i])
+		}
+	}
+}

@@ -51,5 +51,5 @@ func applyPrecision(m *clip.Model) (*clip.Model, error) {
 			fmt.Fprintln(modelLog, note)
 		}
 	}
-	return m.WithPrecision(modelPrecision)
+	return m.IntoPrecision(modelPrecision)
 }

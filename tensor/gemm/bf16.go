@@ -107,9 +107,10 @@ func (p *PackedB) BF16() *PackedB {
 	kp := (p.k + 1) / 2
 	panels := (p.n + nr - 1) / nr
 	q := &PackedB{k: p.k, n: p.n, kp: kp}
-	data, free := allocPacked(panels * kp * nr)
-	if free != nil {
-		runtime.SetFinalizer(q, func(*PackedB) { free() })
+	var data []float32
+	data, q.free = allocPacked(panels * kp * nr)
+	if q.free != nil {
+		runtime.SetFinalizer(q, (*PackedB).Release)
 	}
 	q.pairs = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data))
 	for jp := 0; jp < panels; jp++ {

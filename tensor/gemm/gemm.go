@@ -159,6 +159,19 @@ type PackedB struct {
 	// each two bf16 of consecutive k; data is then nil.
 	kp    int
 	pairs []uint32
+	free  func() // unmaps data or pairs (nil for Go memory)
+}
+
+// Release frees p's memory now instead of when the garbage collector finds
+// p unreachable (for weights replaced by a converted copy: the process
+// then never holds both). p must not be used afterwards.
+func (p *PackedB) Release() {
+	if p.free != nil {
+		runtime.SetFinalizer(p, nil)
+		p.free()
+		p.free = nil
+	}
+	p.data, p.pairs = nil, nil
 }
 
 // K is the inner dimension of the packed operand.
@@ -172,10 +185,9 @@ func (p *PackedB) N() int { return p.n }
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	checkArgs(false, transB, 0, n, k, nil, 1, b, ldb, nil, 1)
 	p := &PackedB{k: k, n: n}
-	var free func()
-	p.data, free = allocPacked((n + nr - 1) / nr * nr * k)
-	if free != nil {
-		runtime.SetFinalizer(p, func(*PackedB) { free() })
+	p.data, p.free = allocPacked((n + nr - 1) / nr * nr * k)
+	if p.free != nil {
+		runtime.SetFinalizer(p, (*PackedB).Release)
 	}
 	packPanels(transB, k, n, b, ldb, p.data)
 	return p

@@ -1,6 +1,7 @@
 package clip
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,6 +48,10 @@ func ParsePrecision(s string) (Precision, error) {
 	return 0, fmt.Errorf("precision %q: want fp32 or bf16", s)
 }
 
+// ErrPrecisionUnavailable is returned when a model cannot run in the
+// precision asked for (fp32 from a model loaded in bf16).
+var ErrPrecisionUnavailable = errors.New("precision not available")
+
 // Precision reports the precision of the model's weights (FP32 or BF16).
 func (m *Model) Precision() Precision {
 	if m.precision == BF16 {
@@ -75,7 +80,7 @@ func (m *Model) convert(p Precision, release bool) (*Model, error) {
 		return m, nil
 	case p == BF16:
 	case p == FP32:
-		return nil, fmt.Errorf("the model is loaded in bf16: its float32 weights are gone; load it again for fp32")
+		return nil, fmt.Errorf("%w: the model is loaded in bf16 and its float32 weights are gone; load it again for fp32", ErrPrecisionUnavailable)
 	default:
 		return nil, fmt.Errorf("unknown precision %v", p)
 	}

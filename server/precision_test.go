@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,5 +34,14 @@ func TestSegmentPrecisionField(t *testing.T) {
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Code != http.StatusBadRequest || !strings.Contains(ae.Msg, "precision") {
 		t.Fatalf("precision fp16: got %v, want a 400 naming the field", err)
+	}
+}
+
+// fp32 asked of a server whose model was loaded in bf16 is the client's
+// error (400 naming the field), not the server's.
+func TestPrecisionUnavailableIs400(t *testing.T) {
+	ae := asAPIError(fmt.Errorf("segment: %w", clip.ErrPrecisionUnavailable))
+	if ae.Code != http.StatusBadRequest || !strings.Contains(ae.Msg, "precision") {
+		t.Fatalf("got %d %q", ae.Code, ae.Msg)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-
-	"github.com/freeseg/freeseg/clip"
 )
 
 // apiError is an error with the HTTP status it is answered with. Every
@@ -36,9 +34,6 @@ func asAPIError(err error) *apiError {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
 		return errorf(http.StatusRequestEntityTooLarge, "request body larger than the limit of %s", describeLimit(mb.Limit))
-	}
-	if errors.Is(err, clip.ErrPrecisionUnavailable) { // precision=fp32 on a server started with --precision bf16
-		return errorf(http.StatusBadRequest, "field precision: %v", err)
 	}
 	return errorf(http.StatusInternalServerError, "%v", err)
 }

@@ -38,10 +38,10 @@ func TestSegmentPrecisionField(t *testing.T) {
 }
 
 // fp32 asked of a server whose model was loaded in bf16 is the client's
-// error (400 naming the field), not the server's.
-func TestPrecisionUnavailableIs400(t *testing.T) {
-	ae := asAPIError(fmt.Errorf("segment: %w", clip.ErrPrecisionUnavailable))
-	if ae.Code != http.StatusBadRequest || !strings.Contains(ae.Msg, "precision") {
+// error (4xx naming the cause), not the server's.
+func TestPrecisionUnavailableIs4xx(t *testing.T) {
+	ae := asAPIError(engineError(fmt.Errorf("segment: %w", clip.ErrPrecisionUnavailable)))
+	if ae.Code/100 != 4 || !strings.Contains(ae.Msg, "precision") {
 		t.Fatalf("got %d %q", ae.Code, ae.Msg)
 	}
 }

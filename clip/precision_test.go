@@ -91,3 +91,20 @@ func TestIntoPrecision(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePrecision: any string (the service's form field) is either
+// refused with an error or parsed to FP32/BF16, never anything else.
+func FuzzParsePrecision(f *testing.F) {
+	for _, s := range []string{"fp32", "bf16", "BF16", " float32", "", "fp16", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePrecision(s)
+		if err == nil && p != FP32 && p != BF16 {
+			t.Fatalf("ParsePrecision(%q) = %v", s, p)
+		}
+		if err != nil && p != PrecisionDefault {
+			t.Fatalf("ParsePrecision(%q) failed but returned %v", s, p)
+		}
+	})
+}

@@ -151,30 +151,6 @@ func prepareOutDir(dir string) error {
 	return os.MkdirAll(dir, 0o755)
 }
 
-// guardInputs refuses to write over any input file.
-type guardInputs map[string]bool
-
-func newGuard(inputs ...string) guardInputs {
-	g := guardInputs{}
-	for _, p := range inputs {
-		if a, err := filepath.Abs(p); err == nil {
-			g[a] = true
-		}
-	}
-	return g
-}
-
-func (g guardInputs) check(out string) error {
-	a, err := filepath.Abs(out)
-	if err != nil {
-		return err
-	}
-	if g[a] {
-		return fmt.Errorf("refusing to write %s: it is one of the inputs", out)
-	}
-	return nil
-}
-
 // writeFile writes atomically after checking the guard.
 func (g guardInputs) writeFile(path string, write func(io.Writer) error) error {
 	if err := g.check(path); err != nil {
@@ -269,22 +245,33 @@ type loadedImage struct {
 
 // prefetchImages decodes the images in order, one ahead of the consumer,
 // so that decoding the next photo overlaps the inference of the current
-// one. Closing done stops it.
-func prefetchImages(paths []string, exif bool, done <-chan struct{}) <-chan loadedImage {
+// one; a failed image is passed on with its error and the next one
+// follows. Images are scaled down to maxSide (0 = off) after decoding.
+// Closing done stops it.
+func prefetchImages(ins []input, exif bool, maxSide int, done <-chan struct{}) <-chan loadedImage {
 	ch := make(chan loadedImage, 1)
 	go func() {
 		defer close(ch)
-		for _, p := range paths {
-			img, err := loadImage(p, exif)
+		for _, in := range ins {
+			img, err := loadImageMax(in.path, exif, maxSide)
 			select {
 			case ch <- loadedImage{img, err}:
 			case <-done:
 				return
 			}
-			if err != nil {
-				return
-			}
 		}
 	}()
 	return ch
+}
+
+// loadImageMax is loadImage followed by a scaling down to maxSide.
+func loadImageMax(path string, exif bool, maxSide int) (*imageio.RGB, error) {
+	img, err := loadImage(path, exif)
+	if err != nil {
+		return nil, err
+	}
+	if w, h := imageio.FitLongSide(img.W, img.H, maxSide); w != img.W || h != img.H {
+		img = imageio.ResizePIL(img, w, h, imageio.Bicubic)
+	}
+	return img, nil
 }

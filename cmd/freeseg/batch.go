@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/freeseg/freeseg/imageio"
@@ -360,11 +359,6 @@ func checkOutDir(dir string) error {
 	f.Close()
 	os.Remove(f.Name())
 	return nil
-}
-
-// sortInputs orders inputs by path (for files given in any order).
-func sortInputs(ins []input) {
-	sort.SliceStable(ins, func(a, b int) bool { return ins[a].path < ins[b].path })
 }
 
 // batchFlags are the batch and safety flags of the image commands.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -154,4 +155,52 @@ func suggestMaxSide(w, h int, est, limit int64) int {
 		s -= s % 256
 	}
 	return max(256, s)
+}
+
+// checkImageMemory probes an image's header and refuses it when decoding
+// it, or holding perPixel bytes per pixel of the (scaled) image besides
+// the image itself, would exceed limit.
+func checkImageMemory(in *input, maxSide int, exif bool, perPixel, limit int64, why string) error {
+	h, err := imageio.Probe(in.path)
+	if err != nil {
+		return err
+	}
+	in.hdr = h
+	w, hh := imageio.FitLongSide(h.Width, h.Height, maxSide)
+	P := int64(w) * int64(hh)
+	st := []stageBytes{{"decoding", h.DecodeBytes()}, {"maps", (3 + perPixel) * P}}
+	if exif {
+		st[0].bytes += 3 * h.Pixels()
+	}
+	if pk := peak(st); pk.bytes > limit {
+		msg := fmt.Sprintf("%s: %dx%d pixels (%.1f megapixels, from the header) need about %s at the %s stage, more than the limit of %s (%s)",
+			in.path, h.Width, h.Height, float64(h.Pixels())/1e6, fmtBytes(pk.bytes), pk.stage, fmtBytes(limit), why)
+		if st[0].bytes > limit {
+			msg += "; the file cannot be decoded within it"
+		} else if maxSide >= 0 {
+			msg += fmt.Sprintf("; scale it down first with --max-side %d", suggestMaxSide(w, hh, pk.bytes, limit))
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// checkImages refuses, before any work, images that cannot be read or
+// whose decoding needs more memory than the bound (for the commands that
+// reduce an image to a fixed-size input: features, embed, classify).
+func checkImages(paths []string, exif bool, maxMemoryMB int64) error {
+	if maxMemoryMB < 0 {
+		return usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
+	}
+	limit, why := memLimit(maxMemoryMB, "/proc/meminfo")
+	for _, p := range paths {
+		in := input{path: p}
+		if m := ownMarker(p); m != "" {
+			return fmt.Errorf("%s is freeseg's own %s output (PNG text %s=%s), not taken as an input", p, m, markerKey, m)
+		}
+		if err := checkImageMemory(&in, -1, exif, 12, limit, why); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -71,37 +71,6 @@ func openEngine(path string, noCache bool) (*freeseg.Engine, error) {
 // imageExts are the file types expanded from a folder argument.
 var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
 
-// expandImages turns files and folders into a sorted list of image files.
-func expandImages(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", a, err)
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		ents, err := os.ReadDir(a)
-		if err != nil {
-			return nil, err
-		}
-		var found []string
-		for _, e := range ents {
-			if !e.IsDir() && imageExts[strings.ToLower(filepath.Ext(e.Name()))] {
-				found = append(found, filepath.Join(a, e.Name()))
-			}
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("folder %s holds no images (%s)", a, strings.Join(sortedKeys(imageExts), " "))
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
-}
-
 func sortedKeys(m map[string]bool) []string {
 	var k []string
 	for s := range m {
@@ -137,18 +106,6 @@ func outputNames(paths []string) []string {
 		names[i] = b
 	}
 	return names
-}
-
-// prepareOutDir makes the output folder and refuses one that is a file.
-func prepareOutDir(dir string) error {
-	if dir == "" {
-		return usagef("--out DIR is required")
-	}
-	st, err := os.Stat(dir)
-	if err == nil && !st.IsDir() {
-		return fmt.Errorf("output folder %s is a file", dir)
-	}
-	return os.MkdirAll(dir, 0o755)
 }
 
 // writeFile writes atomically after checking the guard.
@@ -202,34 +159,6 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 	return out, hasBG, notes, nil
 }
 
-// parseSimpleList reads "a, b, c" (or "a; b; c") as single-name classes.
-func parseSimpleList(s string) ([]string, error) {
-	v, err := prompts.ParseClassList(strings.ReplaceAll(s, ";", ","))
-	if err != nil {
-		return nil, err
-	}
-	return v.ClassNames(), nil
-}
-
-func newEngineNoDisk(m *clip.Model) *freeseg.Engine { return freeseg.NewEngine(m) }
-
-func softmaxScaled(x []float64, scale float64) []float64 {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = math.Max(m, v*scale)
-	}
-	out := make([]float64, len(x))
-	var s float64
-	for i, v := range x {
-		out[i] = math.Exp(v*scale - m)
-		s += out[i]
-	}
-	for i := range out {
-		out[i] /= s
-	}
-	return out
-}
-
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
 
 func writeJSONLine(w io.Writer, v any) error {
@@ -274,4 +203,20 @@ func loadImageMax(path string, exif bool, maxSide int) (*imageio.RGB, error) {
 		img = imageio.ResizePIL(img, w, h, imageio.Bicubic)
 	}
 	return img, nil
+}
+func softmaxScaled(x []float64, scale float64) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, v*scale)
+	}
+	out := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		out[i] = math.Exp(v*scale - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
 }

@@ -46,7 +46,7 @@ type evalFlags struct {
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")

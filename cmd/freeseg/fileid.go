@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
 // guardInputs refuses to write over any input file. Files are compared by
@@ -57,13 +56,3 @@ func (g guardInputs) check(out string) error {
 
 // fileKey is a file's identity where the system gives one.
 type fileKey struct{ dev, ino uint64 }
-
-// sameDir reports whether two folder paths name the same folder.
-func sameDir(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	if err1 == nil && err2 == nil {
-		return os.SameFile(sa, sb)
-	}
-	return resolvePath(a) == resolvePath(filepath.Clean(b))
-}

@@ -101,16 +101,16 @@ func (f *failures) err() error {
 // recursive, subfolders too (not following links), except the output
 // folder. freeseg's own outputs (a PNG carrying the marker, or an image
 // named like one) are skipped in folders and refused when named
-// explicitly; the skipped count is returned.
-func expandInputs(args []string, recursive bool, outDir string) ([]input, int, []failure, error) {
+// explicitly; the skipped count is returned, and the skipped files that
+// carry no marker (a user's files that only look like outputs), which the
+// run must still never write over.
+func expandInputs(args []string, recursive bool, outDir string) (ins []input, skipped int, protected []string, bad []failure, err error) {
 	var out []input
-	var bad []failure
-	skipped := 0
 	outInfo, _ := os.Stat(outDir)
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("image %s: %w", a, err)
+			return nil, 0, nil, nil, fmt.Errorf("image %s: %w", a, err)
 		}
 		if !st.IsDir() {
 			if m := ownMarker(a); m != "" {
@@ -145,8 +145,11 @@ func expandInputs(args []string, recursive bool, outDir string) ([]input, int, [
 			if !imageExts[strings.ToLower(filepath.Ext(d.Name()))] {
 				return nil
 			}
-			if looksLikeOwnOutput(d.Name()) || ownMarker(p) != "" {
+			if marked := ownMarker(p) != ""; marked || looksLikeOwnOutput(d.Name()) {
 				skipped++
+				if !marked {
+					protected = append(protected, p)
+				}
 				return nil
 			}
 			rel := ""
@@ -159,19 +162,19 @@ func expandInputs(args []string, recursive bool, outDir string) ([]input, int, [
 			return nil
 		}
 		if err := filepath.WalkDir(a, walk); err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, nil, err
 		}
 		if len(found) == 0 {
 			hint := ""
 			if !recursive {
 				hint = "; --recursive takes subfolders too"
 			}
-			return nil, 0, nil, fmt.Errorf("folder %s holds no images (%s)%s", a, strings.Join(sortedKeys(imageExts), " "), hint)
+			return nil, 0, nil, nil, fmt.Errorf("folder %s holds no images (%s)%s", a, strings.Join(sortedKeys(imageExts), " "), hint)
 		}
 		// WalkDir visits in lexical order, folders depth-first.
 		out = append(out, found...)
 	}
-	return out, skipped, bad, nil
+	return out, skipped, protected, bad, nil
 }
 
 // resolvePath is the absolute path of p with every symbolic link of its
@@ -204,7 +207,10 @@ func resolvePath(p string) string {
 // scheme is deterministic: the file name without its extension ("a" for
 // a.png) when that is free; else with it ("a.png" for a.png when a.jpg is
 // also there); else that with "-2", "-3", ... appended.
-func assignNames(ins []input, outDir string, suffixes []string) {
+//
+// keep are other files of the run (inputs skipped by name) whose names are
+// reserved in their folders too.
+func assignNames(ins []input, outDir string, suffixes []string, keep []string) {
 	type group struct {
 		idx      []int
 		reserved map[string]bool // lower-case file names taken
@@ -223,8 +229,11 @@ func assignNames(ins []input, outDir string, suffixes []string) {
 	}
 	// Input files that live in an output folder keep their names.
 	for _, in := range ins {
-		if g := groups[resolvePath(filepath.Dir(in.path))]; g != nil {
-			g.reserved[strings.ToLower(filepath.Base(in.path))] = true
+		keep = append(keep, in.path)
+	}
+	for _, p := range keep {
+		if g := groups[resolvePath(filepath.Dir(p))]; g != nil {
+			g.reserved[strings.ToLower(filepath.Base(p))] = true
 		}
 	}
 	free := func(g *group, base string) bool {

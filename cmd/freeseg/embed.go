@@ -187,7 +187,7 @@ func runClassify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ins, _, bad, err := expandInputs(append(images, pos...), *recursive, "")
+	ins, _, _, bad, err := expandInputs(append(images, pos...), *recursive, "")
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func runExplain(e *env, args []string) error {
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
-	inputs, _, bad, err := expandInputs(args, bf.recursive, *out)
+	inputs, _, protected, bad, err := expandInputs(args, bf.recursive, *out)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func runExplain(e *env, args []string) error {
 	if len(todo) == 0 {
 		return fails.err()
 	}
-	assignNames(todo, *out, suffixes)
+	assignNames(todo, *out, suffixes, protected)
 	var planned []string
 	for _, in := range todo {
 		for _, s := range suffixes {
@@ -150,7 +150,7 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var guardPaths []string
+	guardPaths := protected
 	for _, in := range inputs {
 		guardPaths = append(guardPaths, in.path)
 	}

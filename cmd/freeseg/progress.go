@@ -45,6 +45,10 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// classifierProgressAfter is how long a classifier build runs before its
+// progress is shown (a variable for the tests).
+var classifierProgressAfter = time.Second
+
 // buildClassifier computes the text classifier of names before the first
 // image, in batches, so that a long build (tens of seconds for a large
 // vocabulary on a CPU) shows its progress on w. Nothing is printed when
@@ -55,7 +59,6 @@ func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates
 	batch := max(8, (n+19)/20) // about 20 progress lines at most
 	start := time.Now()
 	_, misses0, _ := eng.Cache.Stats()
-	shown := false
 	for i := 0; i < n; i += batch {
 		j := min(i+batch, n)
 		if _, err := eng.Classifier(names[i:j], templates); err != nil {
@@ -68,11 +71,13 @@ func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates
 			continue // from the cache so far
 		}
 		el := time.Since(start)
+		if el < classifierProgressAfter {
+			continue
+		}
 		if j < n {
 			eta := time.Duration(float64(el) / float64(j) * float64(n-j))
 			fmt.Fprintf(w, "text classifier: %d/%d names, %s, ETA %s\n", j, n, el.Round(100*time.Millisecond), eta.Round(time.Second))
-			shown = true
-		} else if shown || el > time.Second {
+		} else {
 			fmt.Fprintf(w, "text classifier: %d names (%s templates) in %s\n", n, templates, el.Round(100*time.Millisecond))
 		}
 	}

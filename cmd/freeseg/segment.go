@@ -159,7 +159,7 @@ func runSegment(e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("no image given")
 	}
-	inputs, skipped, bad, err := expandInputs(args, bf.recursive, *out)
+	inputs, skipped, protected, bad, err := expandInputs(args, bf.recursive, *out)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func runSegment(e *env, args []string) error {
 	if len(todo) == 0 {
 		return fails.err()
 	}
-	assignNames(todo, *out, segmentSuffixes)
+	assignNames(todo, *out, segmentSuffixes, protected)
 	var planned []string
 	for _, in := range todo {
 		for _, s := range segmentSuffixes {
@@ -222,7 +222,7 @@ func runSegment(e *env, args []string) error {
 	if err := buildClassifier(e.stderr, eng, queries, opts.Templates, *quiet); err != nil {
 		return err
 	}
-	guardPaths := []string{*classesFile}
+	guardPaths := append([]string{*classesFile}, protected...)
 	for _, in := range inputs {
 		guardPaths = append(guardPaths, in.path)
 	}
@@ -298,7 +298,7 @@ func planSegment(in *input, names, classes int, o freeseg.Options, maxSide int, 
 			return "", fmt.Errorf("%s: %dx%d would be resized to %dx%d (short side %d, long side at most %d): give --max-long %d, or --square",
 				in.path, w, hh, iw, ih, o.Resize.Size, o.Resize.MaxLong, need)
 		}
-		if short := min(iw, ih); short < o.Resize.Size && short < min(w, hh) {
+		if short := min(iw, ih); short < o.Resize.Size {
 			warn = fmt.Sprintf("%s: %dx%d is resized to %dx%d: the long side is capped at %d, so the short side is %d pixels, not %d",
 				in.path, w, hh, iw, ih, o.Resize.MaxLong, short, o.Resize.Size)
 			if c := o.Window.Crop; c > 0 && short < c {

@@ -489,3 +489,22 @@ func TestSegmentValidatesFirst(t *testing.T) {
 		t.Fatalf("empty output folder left: %v", err)
 	}
 }
+
+// Issue 11 item 10: eval leaves no empty report folder when it fails
+// before writing (here: a model that does not exist).
+func TestEvalNoEmptyReportFolder(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "images"), 0o755)
+	os.MkdirAll(filepath.Join(root, "labels"), 0o755)
+	writeTestImage(t, filepath.Join(root, "images", "a.png"), 40, 32)
+	writeTestImage(t, filepath.Join(root, "labels", "a.png"), 40, 32)
+	os.WriteFile(filepath.Join(root, "classes.txt"), []byte("cat\ndog\n"), 0o644)
+	rep := filepath.Join(t.TempDir(), "r", "deep")
+	code, _, errs := run(t, "eval", "--model", filepath.Join(root, "no-model"), "--dataset", "folder", "--root", root, "--report", rep)
+	if code == 0 || !strings.Contains(errs, "no-model") {
+		t.Fatalf("eval with a missing model: code %d, %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Dir(rep)); !os.IsNotExist(err) {
+		t.Fatalf("report folder left behind (%v); stderr %q", err, errs)
+	}
+}

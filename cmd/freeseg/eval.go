@@ -343,9 +343,12 @@ func runEval(e *env, args []string) error {
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &outputs{}
+	if err := repDirs.ensureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil

@@ -145,7 +145,9 @@ func runExplain(e *env, args []string) error {
 			planned = append(planned, filepath.Join(*out, in.rel, in.base+s))
 		}
 	}
-	imageio.RemoveStaleTemps(planned)
+	if removed, err := imageio.RemoveStaleTemps(planned); err == nil && len(removed) > 0 {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	eng, err := openEngine(*model, *noCache)
 	if err != nil {
 		return err

@@ -508,3 +508,21 @@ func TestEvalNoEmptyReportFolder(t *testing.T) {
 		t.Fatalf("report folder left behind (%v); stderr %q", err, errs)
 	}
 }
+
+// eval removes the temporaries a killed save left in its report folder.
+func TestEvalRemovesStaleTemps(t *testing.T) {
+	root := t.TempDir()
+	writeTestImage(t, filepath.Join(root, "images", "a.png"), 40, 32)
+	writeTestImage(t, filepath.Join(root, "labels", "a.png"), 40, 32)
+	os.WriteFile(filepath.Join(root, "classes.txt"), []byte("cat\ndog\n"), 0o644)
+	rep := t.TempDir()
+	stale := filepath.Join(rep, ".state.json.tmp3141592")
+	os.WriteFile(stale, []byte(`{"half":`), 0o644)
+	code, _, errs := run(t, "eval", "--model", filepath.Join(root, "no-model"), "--dataset", "folder", "--root", root, "--report", rep)
+	if code == 0 || !strings.Contains(errs, "removed 1 temporary") {
+		t.Fatalf("code %d, %q", code, errs)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("stale temporary kept")
+	}
+}

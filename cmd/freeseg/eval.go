@@ -350,6 +350,10 @@ func runEval(e *env, args []string) error {
 	}
 	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {

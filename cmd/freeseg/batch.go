@@ -63,6 +63,8 @@ type input struct {
 	rel  string // its folder relative to the folder argument it came from ("" for files and with no --recursive)
 	base string // output base name, unique in its output folder
 	hdr  imageio.Header
+	// inW×inH is the network input the settings give (segment).
+	inW, inH int
 }
 
 // failure is one image that could not be processed.

@@ -526,3 +526,24 @@ func TestEvalRemovesStaleTemps(t *testing.T) {
 		t.Fatal("stale temporary kept")
 	}
 }
+
+// An input smaller than a patch fails with the file named, the other
+// images of the batch are still segmented.
+func TestSegmentPatchCheck(t *testing.T) {
+	model := golden.Path(t, "tiny-clip")
+	dir := t.TempDir()
+	writeTestImage(t, filepath.Join(dir, "in", "ok.png"), 96, 64)
+	writeTestImage(t, filepath.Join(dir, "in", "strip.png"), 400, 10)
+	out := filepath.Join(dir, "out")
+	// Short side 32 with the long side capped at 512: the 400x10 strip
+	// becomes 512x13 (factor min(512/400, 32/10) = 1.28), below the tiny
+	// model's 16-pixel patch; 96x64 becomes 48x32.
+	args := append([]string{"segment", "--model", model, "--classes", "cat; dog"}, fast...)
+	code, _, errs := run(t, append(args, "--short-side", "32", "--max-long", "512", "--out", out, filepath.Join(dir, "in"))...)
+	if code != 1 || !strings.Contains(errs, "strip.png: the 512x13 network input is smaller than one 16x16 patch") || !strings.Contains(errs, "1 of 2 images failed") {
+		t.Fatalf("code %d, %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(out, "ok.labels.png")); err != nil {
+		t.Fatal("the good image was not segmented:", err)
+	}
+}

@@ -212,6 +212,23 @@ func runSegment(e *env, args []string) error {
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
+	// The last check that needs the model: every input holds a patch.
+	p := eng.Model.Vision.Patch
+	kept := todo[:0]
+	for _, in := range todo {
+		if in.inW < p || in.inH < p {
+			err := fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.path, in.inW, in.inH, p, p)
+			if bf.strict {
+				return err
+			}
+			fails.add(in.path, err)
+			continue
+		}
+		kept = append(kept, in)
+	}
+	if todo = kept; len(todo) == 0 {
+		return fails.err()
+	}
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
@@ -308,6 +325,10 @@ func planSegment(in *input, names, classes int, o freeseg.Options, maxSide int, 
 		}
 	case "square":
 		iw, ih = o.Resize.Size, o.Resize.Size
+	}
+	in.inW, in.inH = iw, ih
+	if c := o.Window.Crop; c > 0 && c > iw && c > ih {
+		return "", fmt.Errorf("%s: crop %d is larger than the %dx%d network input; use --whole or a smaller --crop", in.path, c, iw, ih)
 	}
 	st := segmentMemory(h, w, hh, iw, ih, names, classes, o, exif, tensors)
 	if pk := peak(st); pk.bytes > limit {

@@ -444,11 +444,19 @@ func TestPlanSegmentAspect(t *testing.T) {
 	if warn, err := planSegment(&in, 30, 4, o, 0, false, false, 1<<40, "test"); err != nil || warn != "" {
 		t.Fatalf("with --max-long 11200: %q %v", warn, err)
 	}
+	// 19999x1 keeps no usable side at any --short-side under the 2048 cap:
+	// refused with the file named and the --max-long it needs, before any
+	// inference (whether the resize rounds the short side to 0 or 1).
+	model := golden.Path(t, "tiny-clip")
 	thin := filepath.Join(dir, "thin.png")
 	os.WriteFile(thin, bomb.PNG1Bit(19999, 1), 0o644)
-	in = input{path: thin}
-	if _, err := planSegment(&in, 30, 4, freeseg.DefaultOptions(), 0, false, false, 1<<40, "test"); err == nil || !strings.Contains(err.Error(), "thin.png") || !strings.Contains(err.Error(), "--max-long") {
-		t.Fatalf("19999x1: %v", err)
+	out := filepath.Join(dir, "out")
+	code, _, errs := run(t, segmentArgs(model, "--out", out, thin)...)
+	if code != 1 || !strings.Contains(errs, "thin.png") || !strings.Contains(errs, "--max-long") {
+		t.Fatalf("19999x1: code %d, %q", code, errs)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("output folder made for a refused image")
 	}
 }
 

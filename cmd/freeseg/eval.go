@@ -45,7 +45,7 @@ type evalFlags struct {
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
@@ -342,10 +342,17 @@ func runEval(e *env, args []string) error {
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &outputs{}
+	if err := repDirs.ensureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {

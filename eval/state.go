@@ -255,7 +255,9 @@ func (s *State) check() error {
 		}
 		seenShard[i] = true
 	}
-	if s.Settings.ListImages < 0 || len(s.Done) > s.Settings.ListImages {
+	// (A state built in memory may leave ListImages 0; a resumed run's
+	// Diff compares it with the list's, and CheckList checks every ID.)
+	if s.Settings.ListImages < 0 || (s.Settings.ListImages > 0 && len(s.Done) > s.Settings.ListImages) {
 		return fmt.Errorf("%d images done, but the list has %d", len(s.Done), s.Settings.ListImages)
 	}
 	done := make(map[string]bool, len(s.Done))

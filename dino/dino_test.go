@@ -5,33 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/internal/golden"
-	"github.com/freeseg/freeseg/weights"
 )
 
-var (
-	proxyOnce sync.Once
-	proxyData *weights.File
-	proxyErr  error
-)
-
-func proxyTensor(t *testing.T, key string) *weights.Tensor {
-	t.Helper()
-	p := golden.Path(t, "proxyclip", "golden_proxy.safetensors")
-	proxyOnce.Do(func() { proxyData, proxyErr = weights.ReadSafetensors(p) })
-	if proxyErr != nil {
-		t.Fatal(proxyErr)
-	}
-	x, ok := proxyData.Tensors[key]
-	if !ok {
-		t.Fatalf("golden key %q not found", key)
-	}
-	return x
-}
 
 func peak(x []float32) float64 {
 	var p float64
@@ -46,8 +25,8 @@ func peak(x []float32) float64 {
 // interpolated), from both weight layouts.
 func TestGoldenTokens(t *testing.T) {
 	dir := golden.Path(t, "proxyclip", "tiny-dino")
-	in := proxyTensor(t, "proxy/dino_input")
-	want := proxyTensor(t, "proxy/dino_tokens")
+	in := golden.Proxy(t, "proxy/dino_input")
+	want := golden.Proxy(t, "proxy/dino_tokens")
 	for _, file := range []string{"model.safetensors", "dino_state_dict.pth"} {
 		t.Run(file, func(t *testing.T) {
 			m, err := dino.Load(filepath.Join(dir, file))

@@ -11,7 +11,6 @@ import (
 	"github.com/freeseg/freeseg/internal/golden"
 )
 
-
 func peak(x []float32) float64 {
 	var p float64
 	for _, v := range x {

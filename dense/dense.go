@@ -54,6 +54,10 @@ type Method struct {
 	// the similarity shift Beta and the sharpness Gamma.
 	Proxy       bool
 	Beta, Gamma float64
+	// Pad > 0 zero-pads every sliding window to a multiple of Pad pixels
+	// and cuts the logits back (ProxyCLIP's forward_slide: 56, a multiple
+	// of both models' patches).
+	Pad int
 }
 
 // The published methods (SPEC 5.0-5.5).
@@ -65,7 +69,7 @@ var (
 	ClearCLIP = Method{Name: "clearclip", Blocks: 1, Attn: clip.AttnQQ, Pos: PosBicubicScale}
 	NACLIP    = Method{Name: "naclip", Blocks: 1, Attn: clip.AttnKK, Sigma: 5, Pos: PosBicubicScale}
 	// ProxyCLIP (Lan et al., ECCV 2024) with its default β 1.2 and γ 3.0.
-	ProxyCLIP = Method{Name: "proxyclip", Blocks: 1, Proxy: true, Beta: 1.2, Gamma: 3.0, Pos: PosBicubicScale}
+	ProxyCLIP = Method{Name: "proxyclip", Blocks: 1, Proxy: true, Beta: 1.2, Gamma: 3.0, Pad: 56, Pos: PosBicubicScale}
 )
 
 var methods = map[string]Method{}
@@ -106,6 +110,8 @@ func (m Method) Validate(layers int) error {
 		return fmt.Errorf("method %s: the dual path has no FFN", m.Name)
 	case m.Sigma < 0:
 		return fmt.Errorf("method %s: negative Gaussian sigma %g", m.Name, m.Sigma)
+	case m.Pad < 0 || m.Pad > 1024:
+		return fmt.Errorf("method %s: window padding multiple %d must be in [0, 1024]", m.Name, m.Pad)
 	case m.Proxy && (m.Blocks != 1 || m.DualPath):
 		return fmt.Errorf("method %s: the proxy attention replaces exactly the last block", m.Name)
 	case m.Proxy && !(m.Gamma > 0 && m.Gamma <= 1e3):

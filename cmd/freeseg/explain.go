@@ -43,6 +43,7 @@ func runExplain(e *env, args []string) error {
 	text := fs.String("text", "", "texts to explain, separated by commas (or ';')")
 	d := freeseg.DefaultExplainOptions()
 	method := fs.String("method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
 	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
 	size := fs.Int("size", d.Size, "square input size (224 as in CLIP Surgery's demo; 512 for finer maps)")
 	templates := fs.String("templates", d.Templates, "prompt templates: surgery85, openai80 or single")
@@ -88,6 +89,7 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = *vfm
 	img, err := loadImage(*image, *exif)
 	if err != nil {
 		return err

@@ -5,7 +5,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/weights"
 )
@@ -27,6 +29,7 @@ func runFeatures(e *env, args []string) error {
 	square := fs.Int("square", 0, "resize to SxS with PIL bicubic and CLIP normalisation (CLIP Surgery)")
 	short := fs.Int("short-side", 0, "resize the short side to S keeping the ratio, cv2 bilinear and mmseg normalisation (SCLIP/NACLIP)")
 	out := fs.String("out", "", "output .safetensors file")
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -60,7 +63,15 @@ func runFeatures(e *env, args []string) error {
 	} else {
 		x, w, h = imageio.PreprocessMMSeg(img, *short)
 	}
-	f, err := m.Features(cm, x, 1, h, w)
+	var guide *dino.Model
+	if m.Proxy {
+		eng := freeseg.NewEngine(cm)
+		eng.VFMSource = *vfm
+		if guide, err = eng.LoadVFM(); err != nil {
+			return err
+		}
+	}
+	f, err := m.FeaturesWith(cm, guide, x, 1, h, w)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,9 @@ type HFConfig struct {
 	Layers      int     `json:"num_hidden_layers"`
 	Heads       int     `json:"num_attention_heads"`
 	Act         string  `json:"hidden_act"`
-	LNEps       float64 `json:"layer_norm_eps"`
+	// layer_norm_eps is not read: the Hugging Face DINO configs carry
+	// ViTConfig's default 1e-12, while DINO itself (and ProxyCLIP, which
+	// loads it from torch hub) uses 1e-6.
 	PatchSize   int     `json:"patch_size"`
 	NumChannels int     `json:"num_channels"`
 }
@@ -283,9 +285,6 @@ func inferConfig(path string, w map[string]*weights.Tensor, cfg *HFConfig) (Conf
 		}
 		if cfg.Layers != 0 && cfg.Layers != c.Layers {
 			return c, fmt.Errorf("%s: config.json num_hidden_layers %d, but the weights have %d blocks", path, cfg.Layers, c.Layers)
-		}
-		if cfg.LNEps > 0 {
-			c.Eps = cfg.LNEps
 		}
 	case c.Width%64 == 0:
 		c.Heads = c.Width / 64

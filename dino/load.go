@@ -28,16 +28,16 @@ var checkpointNames = []string{
 
 // HFConfig is the part of a Hugging Face ViTConfig freeseg reads.
 type HFConfig struct {
-	ModelType   string  `json:"model_type"`
-	Hidden      int     `json:"hidden_size"`
-	Layers      int     `json:"num_hidden_layers"`
-	Heads       int     `json:"num_attention_heads"`
-	Act         string  `json:"hidden_act"`
+	ModelType string `json:"model_type"`
+	Hidden    int    `json:"hidden_size"`
+	Layers    int    `json:"num_hidden_layers"`
+	Heads     int    `json:"num_attention_heads"`
+	Act       string `json:"hidden_act"`
 	// layer_norm_eps is not read: the Hugging Face DINO configs carry
 	// ViTConfig's default 1e-12, while DINO itself (and ProxyCLIP, which
 	// loads it from torch hub) uses 1e-6.
-	PatchSize   int     `json:"patch_size"`
-	NumChannels int     `json:"num_channels"`
+	PatchSize   int `json:"patch_size"`
+	NumChannels int `json:"num_channels"`
 }
 
 // Load reads a DINO ViT from a folder (a Hugging Face ViTModel folder such

@@ -46,7 +46,11 @@ func TestGELUSweep(t *testing.T) {
 	for v := -12.0; v <= 12; v += 0.001953125 {
 		xs = append(xs, float32(v))
 	}
-	xs = append(xs, 1e-30, -1e-30, 3e38, -3e38)
+	// Points between the table's nodes and at its ends.
+	for i := 0; i < 20000; i++ {
+		xs = append(xs, float32(math.Sin(float64(i)*12.9898))*10.5)
+	}
+	xs = append(xs, 1e-30, -1e-30, 3e38, -3e38, 10, -10, math.Nextafter32(10, 0), math.Nextafter32(-10, 0), 9.999999, -9.999999)
 	got := append([]float32(nil), xs...)
 	GELU(got)
 	for i, x := range xs {

@@ -277,6 +277,9 @@ func inferConfig(path string, w map[string]*weights.Tensor, cfg *HFConfig) (Conf
 		return c, fmt.Errorf("%s: blocks.0.mlp.fc1.weight missing or not 2-D", path)
 	}
 	c.MLP = fc1.Shape[0]
+	if c.MLP < 1 {
+		return c, fmt.Errorf("%s: blocks.0.mlp.fc1.weight has shape %v", path, fc1.Shape)
+	}
 	switch {
 	case cfg != nil && cfg.Heads > 0:
 		c.Heads = cfg.Heads

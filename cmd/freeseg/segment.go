@@ -11,6 +11,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/seg"
 	"github.com/freeseg/freeseg/weights"
@@ -105,6 +106,8 @@ func runSegment(e *env, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress or summary lines")
 	var sf segmentFlags
 	sf.register(fs, freeseg.DefaultOptions())
+	var xf exportFlags
+	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -149,6 +152,10 @@ func runSegment(e *env, args []string) error {
 		names[0] = "background"
 	}
 	guard := newGuard(append(append([]string{}, inputs...), *classesFile)...)
+	exp, err := newExporter(xf, inputs, guard) // --masks, --coco, --instances
+	if err != nil {
+		return err
+	}
 	prog := newProgress(e.stderr, len(inputs), *quiet)
 	bases := outputNames(inputs)
 	done := make(chan struct{})
@@ -167,7 +174,11 @@ func runSegment(e *env, args []string) error {
 		}
 		res.Classes = names
 		base := bases[i]
-		if err := writeSegmentOutputs(guard, *out, base, path, img, res, vocab.Names, opts); err != nil {
+		x, err := exp.image(i, guard, *out, base, path, res, opts.Background) // exports, segment_export.go
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := writeSegmentOutputs(guard, *out, base, path, img, res, vocab.Names, opts, x); err != nil {
 			return err
 		}
 		if *saveTensors != "" {
@@ -177,6 +188,9 @@ func runSegment(e *env, args []string) error {
 			}
 		}
 		prog.done(i, base, summarize(res, time.Since(start)))
+	}
+	if err := exp.finish(guard); err != nil {
+		return err
 	}
 	if !*quiet {
 		fmt.Fprintf(e.stderr, "outputs in %s\n", *out)
@@ -223,12 +237,15 @@ type segmentReport struct {
 	Classes     []classInfo    `json:"classes"`
 	Settings    map[string]any `json:"settings"`
 	Outputs     []string       `json:"outputs"`
+	// With --instances (segment_export.go).
+	Instances        []export.Region `json:"instances,omitempty"`
+	InstancesDropped int             `json:"instances_dropped,omitempty"`
 }
 
 // settingsOf is the "settings" object of the JSON report.
 func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
 
-func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options) error {
+func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options, x *imageExports) error {
 	C := len(r.Classes)
 	if C > 256 {
 		return fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
@@ -251,6 +268,7 @@ func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.
 		rep.Classes = append(rep.Classes, classInfo{Index: c, Name: r.Classes[c], Synonyms: synonyms[c], Color: pal[c],
 			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
 	}
+	x.addTo(&rep)
 	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }
 

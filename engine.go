@@ -4,9 +4,9 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
-// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
-// pipeline:
+// strategies; SPEC section 14) on top of NACLIP's dense features by default,
+// and offers CLIP Surgery, MaskCLIP, SCLIP and ClearCLIP as switchable
+// dense methods of the same pipeline:
 //
 //	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
 //	img, _, _ := imageio.Open("photo.jpg")
@@ -64,9 +64,9 @@ type Resize struct {
 	// Mode is "short" (keep ratio, short side Size, long side at most
 	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
 	// PIL bicubic, as CLIP Surgery's demo) or "none".
-	Mode    string
-	Size    int
-	MaxLong int
+	Mode    string `json:"mode"`
+	Size    int    `json:"size"`
+	MaxLong int    `json:"max_long"`
 }
 
 // Options configure one segmentation. The zero value is not useful; start
@@ -89,15 +89,17 @@ type Options struct {
 	Partial       seg.PartialOptions
 }
 
-// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
-// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
+// DefaultOptions is freeseg's recommended setting: NACLIP features (its
+// published segmentation results are above CLIP Surgery's on every
+// benchmark both report; README "Methods") on the SCLIP sliding-window
+// protocol (short side 336, crop 224, stride 112),
 // the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
 // with smoothed-min pooling and the pixel stage with PAMR. Background is
 // off: set it when class 0 of the vocabulary is a background class (as
 // WithBackground makes it).
 func DefaultOptions() Options {
 	return Options{
-		Method:        dense.Surgery,
+		Method:        dense.NACLIP,
 		Templates:     "openai80",
 		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
 		Window:        seg.Window{Crop: 224, Stride: 112},

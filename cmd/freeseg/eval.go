@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -166,11 +168,47 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+// protocolName is the --protocol preset p came from ("naclip+pamr", not
+// its dense method "naclip"): the name whose preset on p's benchmark is p.
+func protocolName(p prompts.Protocol) string {
+	for _, name := range prompts.ProtocolMethods() {
+		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
+			return name
+		}
+	}
+	return p.Method
+}
+
+// describeMethod is a dense method's definition in words (dense.Method),
+// for the report's method_params.
+func describeMethod(m dense.Method) string {
+	if m.Blocks == 0 {
+		return "no block changed"
+	}
+	parts := []string{fmt.Sprintf("last %d block(s) changed", m.Blocks)}
+	if m.DualPath {
+		parts = append(parts, "dual path")
+	}
+	parts = append(parts, "attention "+m.Attn.String())
+	if m.Sigma > 0 {
+		parts = append(parts, fmt.Sprintf("Gaussian neighbourhood sigma %g", m.Sigma))
+	}
+	yes := map[bool]string{true: "with", false: "without"}
+	parts = append(parts, yes[m.Residual]+" residual", yes[m.FFN]+" FFN")
+	switch m.Pos {
+	case dense.PosBilinear:
+		parts = append(parts, "positions resized bilinearly")
+	case dense.PosBicubicScale:
+		parts = append(parts, "positions resized bicubically by scale factor")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // pipelineSettings describes every option that changes the labels.
 func pipelineSettings(o freeseg.Options) map[string]string {
 	m := map[string]string{
 		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
+		"method_params": describeMethod(o.Method),
 		"templates":     o.Templates,
 		"logit_scale":   fmt.Sprint(o.LogitScale),
 		"prob_thd":      fmt.Sprint(o.ProbThd),
@@ -334,9 +372,9 @@ func runEval(e *env, args []string) error {
 	if ds.Background {
 		names[0] = "background"
 	}
-	protoLabel := proto.Method
+	protoLabel := protocolName(proto)
 	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
 
 	// The report folder and the saved state.
@@ -609,7 +647,36 @@ func evalOverlay(img *imageio.RGB, pred []int32, gt *eval.LabelMap, names []stri
 			lc = append(lc, pal[c])
 		}
 	}
-	return imageio.DrawLegend(canvas, ln, lc)
+	return withLegend(canvas, ln, lc)
+}
+
+// legendScale is how much the legend (a 13-pixel font) is enlarged beside
+// an image h pixels high, so that it stays readable on large photos.
+func legendScale(h int) int { return max(1, h/500) }
+
+// withLegend adds the legend of imageio.DrawLegend on img's right,
+// enlarged by legendScale (nearest neighbour, so it stays crisp).
+func withLegend(img *imageio.RGB, names []string, colors [][3]uint8) *imageio.RGB {
+	k := legendScale(img.H)
+	if k == 1 {
+		return imageio.DrawLegend(img, names, colors)
+	}
+	panel := imageio.DrawLegend(imageio.NewRGB(0, 0), names, colors)
+	W, H := img.W+k*panel.W, max(img.H, k*panel.H)
+	out := imageio.NewRGB(W, H)
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	for y := 0; y < img.H; y++ {
+		copy(out.Pix[3*y*W:], img.Pix[3*y*img.W:3*(y+1)*img.W])
+	}
+	for y := 0; y < k*panel.H; y++ {
+		for x := 0; x < k*panel.W; x++ {
+			src := 3 * ((y/k)*panel.W + x/k)
+			copy(out.Pix[3*(y*W+img.W+x):3*(y*W+img.W+x)+3], panel.Pix[src:src+3])
+		}
+	}
+	return out
 }
 
 // writeEvalReport writes report.json and report.md.

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
+	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -418,6 +420,62 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 			}
 			if v, err := p.Vocabulary(); err == nil && v.Len() != s.Classes {
 				t.Errorf("%s on %s: %d classes in the class file, the dataset has %d", m, s.Name, v.Len(), s.Classes)
+			}
+		}
+	}
+}
+
+// The report names the preset asked for (naclip+pamr is not naclip) and
+// describes the method in words.
+func TestEvalReportProtocolLabel(t *testing.T) {
+	fast := evalFastArgs(t)
+	root := t.TempDir()
+	evaltest.Benchmark(t, evalSpec(t, "voc20"), root, 2, 48, 40)
+	for _, c := range []struct{ protocol, want string }{
+		{"naclip+pamr", "naclip+pamr"}, {"naclip_pamr", "naclip+pamr"}, {"naclip", "naclip"}, {"sclip", "sclip"},
+	} {
+		rep := filepath.Join(t.TempDir(), "r")
+		errs := evalOK(t, append([]string{"eval", "--dataset", "voc20", "--root", root, "--protocol", c.protocol, "--report", rep, "--pamr", "1"}, fast...)...)
+		r := readEvalReport(t, rep)
+		if r.Protocol != c.want {
+			t.Errorf("--protocol %s: report.json protocol %q, want %q", c.protocol, r.Protocol, c.want)
+		}
+		md, _ := os.ReadFile(filepath.Join(rep, "report.md"))
+		if !strings.Contains(string(md), "| protocol | "+c.want+" |") {
+			t.Errorf("--protocol %s: report.md lacks the protocol row %q", c.protocol, c.want)
+		}
+		if !strings.Contains(errs, ", "+c.want+": mIoU") {
+			t.Errorf("--protocol %s: summary line lacks %q:\n%s", c.protocol, c.want, errs)
+		}
+		if mp := r.Pipeline["method_params"]; strings.ContainsAny(mp, "{}") || !strings.Contains(mp, "attention") {
+			t.Errorf("--protocol %s: method_params %q", c.protocol, mp)
+		}
+	}
+	if got := describeMethod(dense.NACLIP); got != "last 1 block(s) changed, attention kk, Gaussian neighbourhood sigma 5, without residual, without FFN, positions resized bicubically by scale factor" {
+		t.Errorf("NACLIP described as %q", got)
+	}
+}
+
+// The legend beside a large image is enlarged by a whole factor: its panel
+// is k times the panel drawn for a small image, pixel for pixel.
+func TestEvalOverlayLegendScales(t *testing.T) {
+	names, colors := []string{"background", "cat"}, [][3]uint8{{0, 0, 0}, {128, 0, 0}}
+	panel := imageio.DrawLegend(imageio.NewRGB(0, 0), names, colors)
+	small := withLegend(imageio.NewRGB(40, 30), names, colors)
+	if small.W != 40+panel.W {
+		t.Fatalf("small image: width %d, want %d", small.W, 40+panel.W)
+	}
+	big := withLegend(imageio.NewRGB(50, 1600), names, colors)
+	k := 3 // 1600/500
+	if big.W != 50+k*panel.W || big.H != 1600 {
+		t.Fatalf("1600-high image: %dx%d, want %dx1600", big.W, big.H, 50+k*panel.W)
+	}
+	for y := 0; y < k*panel.H; y++ {
+		for x := 0; x < k*panel.W; x++ {
+			got := big.Pix[3*(y*big.W+50+x) : 3*(y*big.W+50+x)+3]
+			want := panel.Pix[3*((y/k)*panel.W+x/k) : 3*((y/k)*panel.W+x/k)+3]
+			if !bytes.Equal(got, want) {
+				t.Fatalf("legend pixel (%d,%d) = %v, want %v", x, y, got, want)
 			}
 		}
 	}

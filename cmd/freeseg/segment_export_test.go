@@ -54,6 +54,14 @@ func TestSegmentExports(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
+	// settings.resize is snake_case like every other key; naclip is the
+	// default method.
+	if rz, ok := rep.Settings["resize"].(map[string]any); !ok || rz["mode"] != "short" || rz["size"] != 336.0 || rz["max_long"] == nil || rz["Mode"] != nil {
+		t.Errorf("settings.resize = %v", rep.Settings["resize"])
+	}
+	if rep.Settings["method"] != "naclip" {
+		t.Errorf("default method %v, want naclip", rep.Settings["method"])
+	}
 	present := 0
 	for _, c := range rep.Classes {
 		mp := filepath.Join(out, "chelsea.mask."+safeName(c.Name)+".png")

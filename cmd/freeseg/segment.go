@@ -238,7 +238,7 @@ type segmentReport struct {
 	Settings    map[string]any `json:"settings"`
 	Outputs     []string       `json:"outputs"`
 	// With --instances (segment_export.go).
-	Instances        []export.Region `json:"instances,omitempty"`
+	Instances        []export.Region `json:"instances,omitzero"`
 	InstancesDropped int             `json:"instances_dropped,omitempty"`
 }
 

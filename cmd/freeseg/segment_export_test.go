@@ -191,6 +191,22 @@ func TestSegmentExports(t *testing.T) {
 	if s, ok := rep.Settings["instances"].(map[string]any); !ok || s["connectivity"] != 4.0 {
 		t.Errorf("settings.instances = %v", rep.Settings["instances"])
 	}
+
+	// Asked for but none above the threshold: an empty list, not no key.
+	out3 := t.TempDir()
+	code, _, errs = run(t, "segment", "--model", model, "--classes", "cat; person, man; coffee cup", "--out", out3,
+		"--no-cache", "--pamr", "0", "--instances", "--instance-min-area", "100000000", img)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	b, _ = os.ReadFile(filepath.Join(out3, "chelsea.json"))
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := raw["instances"].([]any); !ok || len(l) != 0 {
+		t.Errorf("instances = %v (%T), want []", raw["instances"], raw["instances"])
+	}
 }
 
 func TestSegmentExportsBadFlags(t *testing.T) {

@@ -4,17 +4,20 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of NACLIP's dense features by default,
-// and offers CLIP Surgery, MaskCLIP, SCLIP and ClearCLIP as switchable
-// dense methods of the same pipeline:
+// strategies, as freeseg defines them in docs/method.md) on top of a choice
+// of dense methods (NACLIP by default; CLIP Surgery, MaskCLIP, SCLIP,
+// ClearCLIP) run as switchable variants of one pipeline:
 //
-//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
-//	img, _, _ := imageio.Open("photo.jpg")
-//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
+//	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
+//	img, _, err := imageio.Open("photo.jpg")
+//	classes, err := prompts.ParseClassList("cat; dog; sofa")
+//	vocab, background, notes, err := freeseg.WithBackground(classes, "default")
 //	opts := freeseg.DefaultOptions()
-//	opts.Background = bg
-//	res, _ := e.Segment(img, vocab, opts)
+//	opts.Background = background
+//	res, err := e.Segment(img, vocab, opts)
+//
+// (each err checked; example_test.go runs the same steps with a random-weight
+// model). Shapes are named with the letters of docs/method.md.
 package freeseg
 
 import (

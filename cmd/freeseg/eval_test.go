@@ -13,7 +13,6 @@ import (
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
-	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -453,30 +452,5 @@ func TestEvalReportProtocolLabel(t *testing.T) {
 	}
 	if got := describeMethod(dense.NACLIP); got != "last 1 block(s) changed, attention kk, Gaussian neighbourhood sigma 5, without residual, without FFN, positions resized bicubically by scale factor" {
 		t.Errorf("NACLIP described as %q", got)
-	}
-}
-
-// The legend beside a large image is enlarged by a whole factor: its panel
-// is k times the panel drawn for a small image, pixel for pixel.
-func TestEvalOverlayLegendScales(t *testing.T) {
-	names, colors := []string{"background", "cat"}, [][3]uint8{{0, 0, 0}, {128, 0, 0}}
-	panel := imageio.DrawLegend(imageio.NewRGB(0, 0), names, colors)
-	small := withLegend(imageio.NewRGB(40, 30), names, colors)
-	if small.W != 40+panel.W {
-		t.Fatalf("small image: width %d, want %d", small.W, 40+panel.W)
-	}
-	big := withLegend(imageio.NewRGB(50, 1600), names, colors)
-	k := 3 // 1600/500
-	if big.W != 50+k*panel.W || big.H != 1600 {
-		t.Fatalf("1600-high image: %dx%d, want %dx1600", big.W, big.H, 50+k*panel.W)
-	}
-	for y := 0; y < k*panel.H; y++ {
-		for x := 0; x < k*panel.W; x++ {
-			got := big.Pix[3*(y*big.W+50+x) : 3*(y*big.W+50+x)+3]
-			want := panel.Pix[3*((y/k)*panel.W+x/k) : 3*((y/k)*panel.W+x/k)+3]
-			if !bytes.Equal(got, want) {
-				t.Fatalf("legend pixel (%d,%d) = %v, want %v", x, y, got, want)
-			}
-		}
 	}
 }

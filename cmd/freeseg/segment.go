@@ -156,6 +156,7 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer exp.close()
 	prog := newProgress(e.stderr, len(inputs), *quiet)
 	bases := outputNames(inputs)
 	done := make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +36,11 @@ type exporter struct {
 	exportFlags
 	opts     export.Options
 	imageIDs []int64
-	results  []export.COCOResult // of every image so far, for --coco
+	// The COCO file is streamed, one entry a line, into a temporary file
+	// beside it and renamed at the end: a long batch holds no entries in
+	// memory, and a failed run leaves no half file.
+	tmp     *os.File
+	entries int
 }
 
 // newExporter checks the flags before any inference.
@@ -53,8 +58,20 @@ func newExporter(x exportFlags, inputs []string, g guardInputs) (*exporter, erro
 		if err := g.check(x.coco); err != nil {
 			return nil, err
 		}
-		if strings.HasSuffix(x.coco, string(filepath.Separator)) {
-			return nil, usagef("--coco %s: give a file name", x.coco)
+		if st, err := os.Stat(x.coco); strings.HasSuffix(x.coco, string(filepath.Separator)) || (err == nil && st.IsDir()) {
+			return nil, usagef("--coco %s: give a file name, not a folder", x.coco)
+		}
+		if err := prepareOutDir(filepath.Dir(x.coco)); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(filepath.Dir(x.coco), "."+filepath.Base(x.coco)+".*.tmp")
+		if err != nil {
+			return nil, err
+		}
+		ex.tmp = f
+		if _, err := io.WriteString(f, "["); err != nil {
+			ex.close()
+			return nil, err
 		}
 	}
 	ex.imageIDs = cocoImageIDs(inputs)
@@ -127,27 +144,69 @@ func (ex *exporter) image(i int, g guardInputs, dir, base, path string, r *frees
 	} else if ex.coco != "" {
 		regs = export.ClassRegions(r)
 	}
-	if ex.coco != "" {
-		ex.results = append(ex.results, export.COCOResults(ex.imageIDs[i], filepath.Base(path), regs, background)...)
+	if ex.tmp != nil {
+		for _, r := range export.COCOResults(ex.imageIDs[i], filepath.Base(path), regs, background) {
+			sep := ",\n"
+			if ex.entries == 0 {
+				sep = "\n"
+			}
+			if _, err := io.WriteString(ex.tmp, sep); err != nil {
+				return nil, err
+			}
+			if err := writeJSONCompact(ex.tmp, r); err != nil {
+				return nil, err
+			}
+			ex.entries++
+		}
 	}
 	return x, nil
 }
 
-// finish writes the COCO file (an empty list when nothing was found, so
-// that a reader gets valid JSON).
+// writeJSONCompact writes v on one line, without its trailing newline.
+func writeJSONCompact(w io.Writer, v any) error {
+	var b strings.Builder
+	if err := writeJSONLine(&b, v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, strings.TrimSuffix(b.String(), "\n"))
+	return err
+}
+
+// finish completes the COCO file (an empty list when nothing was found, so
+// that a reader gets valid JSON) and moves it into place.
 func (ex *exporter) finish(g guardInputs) error {
-	if ex == nil || ex.coco == "" {
+	if ex == nil || ex.tmp == nil {
 		return nil
 	}
-	if ex.results == nil {
-		ex.results = []export.COCOResult{}
+	defer ex.close()
+	end := "\n]\n"
+	if ex.entries == 0 {
+		end = "]\n"
 	}
-	if dir := filepath.Dir(ex.coco); dir != "." {
-		if err := prepareOutDir(dir); err != nil {
-			return err
-		}
+	if _, err := io.WriteString(ex.tmp, end); err != nil {
+		return err
 	}
-	return g.writeFile(ex.coco, func(w io.Writer) error { return writeJSON(w, ex.results) })
+	if err := ex.tmp.Close(); err != nil {
+		return err
+	}
+	if err := g.check(ex.coco); err != nil {
+		return err
+	}
+	if err := os.Rename(ex.tmp.Name(), ex.coco); err != nil {
+		return err
+	}
+	ex.tmp = nil
+	return nil
+}
+
+// close removes the temporary COCO file of a run that did not finish.
+func (ex *exporter) close() {
+	if ex == nil || ex.tmp == nil {
+		return
+	}
+	ex.tmp.Close()
+	os.Remove(ex.tmp.Name())
+	ex.tmp = nil
 }
 
 // addTo puts the image's exports into its report.

@@ -220,10 +220,32 @@ func TestSegmentExportsBadFlags(t *testing.T) {
 		{[]string{"--instances", "--connectivity", "6"}, "connectivity 6"},
 		{[]string{"--instances", "--instance-min-area", "-1"}, "instance-min-area"},
 		{[]string{"--coco", img}, "one of the inputs"},
+		{[]string{"--coco", dir}, "not a folder"},
 	} {
 		code, _, errs := run(t, append([]string{"segment", "--model", model, "--no-cache", "--classes", "cat", "--out", dir, img}, c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: code %d, %q, want %q", c.args, code, errs, c.want)
+		}
+	}
+}
+
+// A run that fails leaves no temporary COCO file behind.
+func TestSegmentCOCOFailedRun(t *testing.T) {
+	model := golden.Path(t, "tiny-clip")
+	img := golden.Path(t, "cases", "chelsea.png")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.png")
+	os.WriteFile(bad, []byte("not a png"), 0o644)
+	cocoDir := filepath.Join(dir, "c")
+	code, _, _ := run(t, "segment", "--model", model, "--no-cache", "--classes", "cat", "--pamr", "0", "--out", filepath.Join(dir, "o"),
+		"--coco", filepath.Join(cocoDir, "coco.json"), img, bad)
+	if code == 0 {
+		t.Fatal("a run with a broken image succeeded")
+	}
+	entries, _ := os.ReadDir(cocoDir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
 }

@@ -14,7 +14,7 @@ func TestComponentsDiagonal(t *testing.T) {
 	}
 	skip0 := func(l int32) bool { return l == 0 }
 	comp, lab, area := Components(labels, 2, 2, Four, skip0)
-	if want := []int32{0, -1, -1, 1}; !reflect.DeepEqual(comp, want) || len(area) != 2 {
+	if want := []int32{0, -1, -1, 1}; !reflect.DeepEqual(comp, want) || len(area) != 2 || !reflect.DeepEqual(lab, []int32{1, 1}) {
 		t.Errorf("4-connectivity: %v (areas %v), want %v", comp, area, want)
 	}
 	comp, lab, area = Components(labels, 2, 2, Eight, skip0)

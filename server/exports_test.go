@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"image"
 	"strings"
 	"testing"
@@ -98,4 +100,30 @@ func TestSegmentExports(t *testing.T) {
 			t.Errorf("%s=%s: %d %s", c.field, c.value, resp.StatusCode, b)
 		}
 	}
+}
+
+// FuzzExportFields: whatever values the export fields get, the form parser
+// answers a 4xx or accepts valid export settings.
+func FuzzExportFields(f *testing.F) {
+	lim := Limits{MaxBodyBytes: 1 << 16, MaxPixels: 1 << 20, MaxMapValues: 1 << 24, MaxClasses: 8, MaxNames: 64, MaxSide: 1024}
+	f.Add("1", "1", "1", "64", "8", "1")
+	f.Add("on", "false", "yes", "-1", "4", "397133")
+	f.Add("", "x", "2", "1e3", "6", "-5")
+	f.Add("1", "1", "1", "99999999999999999999", "08", "0x10")
+	f.Fuzz(func(t *testing.T, masks, coco, instances, minArea, conn, imageID string) {
+		body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat"}, part{"masks", "", masks}, part{"coco", "", coco},
+			part{"instances", "", instances}, part{"instance_min_area", "", minArea}, part{"connectivity", "", conn}, part{"image_id", "", imageID})
+		req, err := parseSegmentForm(formCT, bytes.NewReader(body), 6, lim)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Code != 400 {
+				t.Fatalf("error %v (%T) is not a 400", err, err)
+			}
+			return
+		}
+		x := req.exports
+		if x.opts.Validate() != nil || x.opts.MinArea < 0 || x.imageID < 0 {
+			t.Fatalf("accepted %+v", x)
+		}
+	})
 }

@@ -23,6 +23,7 @@ package freeseg
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/freeseg/freeseg/clip"
@@ -39,6 +40,10 @@ import (
 type Engine struct {
 	Model *clip.Model
 	Cache *ClassifierCache
+	// Limits bound the network input, memory and work of one Segment or
+	// Explain call, checked before any work (SegmentBudget,
+	// ExplainBudget); zero fields take DefaultLimits' values.
+	Limits Limits
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -144,7 +149,16 @@ func ProtocolOptions(p prompts.Protocol) (Options, error) {
 	return o, nil
 }
 
-// Validate checks the options before any work is done.
+// MaxLogitScale bounds Options.LogitScale: CLIP clamps its learned scale
+// at 100 and the published protocols use 40 to 100, so a larger value is a
+// mistake (and at float32 precision makes the softmax a hard maximum).
+const MaxLogitScale = 1000
+
+// MaxPAMRSteps bounds Options.PAMRSteps (NACLIP uses 10).
+const MaxPAMRSteps = 1000
+
+// Validate checks the options before any work is done: names, sizes, and
+// every number finite and in its range.
 func (o Options) Validate(layers int) error {
 	if err := o.Method.Validate(layers); err != nil {
 		return err
@@ -161,11 +175,25 @@ func (o Options) Validate(layers int) error {
 	default:
 		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
 	}
+	if o.Resize.Mode == "short" && o.Resize.MaxLong < 0 {
+		return fmt.Errorf("resize long-side bound %d must not be negative", o.Resize.MaxLong)
+	}
 	if err := o.Window.Validate(); err != nil {
 		return err
 	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
+	// Every number finite first: NaN passes any comparison below, and an
+	// infinite scale turns the probabilities into NaN.
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"logit scale", o.LogitScale}, {"probability threshold", o.ProbThd}, {"area threshold", o.AreaThd},
+		{"partial-label tau", o.Partial.Tau}, {"partial-label top-q", o.Partial.TopQ}, {"partial-label threshold", o.Partial.Thd}} {
+		if math.IsNaN(x.v) || math.IsInf(x.v, 0) {
+			return fmt.Errorf("%s %g must be a finite number", x.name, x.v)
+		}
+	}
+	if o.LogitScale <= 0 || o.LogitScale > MaxLogitScale {
+		return fmt.Errorf("logit scale %g must be in (0,%g]", o.LogitScale, float64(MaxLogitScale))
 	}
 	if o.ProbThd < 0 || o.ProbThd > 1 {
 		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
@@ -173,8 +201,13 @@ func (o Options) Validate(layers int) error {
 	if o.AreaThd < 0 || o.AreaThd >= 1 {
 		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
 	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
+	if o.PAMRSteps < 0 || o.PAMRSteps > MaxPAMRSteps {
+		return fmt.Errorf("PAMR steps %d must be in 0..%d", o.PAMRSteps, MaxPAMRSteps)
+	}
+	for _, d := range o.PAMRDilations {
+		if d < 1 || d > 1<<16 {
+			return fmt.Errorf("PAMR dilation %d must be in 1..65536", d)
+		}
 	}
 	return o.Partial.Validate()
 }
@@ -220,6 +253,13 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("empty image")
 	}
 	queries, classOf := vocab.Queries()
+	b, err := e.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
 	cls, err := e.Classifier(queries, o.Templates)
 	if err != nil {
 		return nil, err

@@ -78,6 +78,9 @@ func FromWeights(f *weights.File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := validateShapes(f.Path, cfg, w); err != nil {
+		return nil, err
+	}
 	return build(f.Path, cfg, w)
 }
 

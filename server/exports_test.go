@@ -113,7 +113,7 @@ func FuzzExportFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, masks, coco, instances, minArea, conn, imageID string) {
 		body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat"}, part{"masks", "", masks}, part{"coco", "", coco},
 			part{"instances", "", instances}, part{"instance_min_area", "", minArea}, part{"connectivity", "", conn}, part{"image_id", "", imageID})
-		req, err := parseSegmentForm(formCT, bytes.NewReader(body), 6, lim)
+		req, err := parseSegmentForm(formCT, bytes.NewReader(body), 6, lim, store{sizeHint: int64(len(body))})
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Code != 400 {

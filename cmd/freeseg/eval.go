@@ -409,7 +409,7 @@ func runEval(e *env, args []string) error {
 	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadState(statePath)
+		state, err = eval.LoadStateFor(statePath, ds, shard, shards)
 		if err != nil {
 			return err
 		}

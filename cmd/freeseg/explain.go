@@ -49,6 +49,7 @@ func runExplain(e *env, args []string) error {
 	out := fs.String("out", "freeseg-out", "output folder (created if needed)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	noCache := fs.Bool("no-cache", false, "do not use the on-disk text classifier cache")
+	force := forceFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -92,9 +93,13 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	applyForce(eng, *force)
+	if b, err := eng.ExplainBudget(img.W, img.H, len(texts), opt); err == nil {
+		warnBudget(e, *image, b)
+	}
 	ex, err := eng.Explain(img, texts, opt)
 	if err != nil {
-		return err
+		return budgetError(*image, err)
 	}
 	g := newGuard(*image)
 	base := outputNames([]string{*image})[0]

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/weights"
@@ -28,6 +29,7 @@ func runFeatures(e *env, args []string) error {
 	short := fs.Int("short-side", 0, "resize the short side to S keeping the ratio, cv2 bilinear and mmseg normalisation (SCLIP/NACLIP)")
 	out := fs.String("out", "", "output .safetensors file")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	force := forceFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -52,6 +54,19 @@ func runFeatures(e *env, args []string) error {
 	img, err := loadImage(*image, *exif)
 	if err != nil {
 		return err
+	}
+	bw, bh := *square, *square
+	if *short > 0 {
+		bw, bh = imageio.KeepRatioSize(img.W, img.H, *short, imageio.MMSegMaxLong)
+	}
+	b := freeseg.FeaturesBudget(cm, m, bh, bw)
+	warnBudget(e, *image, b)
+	limits := freeseg.DefaultLimits()
+	if *force {
+		limits = freeseg.NoLimits()
+	}
+	if err := b.Check(limits, cm.Vision.Patch); err != nil {
+		return budgetError(*image, err)
 	}
 	var x []float32
 	var w, h int

@@ -104,6 +104,7 @@ func runSegment(e *env, args []string) error {
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos (false = as stored, like the reference pipelines)")
 	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
 	quiet := fs.Bool("quiet", false, "no progress or summary lines")
+	force := forceFlag(fs)
 	var sf segmentFlags
 	sf.register(fs, freeseg.DefaultOptions())
 	var xf exportFlags
@@ -144,6 +145,8 @@ func runSegment(e *env, args []string) error {
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
+	applyForce(eng, *force)
+	queries, _ := vocab.Queries()
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
@@ -169,9 +172,12 @@ func runSegment(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if b, err := eng.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), opts); err == nil {
+			warnBudget(e, path, b)
+		}
 		res, err := eng.Segment(img, vocab, opts)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return budgetError(path, err)
 		}
 		res.Classes = names
 		base := bases[i]

@@ -193,6 +193,9 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	}
 	c.mu.Unlock()
 	memKey := func(n string) string { return fmt.Sprintf("%d\x00%s\x00%s", id, tplKey, n) }
+	if p := m.Precision(); p != clip.FP32 {
+		tplKey += "-" + p.String() // bf16 embeddings differ from fp32 ones
+	}
 	var digest string
 	if c.Dir != "" {
 		d, err := c.digest(m)

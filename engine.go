@@ -44,6 +44,8 @@ type Engine struct {
 	// Explain call, checked before any work (SegmentBudget,
 	// ExplainBudget); zero fields take DefaultLimits' values.
 	Limits Limits
+
+	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -95,6 +97,9 @@ type Options struct {
 	PAMRSteps     int     // 0 = off
 	PAMRDilations []int
 	Partial       seg.PartialOptions
+	// Precision of the encoders' matrix products (clip.FP32, clip.BF16);
+	// the zero value runs the model as loaded (see docs/speed.md).
+	Precision clip.Precision
 }
 
 // DefaultOptions is freeseg's recommended setting: NACLIP features (its
@@ -243,7 +248,11 @@ func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
 
 // Segment labels every pixel of img with one of the vocabulary's classes.
 func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+	m, err := e.modelFor(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(len(m.Vision.Blocks)); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -260,12 +269,12 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
 		return nil, err
 	}
-	cls, err := e.Classifier(queries, o.Templates)
+	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x, w, h := prepare(img, o.Resize)
-	p := e.Model.Vision.Patch
+	p := m.Vision.Patch
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
@@ -273,9 +282,9 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(e.Model, imgs, B, H, W)
+		return o.Method.Features(m, imgs, B, H, W)
 	}
-	Q, E := len(queries), e.Model.Config.EmbedDim
+	Q, E := len(queries), m.Config.EmbedDim
 	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,7 @@ type Model struct {
 	BuiltinVocabulary bool
 	Path              string // checkpoint file, "" for models built in memory
 	digestState
+	precision Precision // of the linear layers' weights; 0 means FP32 (see WithPrecision)
 }
 
 // FromWeights builds a model from a checkpoint in either naming layout. It

@@ -51,7 +51,7 @@ func loadModel(path string) (*clip.Model, error) {
 	if m.BuiltinVocabulary {
 		fmt.Fprintf(modelLog, "note: %s has no vocab.json/merges.txt; using the built-in CLIP vocabulary (the same for every CLIP model)\n", dir)
 	}
-	return m, nil
+	return applyPrecision(m)
 }
 
 // openEngine loads the model with the on-disk classifier cache enabled

@@ -5,8 +5,8 @@
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
 // strategies, as freeseg defines them in docs/method.md) on top of a choice
-// of dense methods (CLIP Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP) run as
-// switchable variants of one pipeline:
+// of dense methods (NACLIP by default; CLIP Surgery, MaskCLIP, SCLIP,
+// ClearCLIP) run as switchable variants of one pipeline:
 //
 //	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
 //	img, _, err := imageio.Open("photo.jpg")
@@ -127,9 +127,9 @@ type Resize struct {
 	// Mode is "short" (keep ratio, short side Size, long side at most
 	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
 	// PIL bicubic, as CLIP Surgery's demo) or "none".
-	Mode    string
-	Size    int
-	MaxLong int
+	Mode    string `json:"mode"`
+	Size    int    `json:"size"`
+	MaxLong int    `json:"max_long"`
 }
 
 // Options configure one segmentation. The zero value is not useful; start
@@ -155,15 +155,17 @@ type Options struct {
 	Precision clip.Precision
 }
 
-// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
-// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
+// DefaultOptions is freeseg's recommended setting: NACLIP features (its
+// published segmentation results are above CLIP Surgery's on every
+// benchmark both report; README "Methods") on the SCLIP sliding-window
+// protocol (short side 336, crop 224, stride 112),
 // the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
 // with smoothed-min pooling and the pixel stage with PAMR. Background is
 // off: set it when class 0 of the vocabulary is a background class (as
 // WithBackground makes it).
 func DefaultOptions() Options {
 	return Options{
-		Method:        dense.Surgery,
+		Method:        dense.NACLIP,
 		Templates:     "openai80",
 		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
 		Window:        seg.Window{Crop: 224, Stride: 112},

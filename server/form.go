@@ -255,6 +255,7 @@ type segmentRequest struct {
 	notes     []string
 	opts      freeseg.Options
 	heatmaps  bool
+	exports   exportRequest // masks, coco, instances (exports.go)
 	exif      bool
 	maxSide   int // downscale larger images to this long side (0 = off)
 }
@@ -263,6 +264,12 @@ type segmentRequest struct {
 var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
 	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
 	"heatmaps", "exif", "max_side", "precision", "proxy_beta", "proxy_gamma")
+
+func init() {
+	for _, n := range exportFields {
+		segmentFields[n] = true
+	}
+}
 
 func fieldSet(names ...string) map[string]bool {
 	m := map[string]bool{}
@@ -362,6 +369,9 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 		}
 	}
 	if err := f.intField("max_side", &req.maxSide); err != nil {
+		return nil, err
+	}
+	if req.exports, err = parseExportFields(f); err != nil {
 		return nil, err
 	}
 	for _, x := range []struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/tokenizer"
 )
@@ -61,6 +62,11 @@ type SegmentResponse struct {
 	// legend of the classes present on its right.
 	OverlayPNG string        `json:"overlay_png"`
 	Heatmaps   []HeatmapJSON `json:"heatmaps,omitempty"`
+	// With masks=1, coco=1, instances=1 (exports.go).
+	Masks            []MaskJSON          `json:"masks,omitzero"`
+	COCO             []export.COCOResult `json:"coco,omitzero"`
+	Instances        []export.Region     `json:"instances,omitzero"`
+	InstancesDropped int                 `json:"instances_dropped,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return math.Round(d.Seconds()*1e5) / 100 }
@@ -286,6 +292,9 @@ func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *frees
 			}
 			resp.Heatmaps = append(resp.Heatmaps, HeatmapJSON{Index: c, Name: req.names[c], PNG: png})
 		}
+	}
+	if err := addExports(resp, req.exports, r, req.names, req.opts.Background); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

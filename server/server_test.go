@@ -46,7 +46,7 @@ func TestSegment(t *testing.T) {
 	if sum < 0.999 || sum > 1.001 {
 		t.Fatalf("fractions sum to %g", sum)
 	}
-	if r.Settings["method"] != "surgery" || r.Settings["templates"] != "single" || r.Settings["pamr_steps"] != float64(2) {
+	if r.Settings["method"] != "naclip" || r.Settings["templates"] != "single" || r.Settings["pamr_steps"] != float64(2) {
 		t.Fatalf("settings %v", r.Settings)
 	}
 	if r.Timing.TotalMS <= 0 || r.LabelsFormat != "palette" {

@@ -86,6 +86,10 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Defaults: d.Summary(),
 		Explain:  map[string]any{"method": ed.Method.Name, "templates": ed.Templates, "size": ed.Size, "feature_surgery": "auto"},
 	}
+	// A request without the field gets the default background class
+	// (freeseg.WithBackground), so the defaults say so, not Summary's
+	// false of the bare options.
+	mj.Defaults["background"] = "default"
 	for _, n := range dense.Names() {
 		if meth, err := dense.ByName(n); err == nil && meth.Validate(c.VisionLayers) == nil {
 			mj.Methods = append(mj.Methods, n)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -166,11 +168,47 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+// protocolName is the --protocol preset p came from ("naclip+pamr", not
+// its dense method "naclip"): the name whose preset on p's benchmark is p.
+func protocolName(p prompts.Protocol) string {
+	for _, name := range prompts.ProtocolMethods() {
+		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
+			return name
+		}
+	}
+	return p.Method
+}
+
+// describeMethod is a dense method's definition in words (dense.Method),
+// for the report's method_params.
+func describeMethod(m dense.Method) string {
+	if m.Blocks == 0 {
+		return "no block changed"
+	}
+	parts := []string{fmt.Sprintf("last %d block(s) changed", m.Blocks)}
+	if m.DualPath {
+		parts = append(parts, "dual path")
+	}
+	parts = append(parts, "attention "+m.Attn.String())
+	if m.Sigma > 0 {
+		parts = append(parts, fmt.Sprintf("Gaussian neighbourhood sigma %g", m.Sigma))
+	}
+	yes := map[bool]string{true: "with", false: "without"}
+	parts = append(parts, yes[m.Residual]+" residual", yes[m.FFN]+" FFN")
+	switch m.Pos {
+	case dense.PosBilinear:
+		parts = append(parts, "positions resized bilinearly")
+	case dense.PosBicubicScale:
+		parts = append(parts, "positions resized bicubically by scale factor")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // pipelineSettings describes every option that changes the labels.
 func pipelineSettings(o freeseg.Options) map[string]string {
 	m := map[string]string{
 		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
+		"method_params": describeMethod(o.Method),
 		"templates":     o.Templates,
 		"logit_scale":   fmt.Sprint(o.LogitScale),
 		"prob_thd":      fmt.Sprint(o.ProbThd),
@@ -335,9 +373,9 @@ func runEval(e *env, args []string) error {
 	if ds.Background {
 		names[0] = "background"
 	}
-	protoLabel := proto.Method
+	protoLabel := protocolName(proto)
 	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
 
 	// The report folder and the saved state.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/seg"
 	"github.com/freeseg/freeseg/weights"
@@ -135,6 +136,8 @@ func runSegment(e *env, args []string) error {
 	maxLong := fs.Int("max-long", 0, "with --short-side: the most pixels the long side may have after resizing (0 = 2048, the mmseg protocols'); raise it for panoramas, whose short side the cap shrinks")
 	var sf segmentFlags
 	sf.register(fs, freeseg.DefaultOptions())
+	var xf exportFlags
+	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -260,6 +263,15 @@ func runSegment(e *env, args []string) error {
 	outs := &outputs{guard: newGuard(guardPaths...)}
 	defer outs.removeEmpty()
 	prog := newProgress(e.stderr, len(todo), *quiet)
+	var inputPaths []string
+	for _, in := range todo {
+		inputPaths = append(inputPaths, in.path)
+	}
+	exp, err := newExporter(xf, inputPaths, outs.guard) // --masks, --coco, --instances
+	if err != nil {
+		return err
+	}
+	defer exp.close()
 	done := make(chan struct{})
 	defer close(done)
 	decoded := prefetchImages(todo, *exif, bf.maxSide, done)
@@ -281,7 +293,11 @@ func runSegment(e *env, args []string) error {
 		if err == nil {
 			res.Classes = names
 			dir := filepath.Join(*out, in.rel)
-			err = writeSegmentOutputs(outs, dir, in.base, in.path, l.img, res, vocab.Names, opts)
+			var x *imageExports
+			x, err = exp.image(i, outs, dir, in.base, in.path, res, opts.Background) // exports, segment_export.go
+			if err == nil {
+				err = writeSegmentOutputs(outs, dir, in.base, in.path, l.img, res, vocab.Names, opts, x)
+			}
 			if err == nil && *saveTensors != "" {
 				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.rel, in.base))
 				err = outs.writeFile(p, func(w io.Writer) error { return writeSegTensors(w, res) })
@@ -299,6 +315,9 @@ func runSegment(e *env, args []string) error {
 		}
 		wrote++
 		prog.done(i, filepath.Join(in.rel, in.base), summarize(res, time.Since(start)))
+	}
+	if err := exp.finish(outs.guard); err != nil {
+		return err
 	}
 	if wrote > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "outputs in %s\n", *out)
@@ -404,12 +423,15 @@ type segmentReport struct {
 	Classes      []classInfo    `json:"classes"`
 	Settings     map[string]any `json:"settings"`
 	Outputs      []string       `json:"outputs"`
+	// With --instances (segment_export.go).
+	Instances        []export.Region `json:"instances,omitzero"`
+	InstancesDropped int             `json:"instances_dropped,omitempty"`
 }
 
 // settingsOf is the "settings" object of the JSON report.
 func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
 
-func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options) error {
+func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options, x *imageExports) error {
 	C := len(r.Classes)
 	pal := freeseg.ClassColors(C, o.Background)
 	labelsPath := filepath.Join(dir, base+".labels.png")
@@ -440,6 +462,7 @@ func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB
 		rep.Classes = append(rep.Classes, classInfo{Index: c, Name: r.Classes[c], Synonyms: synonyms[c], Color: pal[c],
 			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
 	}
+	x.addTo(&rep)
 	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }
 

@@ -5,8 +5,8 @@
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
 // strategies, as freeseg defines them in docs/method.md) on top of a choice
-// of dense methods (CLIP Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP) run as
-// switchable variants of one pipeline:
+// of dense methods (NACLIP by default; CLIP Surgery, MaskCLIP, SCLIP,
+// ClearCLIP) run as switchable variants of one pipeline:
 //
 //	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
 //	img, _, err := imageio.Open("photo.jpg")
@@ -23,9 +23,11 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/interp"
@@ -38,6 +40,63 @@ import (
 type Engine struct {
 	Model *clip.Model
 	Cache *ClassifierCache
+	// Limits bound the network input, memory and work of one Segment or
+	// Explain call, checked before any work (SegmentBudget,
+	// ExplainBudget); zero fields take DefaultLimits' values.
+	Limits Limits
+
+	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
+
+	// VFM is the vision foundation model of the proxy methods (proxyclip):
+	// when nil, it is loaded from VFMSource (a folder, a checkpoint or a hub
+	// id, pulled on first use; "" means DefaultVFM) the first time a proxy
+	// method runs. See docs/vfm.md.
+	VFM       *dino.Model
+	VFMSource string
+	vfmMu     sync.Mutex
+}
+
+// DefaultVFM is the vision foundation model of ProxyCLIP's best published
+// setting (with CLIP ViT-B/16).
+const DefaultVFM = "facebook/dino-vitb8"
+
+// LoadVFM returns the engine's vision foundation model, loading it from
+// VFMSource on the first call.
+func (e *Engine) LoadVFM() (*dino.Model, error) {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		return e.VFM, nil
+	}
+	src := e.VFMSource
+	if src == "" {
+		src = DefaultVFM
+	}
+	dir, err := hub.Resolve(context.Background(), src, hub.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("vfm: %w", err)
+	}
+	v, err := dino.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.VFM = v
+	return v, nil
+}
+
+// features returns the dense-feature function of method m on this engine,
+// loading the VFM first when m needs one.
+func (e *Engine) features(ctx context.Context, m dense.Method, model *clip.Model) (seg.EncodeFunc, error) {
+	var vfm *dino.Model
+	if m.Proxy {
+		var err error
+		if vfm, err = e.LoadVFM(); err != nil {
+			return nil, err
+		}
+	}
+	return func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return m.FeaturesWith(ctx, model, vfm, imgs, B, H, W)
+	}, nil
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -112,7 +171,11 @@ func FitMaxSide(img *imageio.RGB, maxSide int) *imageio.RGB {
 // A cancelled ctx (a client gone, a deadline) stops the work between
 // windows and between transformer blocks, with ctx's error.
 func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := e.Validate(o); err != nil {
+	m, err := e.modelFor(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(len(m.Vision.Blocks)); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -123,12 +186,19 @@ func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.V
 	}
 	img = FitMaxSide(img, o.MaxSide)
 	queries, classOf := vocab.Queries()
-	cls, err := e.Classifier(queries, o.Templates)
+	b, err := e.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
+	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x, w, h := prepare(img, o.Resize)
-	p := e.Model.Vision.Patch
+	p := m.Vision.Patch
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
@@ -136,10 +206,11 @@ func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.V
 	if c := win.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
-	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(ctx, e.Model, imgs, B, H, W)
+	enc, err := e.features(ctx, o.Method, m)
+	if err != nil {
+		return nil, err
 	}
-	Q, E := len(queries), e.Model.Config.EmbedDim
+	Q, E := len(queries), m.Config.EmbedDim
 	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
 	if err != nil {
 		return nil, err

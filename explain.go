@@ -51,12 +51,23 @@ func (e *Engine) Explain(ctx context.Context, img *imageio.RGB, texts []string, 
 		return nil, fmt.Errorf("feature surgery multi needs two or more texts (got %d); use redundant or auto for one", len(texts))
 	}
 	img = FitMaxSide(img, o.MaxSide)
+	b, err := e.ExplainBudget(img.W, img.H, len(texts), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
 	G, err := e.Classifier(texts, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x := imageio.PreprocessSquare(img, size)
-	f, err := o.Method.Features(ctx, e.Model, x, 1, size, size)
+	enc, err := e.features(ctx, o.Method, e.Model)
+	if err != nil {
+		return nil, err
+	}
+	f, err := enc(x, 1, size, size)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -12,9 +13,9 @@ import (
 
 // Resize is how the image is sized before inference.
 type Resize struct {
-	Mode    ResizeMode
-	Size    int // the short side (ResizeShort) or the side (ResizeSquare)
-	MaxLong int // ResizeShort: the long side at most this (2048 in the protocols)
+	Mode    ResizeMode `json:"mode"`
+	Size    int        `json:"size"`     // the short side (ResizeShort) or the side (ResizeSquare)
+	MaxLong int        `json:"max_long"` // ResizeShort: the long side at most this (2048 in the protocols)
 }
 
 // Options configure one segmentation or explanation. The zero value is not
@@ -42,16 +43,21 @@ type Options struct {
 	Partial       seg.PartialOptions
 	// FeatureSurgery is the explanation's feature surgery (Explain only).
 	FeatureSurgery FeatureSurgery
+	// Precision of the encoders' matrix products (clip.FP32, clip.BF16);
+	// the zero value runs the model as loaded (see docs/speed.md).
+	Precision clip.Precision
 }
 
-// DefaultOptions is freeseg's recommended setting for segmentation: the
-// SCLIP sliding-window protocol (short side 336, crop 224, stride 112), the
-// 80 ImageNet templates, and the FreeSeg strategies on: partial labels with
+// DefaultOptions is freeseg's recommended setting for segmentation: NACLIP
+// features (its published segmentation results are above CLIP Surgery's on
+// every benchmark both report; docs/numbers.md) on the SCLIP sliding-window
+// protocol (short side 336, crop 224, stride 112), the 80 ImageNet
+// templates, and the FreeSeg strategies on: partial labels with
 // smoothed-min pooling and the pixel stage with PAMR. Whether class 0 is a
 // background class is the vocabulary's (WithBackground).
 func DefaultOptions() Options {
 	return Options{
-		Method:        dense.Surgery,
+		Method:        dense.NACLIP,
 		Templates:     "openai80",
 		Resize:        Resize{Mode: ResizeShort, Size: 336, MaxLong: imageio.MMSegMaxLong},
 		Window:        seg.Window{Crop: 224, Stride: 112},
@@ -93,19 +99,35 @@ func ProtocolOptions(p prompts.Protocol) (Options, error) {
 	if !o.Whole {
 		o.Window.Crop, o.Window.Stride = p.Crop, p.Stride
 	}
-	o.Window.PadToPatch = m.PadWindowsToPatch
 	o.LogitScale, o.ProbThd, o.AreaThd, o.PAMRSteps = p.LogitScale, p.ProbThd, p.AreaThd, p.PAMRSteps
 	o.Partial.Enabled = false
 	return o, nil
 }
 
-// window is the inference unit the options ask for.
+// window is the inference unit the options ask for, with the method's
+// window padding (ClearCLIP pads to the patch size, ProxyCLIP's sliding
+// windows to a multiple of 56).
 func (o Options) window() seg.Window {
-	if o.Whole {
-		return seg.Window{PadToPatch: o.Window.PadToPatch, Batch: o.Window.Batch}
+	w := o.Window
+	if o.Method.PadWindowsToPatch {
+		w.PadToPatch = true
 	}
-	return o.Window
+	if o.Whole {
+		return seg.Window{PadToPatch: w.PadToPatch, PadMultiple: w.PadMultiple, Batch: w.Batch}
+	}
+	if o.Method.Pad > 0 {
+		w.PadToPatch, w.PadMultiple = true, o.Method.Pad
+	}
+	return w
 }
+
+// MaxLogitScale bounds Options.LogitScale: CLIP clamps its learned scale
+// at 100 and the published protocols use 40 to 100, so a larger value is a
+// mistake (and at float32 precision makes the softmax a hard maximum).
+const MaxLogitScale = 1000
+
+// MaxPAMRSteps bounds Options.PAMRSteps (NACLIP uses 10).
+const MaxPAMRSteps = 1000
 
 // Validate checks the options before any work is done; layers is the depth
 // of the model's vision transformer (Engine.Validate supplies it).
@@ -125,6 +147,9 @@ func (o Options) Validate(layers int) error {
 	default:
 		return fmt.Errorf("unknown resize mode %v", o.Resize.Mode)
 	}
+	if o.Resize.Mode == ResizeShort && o.Resize.MaxLong < 0 {
+		return fmt.Errorf("resize long-side bound %d must not be negative", o.Resize.MaxLong)
+	}
 	if o.MaxSide < 0 {
 		return fmt.Errorf("max_side %d must not be negative", o.MaxSide)
 	}
@@ -140,8 +165,8 @@ func (o Options) Validate(layers int) error {
 			return fmt.Errorf("%s %g is not a finite number", x.name, x.v)
 		}
 	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
+	if o.LogitScale <= 0 || o.LogitScale > MaxLogitScale {
+		return fmt.Errorf("logit scale %g must be in (0,%g]", o.LogitScale, float64(MaxLogitScale))
 	}
 	if o.ProbThd < 0 || o.ProbThd > 1 {
 		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
@@ -149,8 +174,13 @@ func (o Options) Validate(layers int) error {
 	if o.AreaThd < 0 || o.AreaThd >= 1 {
 		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
 	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
+	if o.PAMRSteps < 0 || o.PAMRSteps > MaxPAMRSteps {
+		return fmt.Errorf("PAMR steps %d must be in 0..%d", o.PAMRSteps, MaxPAMRSteps)
+	}
+	for _, d := range o.PAMRDilations {
+		if d < 1 || d > 1<<16 {
+			return fmt.Errorf("PAMR dilation %d must be in 1..65536", d)
+		}
 	}
 	if o.FeatureSurgery < SurgeryAuto || o.FeatureSurgery > SurgeryOff {
 		return fmt.Errorf("unknown feature surgery %v", o.FeatureSurgery)

@@ -14,15 +14,19 @@ import (
 // /v1/segment (each adds its own fields around it: the output files, the
 // timing and the PNGs).
 type SegmentReport struct {
-	Image       string        `json:"image,omitempty"` // the input file (the command line) or the upload's name
-	Model       string        `json:"model,omitempty"`
-	Width       int           `json:"width"` // of the label map (the photo, scaled down by max_side if asked)
-	Height      int           `json:"height"`
-	InputWidth  int           `json:"input_width"` // of the network input after resizing
-	InputHeight int           `json:"input_height"`
-	Classes     []ClassReport `json:"classes"`
-	Notes       []string      `json:"notes,omitempty"`
-	Settings    SettingValues `json:"settings"`
+	Generator   string `json:"generator,omitempty"` // "freeseg VERSION": marks freeseg's own outputs
+	Image       string `json:"image,omitempty"`     // the input file (the command line) or the upload's name
+	Model       string `json:"model,omitempty"`
+	Width       int    `json:"width"` // of the label map (the photo, scaled down by max_side if asked)
+	Height      int    `json:"height"`
+	InputWidth  int    `json:"input_width"` // of the network input after resizing
+	InputHeight int    `json:"input_height"`
+	// LabelsFormat is "palette" (pixel = class, up to 256 classes) or
+	// "gray16" (16-bit grey value = class, for more).
+	LabelsFormat string        `json:"labels_format"`
+	Classes      []ClassReport `json:"classes"`
+	Notes        []string      `json:"notes,omitempty"`
+	Settings     SettingValues `json:"settings"`
 }
 
 // ClassReport describes one class of a segmentation.
@@ -87,6 +91,12 @@ func (s *SettingValues) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// Value is the value of the setting named name, nil when there is none.
+func (s SettingValues) Value(name string) any {
+	v, _ := s.Get(name)
+	return v
+}
+
 // Get returns the value of the setting named name.
 func (s SettingValues) Get(name string) (any, bool) {
 	for _, v := range s {
@@ -116,12 +126,22 @@ func NewSegmentReport(r *Result, vocab *prompts.Vocabulary, o *Options) SegmentR
 	C := len(names)
 	pal := ClassColors(C, r.Background)
 	rep := SegmentReport{Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Settings: ReportSettings(o, ForSegment, r.Background)}
+		LabelsFormat: LabelsFormat(C), Settings: ReportSettings(o, ForSegment, r.Background)}
 	for c := 0; c < C; c++ {
 		rep.Classes = append(rep.Classes, ClassReport{Index: c, Name: names[c], Synonyms: vocab.Names[c], Color: pal[c],
 			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
 	}
 	return rep
+}
+
+// LabelsFormat is how a label map of C classes is stored: "palette" (an
+// 8-bit palette PNG, pixel = class) up to 256 classes, else "gray16" (a
+// 16-bit grey PNG).
+func LabelsFormat(C int) string {
+	if C > 256 {
+		return "gray16"
+	}
+	return "palette"
 }
 
 // round6 keeps six decimals, enough for fractions of any image and short

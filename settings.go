@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/seg"
 )
@@ -240,6 +242,16 @@ var Settings = []Setting{
 			}
 			return nil
 		}},
+	{Name: "max_long", Kind: KindInt, Use: ForPipeline, Min: 0, Max: MaxSide,
+		Help: "with short_side: the most pixels the long side may have after resizing (0 = 2048, the benchmark protocols'); raise it for panoramas, whose short side the cap shrinks",
+		get:  func(o *Options) any { return o.Resize.MaxLong },
+		set: func(o *Options, v any) error {
+			o.Resize.MaxLong = v.(int)
+			if o.Resize.MaxLong == 0 {
+				o.Resize.MaxLong = imageio.MMSegMaxLong
+			}
+			return nil
+		}},
 	intSetting("max_side", "scale images whose long side is larger down to this many pixels first (outputs are at the scaled size); 0 = off",
 		ForSegment|ForExplain, 0, MaxSide, func(o *Options) *int { return &o.MaxSide }),
 	intSetting("crop", "sliding-window crop size in pixels (of the resized image)", ForPipeline, 1, MaxSide, func(o *Options) *int { return &o.Window.Crop }),
@@ -280,6 +292,27 @@ var Settings = []Setting{
 		func(o *Options) *float64 { return &o.Partial.Tau }),
 	floatSetting("partial_topq", "partial labels: share of each class's best pixels that smoothmin pooling covers", ForPipeline, 0, 1, true, false,
 		func(o *Options) *float64 { return &o.Partial.TopQ }),
+	{Name: "proxy_beta", Kind: KindFloat, Use: ForAll, Min: 0, Max: 100,
+		Help: "proxyclip: β, the share of the mean similarity subtracted from the VFM's patch similarities (docs/vfm.md)",
+		get:  func(o *Options) any { return o.Method.Beta },
+		set:  func(o *Options, v any) error { o.Method.Beta = v.(float64); return nil }},
+	{Name: "proxy_gamma", Kind: KindFloat, Use: ForAll, Min: 0, Max: 1000, MinOpen: true,
+		Help: "proxyclip: γ, the sharpness the shifted similarities are multiplied by before the softmax",
+		get:  func(o *Options) any { return o.Method.Gamma },
+		set:  func(o *Options, v any) error { o.Method.Gamma = v.(float64); return nil }},
+	{Name: "precision", Kind: KindChoice, Use: ForAll, Min: none, Max: none,
+		Choices: func() []string { return []string{"default", "fp32", "bf16"} },
+		Help:    "precision of the encoders' matrix products: fp32 (the parity reference), bf16 (about twice as fast where the CPU has a bf16 dot product; docs/speed.md), or default (as the model was loaded)",
+		get:     func(o *Options) any { return o.Precision.String() },
+		set: func(o *Options, v any) error {
+			if v.(string) == "default" {
+				o.Precision = clip.PrecisionDefault
+				return nil
+			}
+			p, err := clip.ParsePrecision(v.(string))
+			o.Precision = p
+			return err
+		}},
 	{Name: "feature_surgery", Kind: KindChoice, Use: ForExplain, Min: none, Max: none,
 		Choices: func() []string { return []string{"auto", "multi", "redundant", "off"} },
 		Help:    "explain: remove what all texts share (multi, two or more texts), subtract the empty-name ensemble (redundant), auto (multi, or redundant for one text) or off (docs/method.md#feature-surgery)",
@@ -382,7 +415,9 @@ func relevant(o *Options, name string) bool {
 		return !o.Whole
 	case "partial_thd", "partial_topk", "partial_tau", "partial_topq":
 		return o.Partial.Enabled
-	case "short_side":
+	case "proxy_beta", "proxy_gamma":
+		return o.Method.Proxy
+	case "short_side", "max_long":
 		return o.Resize.Mode != ResizeSquare
 	case "square":
 		return o.Resize.Mode == ResizeSquare

@@ -47,13 +47,7 @@ func TestSegment(t *testing.T) {
 	if sum < 0.999 || sum > 1.001 {
 		t.Fatalf("fractions sum to %g", sum)
 	}
-	if m, _ := r.Settings.Get("method"); m != "surgery" {
-		t.Fatalf("settings %v", r.Settings)
-	}
-	if tpl, _ := r.Settings.Get("templates"); tpl != "single" {
-		t.Fatalf("settings %v", r.Settings)
-	}
-	if p, _ := r.Settings.Get("pamr"); p != float64(2) {
+	if r.Settings.Value("method") != "naclip" || r.Settings.Value("templates") != "single" || r.Settings.Value("pamr") != float64(2) {
 		t.Fatalf("settings %v", r.Settings)
 	}
 	if r.Timing.TotalMS <= 0 || r.LabelsFormat != "palette" {
@@ -90,7 +84,7 @@ func TestSegment(t *testing.T) {
 	}
 	r = SegmentResponse{}
 	json.Unmarshal(b, &r)
-	if whole, _ := r.Settings.Get("whole"); len(r.Heatmaps) != 0 || len(r.Classes) != 2 || len(r.Classes[0].Synonyms) != 26 || whole != true {
+	if len(r.Heatmaps) != 0 || len(r.Classes) != 2 || len(r.Classes[0].Synonyms) != 26 || r.Settings.Value("whole") != true {
 		t.Fatalf("heatmaps %d, classes %+v, settings %v", len(r.Heatmaps), r.Classes, r.Settings)
 	}
 }
@@ -100,13 +94,13 @@ func TestSegmentOptions(t *testing.T) {
 	body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat; sky"}, part{"background", "", "none"},
 		part{"method", "", "SCLIP"}, part{"partial_labels", "", "off"}, part{"square", "", "224"}, part{"area_thd", "", "0.1"},
 		part{"prob_thd", "", "0.3"}, part{"logit_scale", "", "50"}, part{"exif", "", "false"}, part{"max_side", "", "512"})
-	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := req.opts
 	if o.Method.Name != "sclip" || o.Partial.Enabled || o.Resize.Mode != freeseg.ResizeSquare || o.Resize.Size != 224 || o.AreaThd != 0.1 ||
-		o.LogitScale != 50 || req.vocab.Background || o.ProbThd != 0.3 || req.exif || o.MaxSide != 512 || len(req.names) != 2 {
+		o.LogitScale != 50 || req.vocab.Background || o.ProbThd != 0.3 || req.exif || req.opts.MaxSide != 512 || len(req.names) != 2 {
 		t.Fatalf("options %+v, request %+v", o, req)
 	}
 }
@@ -254,7 +248,7 @@ func TestExplain(t *testing.T) {
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.FeatureSurgery != c.surgery || len(r.Heatmaps) != c.n || r.Width != 48 || r.Height != 40 {
+		if r.FeatureSurgery != c.surgery || len(r.Heatmaps) != c.n || r.Width != 48 || r.Height != 40 || r.Settings.Value("square") != 64.0 {
 			t.Fatalf("%q: %+v", c.texts, r)
 		}
 		for _, h := range r.Heatmaps {
@@ -282,7 +276,7 @@ func TestModelsHealthMetricsPage(t *testing.T) {
 		t.Fatalf("models: %d %s", resp.StatusCode, b)
 	}
 	mm := m.Models[0]
-	if mm.EmbedDim != 16 || len(mm.Methods) != 6 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
+	if mm.EmbedDim != 16 || len(mm.Methods) != 7 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
 		t.Fatalf("models: %s", b)
 	}
 	if resp, b := get("/healthz"); resp.StatusCode != 200 || !strings.Contains(b, `"status":"ok"`) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,11 +42,12 @@ type evalFlags struct {
 	limit, overlays                                            int
 	shard                                                      string
 	resume, strict, noCache, quiet                             bool
+	vfm                                                        string
 	saveEvery                                                  time.Duration
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
@@ -66,6 +68,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.saveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not read or write the on-disk text classifier cache")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
 func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
@@ -158,6 +161,17 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+// protocolName is the --protocol preset p came from ("naclip+pamr", not
+// its dense method "naclip"): the name whose preset on p's benchmark is p.
+func protocolName(p prompts.Protocol) string {
+	for _, name := range prompts.ProtocolMethods() {
+		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
+			return name
+		}
+	}
+	return p.Method
+}
+
 // pipelineSettings describes every option that changes the labels: the
 // settings table's values, and the rules the table does not hold.
 func pipelineSettings(o freeseg.Options, background bool) map[string]string {
@@ -168,6 +182,7 @@ func pipelineSettings(o freeseg.Options, background bool) map[string]string {
 	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
 	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
 	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
+	m["method_params"] = o.Method.Describe()
 	return m
 }
 
@@ -190,6 +205,7 @@ type evalConfig struct {
 	opts          freeseg.Options // the preset with the given pipeline flags applied
 	overrides     []string        // the pipeline flags given, as --name=value
 	shard, shards int
+	vfm           string // --vfm (proxy methods)
 }
 
 func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
@@ -209,7 +225,7 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if ef.overlays < 0 {
 		return nil, usagef("--overlays %d must not be negative", ef.overlays)
 	}
-	c := &evalConfig{ef: ef, set: set, proto: proto}
+	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
@@ -217,6 +233,7 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if err := sf.apply(&c.opts); err != nil {
 		return nil, err
 	}
+	usePrecision(c.opts.Precision)
 	c.overrides = sf.overrides()
 	return c, nil
 }
@@ -285,19 +302,26 @@ func runEval(e *env, args []string) error {
 	}
 	vocab.Background = ds.Background
 	names := vocab.DisplayNames()
-	protoLabel := proto.Method
+	protoLabel := protocolName(proto)
 	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
 
 	// The report folder and the saved state.
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &outputs{}
+	if err := repDirs.ensureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {
@@ -308,6 +332,7 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = c.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
@@ -321,9 +346,13 @@ func runEval(e *env, args []string) error {
 		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
+	if opts.Method.Proxy {
+		// A resumed run must use the same VFM.
+		settings.Pipeline["vfm"] = c.vfm
+	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadState(statePath)
+		state, err = eval.LoadStateFor(statePath, ds, shard, shards)
 		if err != nil {
 			return err
 		}

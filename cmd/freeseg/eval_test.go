@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
 	"github.com/freeseg/freeseg/internal/golden"
@@ -88,7 +89,7 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	}
 	// ClearCLIP pads crops; Cityscapes uses crop 224, stride 224.
 	o = cfg("--dataset", "cityscapes", "--protocol", "clearclip").opts
-	if !o.Window.PadToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 {
+	if !o.Method.PadWindowsToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 {
 		t.Errorf("clearclip cityscapes: %+v", o)
 	}
 	// Ablation flags switch the FreeSeg stages on; everything else stays the preset.
@@ -417,7 +418,7 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 			}
 			if o.Method.Name != p.Method || o.Templates != p.Templates || o.Resize.Mode != freeseg.ResizeShort || o.Resize.Size != p.Short ||
 				o.Resize.MaxLong != p.MaxLong || o.Whole != (p.Crop == 0) || (!o.Whole && (o.Window.Crop != p.Crop || o.Window.Stride != p.Stride)) ||
-				o.Window.PadToPatch != (p.Method == "clearclip") || o.LogitScale != p.LogitScale || o.ProbThd != p.ProbThd ||
+				o.Method.PadWindowsToPatch != (p.Method == "clearclip") || o.LogitScale != p.LogitScale || o.ProbThd != p.ProbThd ||
 				o.AreaThd != p.AreaThd || o.PAMRSteps != p.PAMRSteps || o.Partial.Enabled {
 				t.Errorf("%s on %s: protocol %+v, options %+v", m, s.Name, p, o)
 			}
@@ -428,5 +429,36 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 				t.Errorf("%s on %s: %d classes in the class file, the dataset has %d", m, s.Name, v.Len(), s.Classes)
 			}
 		}
+	}
+}
+
+// The report names the preset asked for (naclip+pamr is not naclip) and
+// describes the method in words.
+func TestEvalReportProtocolLabel(t *testing.T) {
+	fast := evalFastArgs(t)
+	root := t.TempDir()
+	evaltest.Benchmark(t, evalSpec(t, "voc20"), root, 2, 48, 40)
+	for _, c := range []struct{ protocol, want string }{
+		{"naclip+pamr", "naclip+pamr"}, {"naclip_pamr", "naclip+pamr"}, {"naclip", "naclip"}, {"sclip", "sclip"},
+	} {
+		rep := filepath.Join(t.TempDir(), "r")
+		errs := evalOK(t, append([]string{"eval", "--dataset", "voc20", "--root", root, "--protocol", c.protocol, "--report", rep, "--pamr", "1"}, fast...)...)
+		r := readEvalReport(t, rep)
+		if r.Protocol != c.want {
+			t.Errorf("--protocol %s: report.json protocol %q, want %q", c.protocol, r.Protocol, c.want)
+		}
+		md, _ := os.ReadFile(filepath.Join(rep, "report.md"))
+		if !strings.Contains(string(md), "| protocol | "+c.want+" |") {
+			t.Errorf("--protocol %s: report.md lacks the protocol row %q", c.protocol, c.want)
+		}
+		if !strings.Contains(errs, ", "+c.want+": mIoU") {
+			t.Errorf("--protocol %s: summary line lacks %q:\n%s", c.protocol, c.want, errs)
+		}
+		if mp := r.Pipeline["method_params"]; strings.ContainsAny(mp, "{}") || !strings.Contains(mp, "attention") {
+			t.Errorf("--protocol %s: method_params %q", c.protocol, mp)
+		}
+	}
+	if got := dense.Method.Describe(dense.NACLIP); got != "last 1 block(s) changed, attention kk, Gaussian neighbourhood sigma 5, without residual, without FFN, positions resized bicubically by scale factor" {
+		t.Errorf("NACLIP described as %q", got)
 	}
 }

@@ -46,6 +46,7 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--timeout", "0s"},
 		{"serve", "--max-classes", "0"},
 		{"serve", "--max-tokens", "1"},
+		{"serve", "--max-side", "0"},
 		{"serve", "--max-gflops", "0"},
 		{"serve", "--max-inference-mb", "0"},
 		{"serve", "--cache-rows", "0"},

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/tensor/attn"
 )
 
@@ -42,6 +44,12 @@ type Budget struct {
 	// accumulating each window's logits, PAMR's iterations), which
 	// dominates with many small windows or large images.
 	GFLOPs float64
+	// TextSequences are the prompts the text encoder must run for the
+	// names not in the classifier cache (names × templates), TextGFLOPs
+	// their work (an upper estimate: prompts sharing a template's prefix
+	// encode it once). Set by AddTextCost.
+	TextSequences int
+	TextGFLOPs    float64
 	// MaxSquare is the largest square input side whose tokens fit the
 	// limit the budget was checked against (0 before Check).
 	MaxSquare int
@@ -53,6 +61,10 @@ type Limits struct {
 	MaxTokens int     // tokens of one encoder pass
 	MaxBytes  int64   // Budget.PeakBytes
 	MaxGFLOPs float64 // Budget.GFLOPs
+	// MaxTextGFLOPs bounds Budget.TextGFLOPs. The engine does not
+	// estimate text work itself (DefaultLimits: no bound); the service
+	// does, before a request waits for a slot.
+	MaxTextGFLOPs float64
 }
 
 // DefaultLimits are the engine's (and so the command line's) limits: a
@@ -60,12 +72,12 @@ type Limits struct {
 // working memory, 50,000 GFLOPs (minutes on a desktop CPU). The service's
 // defaults are smaller (server.DefaultConfig).
 func DefaultLimits() Limits {
-	return Limits{MaxTokens: 16385, MaxBytes: 8 << 30, MaxGFLOPs: 50_000}
+	return Limits{MaxTokens: 16385, MaxBytes: 8 << 30, MaxGFLOPs: 50_000, MaxTextGFLOPs: math.Inf(1)}
 }
 
 // NoLimits turns every check off (the command line's --force).
 func NoLimits() Limits {
-	return Limits{MaxTokens: math.MaxInt, MaxBytes: math.MaxInt64, MaxGFLOPs: math.Inf(1)}
+	return Limits{MaxTokens: math.MaxInt, MaxBytes: math.MaxInt64, MaxGFLOPs: math.Inf(1), MaxTextGFLOPs: math.Inf(1)}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -79,6 +91,9 @@ func (l Limits) withDefaults() Limits {
 	if !(l.MaxGFLOPs > 0) {
 		l.MaxGFLOPs = d.MaxGFLOPs
 	}
+	if !(l.MaxTextGFLOPs > 0) {
+		l.MaxTextGFLOPs = d.MaxTextGFLOPs
+	}
 	return l
 }
 
@@ -87,7 +102,7 @@ func (l Limits) withDefaults() Limits {
 type BudgetError struct {
 	Budget Budget
 	Limits Limits
-	// What is "tokens", "memory" or "gflops".
+	// What is "tokens", "memory", "gflops" or "text".
 	What string
 }
 
@@ -97,6 +112,9 @@ func (e *BudgetError) Error() string {
 	case "tokens":
 		return fmt.Sprintf("%s: a network input pass of %dx%d pixels is %d tokens, more than the limit of %d (its attention alone grows with the square of the tokens): use an input side of at most %d pixels, or sliding windows",
 			b.Op, b.PassW, b.PassH, b.Tokens, l.MaxTokens, b.MaxSquare)
+	case "text":
+		return fmt.Sprintf("%s: %d prompts to encode for names not yet cached are about %.0f GFLOPs of text encoding, more than the limit of %.0f: use fewer new names, or a smaller template set (single)",
+			b.Op, b.TextSequences, b.TextGFLOPs, l.MaxTextGFLOPs)
 	case "memory":
 		return fmt.Sprintf("%s: the %dx%d image with a %dx%d network input needs about %s of working memory (activations %s, attention %s, maps %s), more than the limit of %s: use a smaller input or image (scale it down first) or fewer classes",
 			b.Op, b.ImageW, b.ImageH, b.InputW, b.InputH, fmtBytes(b.PeakBytes), fmtBytes(b.ActivationBytes), fmtBytes(b.AttentionBytes), fmtBytes(b.MapBytes), fmtBytes(l.MaxBytes))
@@ -129,6 +147,8 @@ func (b *Budget) Check(l Limits, patch int) error {
 		return &BudgetError{Budget: *b, Limits: l, What: "memory"}
 	case b.GFLOPs > l.MaxGFLOPs:
 		return &BudgetError{Budget: *b, Limits: l, What: "gflops"}
+	case b.TextGFLOPs > l.MaxTextGFLOPs:
+		return &BudgetError{Budget: *b, Limits: l, What: "text"}
 	}
 	return nil
 }
@@ -282,3 +302,40 @@ func FeaturesBudget(m *clip.Model, meth dense.Method, H, W int) Budget {
 
 // limits are the engine's limits with defaults filled in.
 func (e *Engine) limits() Limits { return e.Limits.withDefaults() }
+
+// AddTextCost sets b's text work for encoding names with the template set
+// templates: the prompts of the names the classifier cache does not hold,
+// each costed by its token count (template plus name, estimated from their
+// separate encodings) through the text transformer.
+func (e *Engine) AddTextCost(b *Budget, names []string, templates string) error {
+	tpl, err := prompts.Templates(templates)
+	if err != nil {
+		return err
+	}
+	m := e.Model
+	missing := e.Cache.Uncached(m, names, templates, tpl)
+	b.TextSequences, b.TextGFLOPs = len(missing)*len(tpl), 0
+	if len(missing) == 0 || m.Text == nil || m.Tokenizer == nil {
+		return nil
+	}
+	D := float64(m.Text.Width)
+	M := 4 * D
+	if len(m.Text.Blocks) > 0 {
+		M = float64(m.Text.Blocks[0].FC.Out)
+	}
+	L, ctx := float64(len(m.Text.Blocks)), max(1, m.Text.Context)
+	tplTokens := make([]int, len(tpl))
+	for j, t := range tpl {
+		tplTokens[j] = len(m.Tokenizer.Encode(strings.ReplaceAll(t, prompts.Placeholder, ""))) + 2 // start and end
+	}
+	var flops float64
+	for _, n := range missing {
+		nt := len(m.Tokenizer.Encode(n))
+		for _, tt := range tplTokens {
+			S := float64(min(ctx, tt+nt))
+			flops += L * S * (2*(4*D*D+2*D*M) + 4*S*D)
+		}
+	}
+	b.TextGFLOPs = flops / 1e9
+	return nil
+}

@@ -212,3 +212,37 @@ func TestValidateFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The text work counts only the names the cache does not hold, once each,
+// for every template of the set.
+func TestBudgetTextCost(t *testing.T) {
+	e := freeseg.NewEngine(randomEngine(t).Model) // its own, empty cache
+	names := []string{"zebra crossing", "aardvark", "zebra crossing"}
+	var single, all freeseg.Budget
+	if err := e.AddTextCost(&single, names, "single"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddTextCost(&all, names, "openai80"); err != nil {
+		t.Fatal(err)
+	}
+	if single.TextSequences != 2 || all.TextSequences != 160 || !(single.TextGFLOPs > 0) || all.TextGFLOPs < 40*single.TextGFLOPs {
+		t.Fatalf("single %d prompts %.4f GFLOPs; openai80 %d prompts %.4f GFLOPs", single.TextSequences, single.TextGFLOPs, all.TextSequences, all.TextGFLOPs)
+	}
+	if _, err := e.Classifier([]string{"aardvark"}, "single"); err != nil {
+		t.Fatal(err)
+	}
+	var after freeseg.Budget
+	e.AddTextCost(&after, names, "single")
+	if after.TextSequences != 1 {
+		t.Errorf("after caching one name: %d prompts", after.TextSequences)
+	}
+	l := freeseg.Limits{MaxTextGFLOPs: single.TextGFLOPs / 2}
+	var be *freeseg.BudgetError
+	if err := all.Check(l, 16); !errors.As(err, &be) || be.What != "text" || !strings.Contains(err.Error(), "single") {
+		t.Errorf("%v", err)
+	}
+	// The engine's own limits do not bound text work.
+	if err := all.Check(freeseg.Limits{}, 16); err != nil {
+		t.Error(err)
+	}
+}

@@ -231,6 +231,37 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	return out, nil
 }
 
+// Uncached returns the names whose rows for templates are neither in
+// memory nor on disk (an entry file that exists counts as cached), without
+// computing or reading any.
+func (c *ClassifierCache) Uncached(m *clip.Model, names []string, setName string, templates []string) []string {
+	tplKey := hashStrings(templates...)[:16]
+	var digest string
+	if c.Dir != "" {
+		digest, _ = c.digest(m)
+	}
+	var out []string
+	seen := map[string]bool{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if _, ok := c.mem[tplKey+"\x00"+n]; ok {
+			continue
+		}
+		if digest != "" {
+			if _, err := os.Stat(c.path(digest, setName, tplKey, n)); err == nil {
+				continue
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 func (c *ClassifierCache) path(digest, setName, tplKey, name string) string {
 	return filepath.Join(c.Dir, "classifiers", digest[:min(32, len(digest))], sanitize(setName)+"-"+tplKey, hashStrings(name)[:32]+".bin")
 }

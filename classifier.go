@@ -43,6 +43,10 @@ type ClassifierCache struct {
 	lru     *list.List               // front: most recently used
 	disk    *diskIndex               // nil until the first disk access
 	digests map[*clip.Model]string
+	// models numbers the models rows were computed for: one cache may
+	// serve several models, and a row is only ever reused for its own (the
+	// map holds each model, so its address cannot be reused by another).
+	models map[*clip.Model]int
 	// Hits and Misses count rows served from the cache and computed.
 	Hits, Misses int
 	// Evictions counts rows dropped from memory, DiskEvictions files
@@ -178,6 +182,20 @@ func hashStrings(parts ...string) string {
 func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, templates []string) ([]float32, error) {
 	E := m.Config.EmbedDim
 	tplKey := hashStrings(templates...)[:16]
+	c.mu.Lock()
+	if c.models == nil {
+		c.models = map[*clip.Model]int{}
+	}
+	id, ok := c.models[m]
+	if !ok {
+		id = len(c.models)
+		c.models[m] = id
+	}
+	c.mu.Unlock()
+	memKey := func(n string) string { return fmt.Sprintf("%d\x00%s\x00%s", id, tplKey, n) }
+	if p := m.Precision(); p != clip.FP32 {
+		tplKey += "-" + p.String() // bf16 embeddings differ from fp32 ones
+	}
 	var digest string
 	if c.Dir != "" {
 		d, err := c.digest(m)
@@ -191,14 +209,14 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	var missIdx []int
 	c.mu.Lock()
 	for i, n := range names {
-		if row, ok := c.memGet(tplKey + "\x00" + n); ok {
+		if row, ok := c.memGet(memKey(n)); ok {
 			copy(out[i*E:], row)
 			c.Hits++
 			continue
 		}
 		if c.Dir != "" {
 			if row, ok := c.readDisk(digest, setName, tplKey, n, E); ok {
-				c.memPut(tplKey+"\x00"+n, row)
+				c.memPut(memKey(n), row)
 				copy(out[i*E:], row)
 				c.Hits++
 				continue
@@ -220,7 +238,7 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 	for j, n := range missing {
 		row := rows[j*E : (j+1)*E]
 		copy(out[missIdx[j]*E:], row)
-		c.memPut(tplKey+"\x00"+n, append([]float32(nil), row...))
+		c.memPut(memKey(n), append([]float32(nil), row...))
 		c.Misses++
 		if c.Dir != "" {
 			// A cache that cannot be written is not an error: the result

@@ -4,17 +4,20 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
-// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
-// pipeline:
+// strategies, as freeseg defines them in docs/method.md) on top of a choice
+// of dense methods (CLIP Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP) run as
+// switchable variants of one pipeline:
 //
-//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
-//	img, _, _ := imageio.Open("photo.jpg")
-//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
+//	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
+//	img, _, err := imageio.Open("photo.jpg")
+//	classes, err := prompts.ParseClassList("cat; dog; sofa")
+//	vocab, background, notes, err := freeseg.WithBackground(classes, "default")
 //	opts := freeseg.DefaultOptions()
-//	opts.Background = bg
-//	res, _ := e.Segment(img, vocab, opts)
+//	opts.Background = background
+//	res, err := e.Segment(img, vocab, opts)
+//
+// (each err checked; example_test.go runs the same steps with a random-weight
+// model). Shapes are named with the letters of docs/method.md.
 package freeseg
 
 import (
@@ -41,6 +44,8 @@ type Engine struct {
 	// Explain call, checked before any work (SegmentBudget,
 	// ExplainBudget); zero fields take DefaultLimits' values.
 	Limits Limits
+
+	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -92,6 +97,9 @@ type Options struct {
 	PAMRSteps     int     // 0 = off
 	PAMRDilations []int
 	Partial       seg.PartialOptions
+	// Precision of the encoders' matrix products (clip.FP32, clip.BF16);
+	// the zero value runs the model as loaded (see docs/speed.md).
+	Precision clip.Precision
 }
 
 // DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
@@ -238,7 +246,11 @@ func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
 
 // Segment labels every pixel of img with one of the vocabulary's classes.
 func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+	m, err := e.modelFor(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(len(m.Vision.Blocks)); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -255,12 +267,12 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
 		return nil, err
 	}
-	cls, err := e.Classifier(queries, o.Templates)
+	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x, w, h := prepare(img, o.Resize)
-	p := e.Model.Vision.Patch
+	p := m.Vision.Patch
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
@@ -268,9 +280,9 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(e.Model, imgs, B, H, W)
+		return o.Method.Features(m, imgs, B, H, W)
 	}
-	Q, E := len(queries), e.Model.Config.EmbedDim
+	Q, E := len(queries), m.Config.EmbedDim
 	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
 	if err != nil {
 		return nil, err

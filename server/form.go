@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -261,7 +262,7 @@ type segmentRequest struct {
 // segmentFields are the accepted fields besides image.
 var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
 	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
-	"heatmaps", "exif", "max_side")
+	"heatmaps", "exif", "max_side", "precision")
 
 func fieldSet(names ...string) map[string]bool {
 	m := map[string]bool{}
@@ -383,6 +384,11 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 	}
 	if err := o.Validate(layers); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if v, ok := f.value("precision"); ok {
+		if o.Precision, err = clip.ParsePrecision(v); err != nil {
+			return nil, errorf(http.StatusBadRequest, "field precision: %v", err)
+		}
 	}
 	req.opts = o
 	req.names = vocab.ClassNames()

@@ -25,9 +25,11 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/interp"
@@ -46,6 +48,57 @@ type Engine struct {
 	Limits Limits
 
 	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
+
+	// VFM is the vision foundation model of the proxy methods (proxyclip):
+	// when nil, it is loaded from VFMSource (a folder, a checkpoint or a hub
+	// id, pulled on first use; "" means DefaultVFM) the first time a proxy
+	// method runs. See docs/vfm.md.
+	VFM       *dino.Model
+	VFMSource string
+	vfmMu     sync.Mutex
+}
+
+// DefaultVFM is the vision foundation model of ProxyCLIP's best published
+// setting (with CLIP ViT-B/16).
+const DefaultVFM = "facebook/dino-vitb8"
+
+// LoadVFM returns the engine's vision foundation model, loading it from
+// VFMSource on the first call.
+func (e *Engine) LoadVFM() (*dino.Model, error) {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		return e.VFM, nil
+	}
+	src := e.VFMSource
+	if src == "" {
+		src = DefaultVFM
+	}
+	dir, err := hub.Resolve(context.Background(), src, hub.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("vfm: %w", err)
+	}
+	v, err := dino.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.VFM = v
+	return v, nil
+}
+
+// features returns the dense-feature function of method m on this engine,
+// loading the VFM first when m needs one.
+func (e *Engine) features(m dense.Method, model *clip.Model) (seg.EncodeFunc, error) {
+	var vfm *dino.Model
+	if m.Proxy {
+		var err error
+		if vfm, err = e.LoadVFM(); err != nil {
+			return nil, err
+		}
+	}
+	return func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return m.FeaturesWith(model, vfm, imgs, B, H, W)
+	}, nil
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -279,11 +332,16 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if c := o.Window.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
-	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(m, imgs, B, H, W)
+	enc, err := e.features(o.Method, m)
+	if err != nil {
+		return nil, err
+	}
+	win := o.Window
+	if o.Method.Pad > 0 && win.Crop > 0 {
+		win.PadToPatch, win.PadMultiple = true, o.Method.Pad
 	}
 	Q, E := len(queries), m.Config.EmbedDim
-	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
+	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
 	if err != nil {
 		return nil, err
 	}

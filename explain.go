@@ -77,7 +77,11 @@ func (e *Engine) Explain(img *imageio.RGB, texts []string, o ExplainOptions) (*E
 		return nil, err
 	}
 	x := imageio.PreprocessSquare(img, o.Size)
-	f, err := o.Method.Features(e.Model, x, 1, o.Size, o.Size)
+	enc, err := e.features(o.Method, e.Model)
+	if err != nil {
+		return nil, err
+	}
+	f, err := enc(x, 1, o.Size, o.Size)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 	if err := m.Validate(L); err != nil {
 		return nil, err
 	}
+	if m.Proxy {
+		return nil, fmt.Errorf("method %s needs a vision foundation model: use FeaturesWith", m.Name)
+	}
 	gh, gw := v.GridFor(H, W)
 	if gh < 1 || gw < 1 {
 		return nil, fmt.Errorf("image of %dx%d is smaller than one %dx%d patch", W, H, v.Patch, v.Patch)

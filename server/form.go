@@ -262,7 +262,7 @@ type segmentRequest struct {
 // segmentFields are the accepted fields besides image.
 var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
 	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
-	"heatmaps", "exif", "max_side", "precision")
+	"heatmaps", "exif", "max_side", "precision", "proxy_beta", "proxy_gamma")
 
 func fieldSet(names ...string) map[string]bool {
 	m := map[string]bool{}
@@ -343,7 +343,8 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 	for _, x := range []struct {
 		name string
 		dst  *float64
-	}{{"logit_scale", &p.LogitScale}, {"prob_thd", &p.ProbThd}, {"area_thd", &p.AreaThd}, {"partial_thd", &p.PartialThd}, {"partial_tau", &p.PartialTau}, {"partial_topq", &p.PartialQ}} {
+	}{{"logit_scale", &p.LogitScale}, {"prob_thd", &p.ProbThd}, {"area_thd", &p.AreaThd}, {"partial_thd", &p.PartialThd}, {"partial_tau", &p.PartialTau}, {"partial_topq", &p.PartialQ},
+		{"proxy_beta", &p.ProxyBeta}, {"proxy_gamma", &p.ProxyGamma}} {
 		if err := f.floatField(x.name, x.dst); err != nil {
 			return nil, err
 		}

@@ -275,7 +275,7 @@ func TestModelsHealthMetricsPage(t *testing.T) {
 		t.Fatalf("models: %d %s", resp.StatusCode, b)
 	}
 	mm := m.Models[0]
-	if mm.EmbedDim != 16 || len(mm.Methods) != 6 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
+	if mm.EmbedDim != 16 || len(mm.Methods) != 7 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
 		t.Fatalf("models: %s", b)
 	}
 	if resp, b := get("/healthz"); resp.StatusCode != 200 || !strings.Contains(b, `"status":"ok"`) {

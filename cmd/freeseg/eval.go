@@ -150,7 +150,8 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[strin
 
 // pipelineFlags are the segmentFlags names, to list the overrides.
 var pipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq"}
+	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq",
+	"vfm", "proxy-beta", "proxy-gamma"}
 
 func parseShard(s string) (int, int, error) {
 	if s == "" {
@@ -228,6 +229,7 @@ type evalConfig struct {
 	opts          freeseg.Options // the preset with the given pipeline flags applied
 	overrides     []string        // the pipeline flags given, as --name=value
 	shard, shards int
+	vfm           string // --vfm (proxy methods)
 }
 
 func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
@@ -247,7 +249,7 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if ef.overlays < 0 {
 		return nil, usagef("--overlays %d must not be negative", ef.overlays)
 	}
-	c := &evalConfig{ef: ef, set: set, proto: proto}
+	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: sf.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
@@ -363,6 +365,7 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = c.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
@@ -375,6 +378,10 @@ func runEval(e *env, args []string) error {
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
 		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
+	}
+	if opts.Method.Proxy {
+		// A resumed run must use the same VFM.
+		settings.Pipeline["vfm"] = c.vfm
 	}
 	var state *eval.State
 	if saved {

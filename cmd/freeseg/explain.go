@@ -45,6 +45,7 @@ func runExplain(e *env, args []string) error {
 	fs.Var(&textFlags, "text", "texts to explain: repeatable, and each may list several separated by commas (or ';')")
 	d := freeseg.DefaultExplainOptions()
 	method := fs.String("method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
 	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
 	square := fs.Int("square", d.Size, "square input size SxS (224 as in CLIP Surgery's demo; 512 for finer maps)")
 	fs.IntVar(square, "size", d.Size, "deprecated alias of --square")
@@ -152,6 +153,7 @@ func runExplain(e *env, args []string) error {
 	eng, err := openEngine(*model, *noCache)
 	if err == nil {
 		applyForce(eng, *force)
+		eng.VFMSource = *vfm
 	}
 	if err != nil {
 		return err

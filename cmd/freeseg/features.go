@@ -7,6 +7,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/weights"
 )
@@ -28,6 +29,7 @@ func runFeatures(e *env, args []string) error {
 	square := fs.Int("square", 0, "resize to SxS with PIL bicubic and CLIP normalisation (CLIP Surgery)")
 	short := fs.Int("short-side", 0, "resize the short side to S keeping the ratio, cv2 bilinear and mmseg normalisation (SCLIP/NACLIP)")
 	out := fs.String("out", "", "output .safetensors file")
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	force := forceFlag(fs)
 	maxMem := fs.Int64("max-memory-mb", 0, "refuse an image whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
@@ -82,7 +84,15 @@ func runFeatures(e *env, args []string) error {
 	} else {
 		x, w, h = imageio.PreprocessMMSeg(img, *short)
 	}
-	f, err := m.Features(cm, x, 1, h, w)
+	var guide *dino.Model
+	if m.Proxy {
+		eng := freeseg.NewEngine(cm)
+		eng.VFMSource = *vfm
+		if guide, err = eng.LoadVFM(); err != nil {
+			return err
+		}
+	}
+	f, err := m.FeaturesWith(cm, guide, x, 1, h, w)
 	if err != nil {
 		return err
 	}

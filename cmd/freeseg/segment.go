@@ -36,6 +36,8 @@ type segmentFlags struct {
 	partial                          string
 	partialThd, partialTau, partialQ float64
 	partialTopK                      int
+	vfm                              string  // proxy methods: the vision foundation model
+	proxyBeta, proxyGamma            float64 // proxy methods: β and γ
 }
 
 func (s *segmentFlags) register(fs interface {
@@ -64,6 +66,14 @@ func (s *segmentFlags) register(fs interface {
 	fs.IntVar(&s.partialTopK, "partial-topk", 0, "partial labels: keep at most this many foreground classes (0 = no limit)")
 	fs.Float64Var(&s.partialTau, "partial-tau", seg.DefaultPartial.Tau, "partial labels: temperature of smoothmin/lse pooling, in scaled-logit units")
 	fs.Float64Var(&s.partialQ, "partial-topq", seg.DefaultPartial.TopQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
+	// ProxyCLIP (--method proxyclip): its vision foundation model and β, γ.
+	fs.StringVar(&s.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
+	beta, gamma := dense.ProxyCLIP.Beta, dense.ProxyCLIP.Gamma
+	if d.Method.Proxy {
+		beta, gamma = d.Method.Beta, d.Method.Gamma
+	}
+	fs.Float64Var(&s.proxyBeta, "proxy-beta", beta, "proxyclip: similarities below beta times their mean are masked out")
+	fs.Float64Var(&s.proxyGamma, "proxy-gamma", gamma, "proxyclip: sharpness of the proxy attention")
 }
 
 // options turns the flags into pipeline options on top of d (the mapping
@@ -102,6 +112,7 @@ func (s *segmentFlags) params() freeseg.Params {
 		Crop: s.crop, Stride: s.stride, Whole: s.whole,
 		LogitScale: s.logitScale, ProbThd: s.probThd, AreaThd: s.areaThd, PAMR: s.pamr,
 		Partial: s.partial, PartialThd: s.partialThd, PartialTau: s.partialTau, PartialQ: s.partialQ, PartialTopK: s.partialTopK,
+		ProxyBeta: s.proxyBeta, ProxyGamma: s.proxyGamma,
 	}
 }
 
@@ -210,6 +221,7 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = sf.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/tensor/attn"
@@ -50,6 +51,9 @@ type Budget struct {
 	// encode it once). Set by AddTextCost.
 	TextSequences int
 	TextGFLOPs    float64
+	// Patch is the patch of the model whose pass has the most tokens (the
+	// vision foundation model's for a proxy method), for the hints.
+	Patch int
 	// MaxSquare is the largest square input side whose tokens fit the
 	// limit the budget was checked against (0 before Check).
 	MaxSquare int
@@ -137,6 +141,9 @@ func fmtBytes(n int64) string {
 // memory, then time), else nil. It sets b.MaxSquare for the message.
 func (b *Budget) Check(l Limits, patch int) error {
 	l = l.withDefaults()
+	if b.Patch > 0 {
+		patch = b.Patch
+	}
 	if patch > 0 && l.MaxTokens < math.MaxInt {
 		b.MaxSquare = int(math.Sqrt(float64(max(0, l.MaxTokens-1)))) * patch
 	}
@@ -176,8 +183,9 @@ func inputSize(imgW, imgH int, r Resize) (int, int) {
 }
 
 // encoderCost fills the tokens, activation, attention and GFLOPs of B
-// passes of H×W through the method's encoder (dense.Method.Features).
-func encoderCost(b *Budget, m *clip.Model, meth dense.Method, B, H, W int) {
+// passes of H×W through the method's encoder (dense.Method.Features), and
+// for a proxy method those of the vision foundation model vfm too.
+func encoderCost(b *Budget, m *clip.Model, vfm *dino.Config, meth dense.Method, B, H, W int) {
 	v := m.Vision
 	p := max(1, v.Patch)
 	gh, gw := H/p, W/p
@@ -218,6 +226,61 @@ func encoderCost(b *Budget, m *clip.Model, meth dense.Method, B, H, W int) {
 	}
 	embed := 2*float64(gh*gw)*3*float64(p*p)*D + 2*N*D*E
 	b.GFLOPs = fb * (L*perBlock + extra + embed) / 1e9
+	b.Patch = p
+	if meth.Proxy && vfm != nil {
+		proxyCost(b, vfm, D, E, float64(gh*gw), B, H, W)
+	}
+}
+
+// defaultVFM are the shapes of DefaultVFM (DINO ViT-B/8), assumed for a
+// proxy method's budget while the engine's VFM is not loaded yet.
+var defaultVFM = dino.Config{Width: 768, Layers: 12, Heads: 12, Patch: 8, MLP: 3072}
+
+// vfmConfig is the engine's VFM's shapes, or DefaultVFM's before it is
+// loaded.
+func (e *Engine) vfmConfig() *dino.Config {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		c := e.VFM.Config
+		return &c
+	}
+	c := defaultVFM
+	return &c
+}
+
+// proxyCost adds ProxyCLIP's vision foundation model to b: its own
+// transformer pass over its (finer) grid, and the proxy attention over
+// that grid (dense/proxy.go), whose output lives on the VFM grid. The
+// pass with the most tokens sets b.Tokens and the patch of the hints.
+func proxyCost(b *Budget, v *dino.Config, D, E, clipPatches float64, B, H, W int) {
+	pv := max(1, v.Patch)
+	n := float64((H / pv) * (W / pv))
+	Nv := 1 + n
+	Dv, Mv, Lv := float64(v.Width), float64(v.MLP), float64(v.Layers)
+	if Mv == 0 {
+		Mv = 4 * Dv
+	}
+	fb := float64(B)
+	heads := max(1, v.Heads)
+	workers := float64(min(runtime.GOMAXPROCS(0), B*heads))
+	// The VFM's stream, LN, q|k|v, context, MLP hidden; CLIP's values
+	// resized to the VFM grid, the unit features, the proxy context and
+	// output rows and the head; per worker a 64-row block of scores.
+	act := fb*Nv*(6*Dv+Mv) + 3*D*n + n*Dv + fb*Nv*(3*D+E) + D*clipPatches
+	b.ActivationBytes += sat(4 * act)
+	att := workers * (64*n + 2*Nv*Dv/float64(heads) + 8192)
+	if attn.Kernel() == "unfused" {
+		att += workers * Nv * Nv
+	}
+	b.AttentionBytes += sat(4 * att)
+	perBlock := 2*Nv*(4*Dv*Dv+2*Dv*Mv) + 4*Nv*Nv*Dv
+	embed := 2 * n * 3 * float64(pv*pv) * Dv
+	proxy := 2*n*n*Dv + 2*n*n*D + 2*n*D*D + 2*n*D*E // F·Fᵀ, softmax·V, out_proj, head
+	b.GFLOPs += fb * (Lv*perBlock + embed + proxy) / 1e9
+	if int(Nv) > b.Tokens {
+		b.Tokens, b.Patch = int(Nv), pv
+	}
 }
 
 // SegmentBudget is the cost of Segment on an imgW×imgH image with
@@ -227,6 +290,7 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		return Budget{}, fmt.Errorf("empty image (%dx%d)", imgW, imgH)
 	}
 	b := Budget{Op: "segment", ImageW: imgW, ImageH: imgH}
+	vfm := e.vfmFor(o.Method)
 	w, h := inputSize(imgW, imgH, o.Resize)
 	b.InputW, b.InputH = w, h
 	p := max(1, e.Model.Vision.Patch)
@@ -235,7 +299,7 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 	maps := 3*in + in*3/4 // the normalised input and the resized RGB
 	if o.Window.Crop == 0 {
 		b.PassW, b.PassH, b.Passes, b.Batch = w, h, 1, 1
-		encoderCost(&b, e.Model, o.Method, 1, h, w)
+		encoderCost(&b, e.Model, vfm, o.Method, 1, h, w)
 		gh, gw := float64(h/p), float64(w/p)
 		maps += 2*Q*gh*gw + Q*out // grid logits, upsampled logits
 	} else {
@@ -244,7 +308,9 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		crop, stride := o.Window.Crop, max(1, o.Window.Stride)
 		nwin := (max(h-crop+stride-1, 0)/stride + 1) * (max(w-crop+stride-1, 0)/stride + 1)
 		ch, cw := min(crop, h), min(crop, w)
-		if o.Window.PadToPatch {
+		if pad := o.Method.Pad; pad > 0 {
+			ch, cw = (ch+pad-1)/pad*pad, (cw+pad-1)/pad*pad // as Segment pads a proxy method's windows
+		} else if o.Window.PadToPatch {
 			ch, cw = (ch+p-1)/p*p, (cw+p-1)/p*p
 		}
 		batch := o.Window.Batch
@@ -253,7 +319,7 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		}
 		batch = min(batch, nwin)
 		b.PassW, b.PassH, b.Passes, b.Batch = cw, ch, nwin, batch
-		encoderCost(&b, e.Model, o.Method, batch, ch, cw)
+		encoderCost(&b, e.Model, vfm, o.Method, batch, ch, cw)
 		b.GFLOPs *= float64(nwin) / float64(batch)
 		// Each window: cosines, bilinear upsampling (4 multiply-adds a
 		// value) and accumulation of Q maps, and its crop's copy.
@@ -283,7 +349,7 @@ func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget,
 	}
 	s := o.Size
 	b := Budget{Op: "explain", ImageW: imgW, ImageH: imgH, InputW: s, InputH: s, PassW: s, PassH: s, Passes: 1, Batch: 1}
-	encoderCost(&b, e.Model, o.Method, 1, s, s)
+	encoderCost(&b, e.Model, e.vfmFor(o.Method), o.Method, 1, s, s)
 	K, out := float64(texts+1), float64(imgW)*float64(imgH)
 	N := float64(b.Tokens)
 	b.MapBytes = sat(4 * (3*float64(s)*float64(s) + 3*N*K + 2*K*out))
@@ -292,12 +358,25 @@ func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget,
 }
 
 // FeaturesBudget is the cost of dense features of one H×W input
-// (dense.Method.Features), as freeseg features computes them.
-func FeaturesBudget(m *clip.Model, meth dense.Method, H, W int) Budget {
+// (dense.Method.Features), as freeseg features computes them; vfm is the
+// shapes of a proxy method's vision foundation model (nil: DefaultVFM's).
+func FeaturesBudget(m *clip.Model, vfm *dino.Config, meth dense.Method, H, W int) Budget {
 	b := Budget{Op: "features", ImageW: W, ImageH: H, InputW: W, InputH: H, PassW: W, PassH: H, Passes: 1, Batch: 1}
-	encoderCost(&b, m, meth, 1, H, W)
+	if vfm == nil {
+		c := defaultVFM
+		vfm = &c
+	}
+	encoderCost(&b, m, vfm, meth, 1, H, W)
 	b.PeakBytes = b.ActivationBytes + b.AttentionBytes
 	return b
+}
+
+// vfmFor is the VFM shapes a method needs (nil for non-proxy methods).
+func (e *Engine) vfmFor(m dense.Method) *dino.Config {
+	if !m.Proxy {
+		return nil
+	}
+	return e.vfmConfig()
 }
 
 // limits are the engine's limits with defaults filled in.

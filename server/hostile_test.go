@@ -383,7 +383,6 @@ func TestUploadSpill(t *testing.T) {
 // text budget a request is refused before it waits, and says how to fit.
 func TestTextWorkRefused(t *testing.T) {
 	cfg := DefaultConfig()
-	s, ts := testServer(t, cfg)
 	var names []string
 	for i := range 300 {
 		names = append(names, fmt.Sprintf("never seen %d", i))
@@ -392,9 +391,9 @@ func TestTextWorkRefused(t *testing.T) {
 	var b0 freeseg.Budget
 	q := make([]string, len(names))
 	copy(q, names)
-	s.eng.AddTextCost(&b0, q, "openai80")
+	testEngine(t).AddTextCost(&b0, q, "openai80")
 	cfg.Budget.MaxTextGFLOPs = b0.TextGFLOPs / 2 // the tiny model's text tower is cheap: scale the limit to it
-	_, ts = testServer(t, cfg)
+	_, ts := testServer(t, cfg)
 	resp, b := postForm(t, ts.URL+"/v1/segment", parts...)
 	if msg := errorBody(t, b); resp.StatusCode != 422 || !strings.Contains(msg, "templates=single") || !strings.Contains(msg, "24000 prompts") {
 		t.Errorf("%d %s", resp.StatusCode, msg)

@@ -108,6 +108,9 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b, err := s.eng.SegmentBudget(ow, oh, len(queries), req.vocab.Len(), req.opts)
+	if err == nil {
+		err = s.eng.AddTextCost(&b, queries, req.opts.Templates)
+	}
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -189,6 +192,10 @@ func (s *Server) checkBudget(b *freeseg.Budget, whole bool) error {
 		hint = "send max_side=1024 (a smaller image), a smaller size or fewer texts"
 	case be.What == "memory":
 		hint = "send max_side=1024 (a smaller image), fewer classes, pamr=0, or a smaller short_side or square"
+	case be.What == "text" && b.Op == "explain":
+		hint = "send fewer new texts (texts already used are cached), or templates=single"
+	case be.What == "text":
+		hint = "send fewer new class names (names already used are cached, the default background's too), or templates=single"
 	case b.Op == "explain":
 		hint = "send a smaller size"
 	default:
@@ -198,6 +205,9 @@ func (s *Server) checkBudget(b *freeseg.Budget, whole bool) error {
 	case "tokens":
 		return errorf(http.StatusUnprocessableEntity, "the network input (%dx%d pixels a pass) would be %d tokens, more than this server's limit of %d: %s",
 			b.PassW, b.PassH, b.Tokens, l.MaxTokens, hint)
+	case "text":
+		return errorf(http.StatusUnprocessableEntity, "this %s needs %d prompts encoded for names not yet cached, about %.0f GFLOPs, more than this server's limit of %.0f: %s",
+			b.Op, b.TextSequences, b.TextGFLOPs, l.MaxTextGFLOPs, hint)
 	case "memory":
 		return errorf(http.StatusRequestEntityTooLarge, "this %s (image %dx%d, network input %dx%d) needs about %s of working memory, more than this server's limit of %s: %s",
 			b.Op, b.ImageW, b.ImageH, b.InputW, b.InputH, describeLimit(b.PeakBytes), describeLimit(l.MaxBytes), hint)
@@ -309,6 +319,13 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b, err := s.eng.ExplainBudget(ow, oh, len(req.texts), req.opts)
+	if err == nil {
+		texts := req.texts
+		if req.opts.FeatureSurgery.For(len(req.texts)) == freeseg.SurgeryRedundant {
+			texts = append(texts[:len(texts):len(texts)], "") // the empty name's ensemble
+		}
+		err = s.eng.AddTextCost(&b, texts, req.opts.Templates)
+	}
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
 	}

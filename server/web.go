@@ -98,7 +98,7 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Limits: map[string]any{
 			"max_body_bytes": s.cfg.MaxBodyBytes, "max_pixels": s.cfg.MaxPixels, "max_map_values": s.cfg.MaxMapValues,
 			"max_classes": s.cfg.MaxClasses, "max_names": s.cfg.MaxNames, "max_side": s.cfg.MaxSide,
-			"max_tokens": s.cfg.Budget.MaxTokens, "max_inference_bytes": s.cfg.Budget.MaxBytes, "max_gflops": s.cfg.Budget.MaxGFLOPs,
+			"max_tokens": s.cfg.Budget.MaxTokens, "max_inference_bytes": s.cfg.Budget.MaxBytes, "max_gflops": s.cfg.Budget.MaxGFLOPs, "max_text_gflops": s.cfg.Budget.MaxTextGFLOPs,
 			"max_square": int(math.Sqrt(float64(s.cfg.Budget.MaxTokens-1))) * c.Patch,
 		},
 		Server: map[string]any{

@@ -69,7 +69,7 @@ func runFeatures(e *env, args []string) error {
 	if *short > 0 {
 		bw, bh = imageio.KeepRatioSize(img.W, img.H, *short, imageio.MMSegMaxLong)
 	}
-	b := freeseg.FeaturesBudget(cm, m, bh, bw)
+	b := freeseg.FeaturesBudget(cm, nil, m, bh, bw)
 	warnBudget(e, *image, b)
 	limits := freeseg.DefaultLimits()
 	if *force {

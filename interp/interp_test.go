@@ -159,7 +159,7 @@ func TestBilinearKnown(t *testing.T) {
 		func() []float32 { return ResizeBicubicTorch(c, 2, 3, 5, 3, 5, 3.1/3, 5.1/5) },
 	} {
 		for _, v := range f() {
-			if math.Abs(float64(v)-1.5) > 4e-6 {
+			if !numtest.Near(float64(v), 1.5, 4e-6) {
 				t.Fatalf("constant map changed: %v", v)
 			}
 		}

@@ -174,7 +174,7 @@ func TestSegmentServiceGoldenCV2(t *testing.T) {
 		numtest.AssertClose(t, "seg_cv2/probs via the service heat map "+h.Name, got, probs[c*HW:(c+1)*HW], 0.5/255+1e-4)
 	}
 	for c, n := range golden.SegCV2Counts {
-		if want := float64(n) / float64(HW); math.Abs(r.Classes[c].Fraction-want) > 1e-6 {
+		if want := float64(n) / float64(HW); !numtest.Near(r.Classes[c].Fraction, want, 1e-6) {
 			t.Errorf("class %d: fraction %g, golden %g", c, r.Classes[c].Fraction, want)
 		}
 	}

@@ -19,6 +19,11 @@ func TestPeaks(t *testing.T) {
 	if !(fma > 10 && fma < 1e4) {
 		t.Fatalf("FMA peak %g GFLOP/s per core is implausible", fma)
 	}
+	// One thread gets at most the wall time in CPU time: its rate per
+	// CPU-second is at least the wall rate.
+	if p := FMAPeak(1, 50*time.Millisecond); p.PerCPU != 0 && p.PerCPU < 0.95*p.GFLOPS {
+		t.Fatalf("FMA peak per CPU-second %g below the wall rate %g", p.PerCPU, p.GFLOPS)
+	}
 	bf, ok := BF16PeakGFLOPS(1, 50*time.Millisecond)
 	t.Logf("one thread: FMA %.0f GFLOP/s, bf16 %.0f GFLOP/s (available %v)", fma, bf, ok)
 	if ok != (bf16Native != nil) || (ok && !(bf > 10 && bf < 2e4)) {

@@ -167,8 +167,9 @@ func sgemmBF16(t, m int, alpha float32, a []float32, lda int, pb *PackedB, beta 
 	parallelRows(t, m, k2, 64, func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			row := ar[i*k2 : (i+1)*k2]
-			for p, v := range a[i*lda : i*lda+k] {
-				row[p] = FromBF16(ToBF16(v))
+			src := a[i*lda : i*lda+k]
+			for p := roundRow(row, src); p < k; p++ {
+				row[p] = FromBF16(ToBF16(src[p]))
 			}
 			if k2 > k {
 				row[k] = 0
@@ -198,6 +199,9 @@ func rowToBF16(dst []float32, src []float32) {
 // expandPairs writes rows 2r and 2r+1 of a float32 panel (nr columns) from
 // pair row r of a bf16 panel, for the rows·nr floats of dst.
 func expandPairs(dst []float32, src []uint32) {
+	if expandFast(dst, src) {
+		return
+	}
 	for r := 0; 2*r*nr < len(dst); r++ {
 		s := (*[nr]uint32)(src[r*nr:])
 		lo := (*[nr]float32)(dst[2*r*nr:])

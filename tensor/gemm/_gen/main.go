@@ -469,6 +469,10 @@ func main() {
 		tBF16.WriteString("\t},\n")
 	}
 	cvtRoutine(&s)
+	expandRoutine(&s)
+	roundRoutine(&s)
+	g.WriteString("//go:noescape\nfunc expandBF16(dst, src unsafe.Pointer, rows int)\n\n")
+	g.WriteString("//go:noescape\nfunc roundBF16(dst, src unsafe.Pointer, n int)\n\n")
 	peakLoop(&s, "fmaPeakLoop", func(x, y, acc string) string { return fmt.Sprintf("VFMADD231PS %s, %s, %s", x, y, acc) })
 	peakLoop(&s, "bf16PeakLoop", bf16Op)
 	g.WriteString("//go:noescape\nfunc cvtBF16(dst, src unsafe.Pointer, n int)\n\n")

@@ -87,6 +87,15 @@ func bf16Modes(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	if k := amxKernel(); k != nil { // AMX machines only
+		t.Run("amxbf16", func(t *testing.T) {
+			defer useBF16Native(true)()
+			old := bf16AMX
+			bf16AMX = k
+			defer func() { bf16AMX = old }()
+			f(t)
+		})
+	}
 }
 
 // bf16Problem is p with A and B rounded to bf16: the product the bf16 path

@@ -28533,6 +28533,88 @@ end:
 	VZEROUPPER
 	RET
 
+// func amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)
+TEXT ·amxTile(SB), NOSPLIT, $0-48
+	MOVQ cfg+40(FP), AX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), BX
+	LEAQ (SI)(BX*8), R8
+	LEAQ (R8)(BX*8), R8
+	MOVQ b+16(FP), DX
+	LEAQ 64(DX), R10
+	MOVQ $128, R9
+	MOVQ ksteps+24(FP), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO TMM0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8 // TILEZERO TMM1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO TMM2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO TMM3
+loop:
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x1e // TILELOADD (SI)(BX*1), TMM4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x18 // TILELOADD (R8)(BX*1), TMM5
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x0a // TILELOADD (DX)(R9*1), TMM6
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x0a // TILELOADD (R10)(R9*1), TMM7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS TMM4, TMM6, TMM0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS TMM4, TMM7, TMM1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS TMM5, TMM6, TMM2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS TMM5, TMM7, TMM3
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $2048, DX
+	ADDQ $2048, R10
+	DECQ CX
+	JNE loop
+	MOVQ s+32(FP), DI
+	MOVQ $128, R11
+	LEAQ 64(DI), R12
+	LEAQ 2048(DI), AX
+	LEAQ 2112(DI), CX
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x1f // TILESTORED TMM0, (DI)(R11*1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x1c // TILESTORED TMM1, (R12)(R11*1)
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x18 // TILESTORED TMM2, (AX)(R11*1)
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x19 // TILESTORED TMM3, (CX)(R11*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
+	RET
+
+// func amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)
+TEXT ·amxEpilogue(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), BX
+	MOVQ s+16(FP), SI
+	VBROADCASTSS alpha+24(FP), Z30
+	VBROADCASTSS beta+28(FP), Z31
+	MOVQ flags+32(FP), R11
+	MOVQ bias+40(FP), R12
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	TESTQ $2, R11
+	JEQ nobias
+	VMOVUPS (R12), Z28
+	VMOVUPS 64(R12), Z29
+nobias:
+	MOVQ $32, CX
+loop:
+	VMULPS (SI), Z30, Z0
+	VMULPS 64(SI), Z30, Z1
+	TESTQ $1, R11
+	JEQ nobeta
+	VFMADD231PS (DI), Z31, Z0
+	VFMADD231PS 64(DI), Z31, Z1
+nobeta:
+	TESTQ $2, R11
+	JEQ store
+	VADDPS Z28, Z0, Z0
+	VADDPS Z29, Z1, Z1
+store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNE loop
+	VZEROUPPER
+	RET
+
 // func roundBF16(dst, src unsafe.Pointer, n int)
 TEXT ·roundBF16(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI

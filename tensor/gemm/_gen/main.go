@@ -470,6 +470,10 @@ func main() {
 	}
 	cvtRoutine(&s)
 	expandRoutine(&s)
+	amxRoutine(&s)
+	amxEpilogueRoutine(&s)
+	g.WriteString("//go:noescape\nfunc amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)\n\n")
+	g.WriteString("//go:noescape\nfunc amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)\n\n")
 	roundRoutine(&s)
 	g.WriteString("//go:noescape\nfunc expandBF16(dst, src unsafe.Pointer, rows int)\n\n")
 	g.WriteString("//go:noescape\nfunc roundBF16(dst, src unsafe.Pointer, n int)\n\n")

@@ -4,26 +4,32 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
-// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
-// pipeline:
+// strategies, as freeseg defines them in docs/method.md) on top of a choice
+// of dense methods (NACLIP by default; CLIP Surgery, MaskCLIP, SCLIP,
+// ClearCLIP) run as switchable variants of one pipeline:
 //
-//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
-//	img, _, _ := imageio.Open("photo.jpg")
-//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
+//	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
+//	img, _, err := imageio.Open("photo.jpg")
+//	classes, err := prompts.ParseClassList("cat; dog; sofa")
+//	vocab, background, notes, err := freeseg.WithBackground(classes, "default")
 //	opts := freeseg.DefaultOptions()
-//	opts.Background = bg
-//	res, _ := e.Segment(img, vocab, opts)
+//	opts.Background = background
+//	res, err := e.Segment(img, vocab, opts)
+//
+// (each err checked; example_test.go runs the same steps with a random-weight
+// model). Shapes are named with the letters of docs/method.md.
 package freeseg
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/interp"
@@ -36,8 +42,63 @@ import (
 type Engine struct {
 	Model *clip.Model
 	Cache *ClassifierCache
+	// Limits bound the network input, memory and work of one Segment or
+	// Explain call, checked before any work (SegmentBudget,
+	// ExplainBudget); zero fields take DefaultLimits' values.
+	Limits Limits
 
 	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
+
+	// VFM is the vision foundation model of the proxy methods (proxyclip):
+	// when nil, it is loaded from VFMSource (a folder, a checkpoint or a hub
+	// id, pulled on first use; "" means DefaultVFM) the first time a proxy
+	// method runs. See docs/vfm.md.
+	VFM       *dino.Model
+	VFMSource string
+	vfmMu     sync.Mutex
+}
+
+// DefaultVFM is the vision foundation model of ProxyCLIP's best published
+// setting (with CLIP ViT-B/16).
+const DefaultVFM = "facebook/dino-vitb8"
+
+// LoadVFM returns the engine's vision foundation model, loading it from
+// VFMSource on the first call.
+func (e *Engine) LoadVFM() (*dino.Model, error) {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		return e.VFM, nil
+	}
+	src := e.VFMSource
+	if src == "" {
+		src = DefaultVFM
+	}
+	dir, err := hub.Resolve(context.Background(), src, hub.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("vfm: %w", err)
+	}
+	v, err := dino.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.VFM = v
+	return v, nil
+}
+
+// features returns the dense-feature function of method m on this engine,
+// loading the VFM first when m needs one.
+func (e *Engine) features(m dense.Method, model *clip.Model) (seg.EncodeFunc, error) {
+	var vfm *dino.Model
+	if m.Proxy {
+		var err error
+		if vfm, err = e.LoadVFM(); err != nil {
+			return nil, err
+		}
+	}
+	return func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return m.FeaturesWith(model, vfm, imgs, B, H, W)
+	}, nil
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -66,9 +127,9 @@ type Resize struct {
 	// Mode is "short" (keep ratio, short side Size, long side at most
 	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
 	// PIL bicubic, as CLIP Surgery's demo) or "none".
-	Mode    string
-	Size    int
-	MaxLong int
+	Mode    string `json:"mode"`
+	Size    int    `json:"size"`
+	MaxLong int    `json:"max_long"`
 }
 
 // Options configure one segmentation. The zero value is not useful; start
@@ -94,15 +155,17 @@ type Options struct {
 	Precision clip.Precision
 }
 
-// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
-// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
+// DefaultOptions is freeseg's recommended setting: NACLIP features (its
+// published segmentation results are above CLIP Surgery's on every
+// benchmark both report; README "Methods") on the SCLIP sliding-window
+// protocol (short side 336, crop 224, stride 112),
 // the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
 // with smoothed-min pooling and the pixel stage with PAMR. Background is
 // off: set it when class 0 of the vocabulary is a background class (as
 // WithBackground makes it).
 func DefaultOptions() Options {
 	return Options{
-		Method:        dense.Surgery,
+		Method:        dense.NACLIP,
 		Templates:     "openai80",
 		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
 		Window:        seg.Window{Crop: 224, Stride: 112},
@@ -144,7 +207,16 @@ func ProtocolOptions(p prompts.Protocol) (Options, error) {
 	return o, nil
 }
 
-// Validate checks the options before any work is done.
+// MaxLogitScale bounds Options.LogitScale: CLIP clamps its learned scale
+// at 100 and the published protocols use 40 to 100, so a larger value is a
+// mistake (and at float32 precision makes the softmax a hard maximum).
+const MaxLogitScale = 1000
+
+// MaxPAMRSteps bounds Options.PAMRSteps (NACLIP uses 10).
+const MaxPAMRSteps = 1000
+
+// Validate checks the options before any work is done: names, sizes, and
+// every number finite and in its range.
 func (o Options) Validate(layers int) error {
 	if err := o.Method.Validate(layers); err != nil {
 		return err
@@ -161,11 +233,25 @@ func (o Options) Validate(layers int) error {
 	default:
 		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
 	}
+	if o.Resize.Mode == "short" && o.Resize.MaxLong < 0 {
+		return fmt.Errorf("resize long-side bound %d must not be negative", o.Resize.MaxLong)
+	}
 	if err := o.Window.Validate(); err != nil {
 		return err
 	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
+	// Every number finite first: NaN passes any comparison below, and an
+	// infinite scale turns the probabilities into NaN.
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"logit scale", o.LogitScale}, {"probability threshold", o.ProbThd}, {"area threshold", o.AreaThd},
+		{"partial-label tau", o.Partial.Tau}, {"partial-label top-q", o.Partial.TopQ}, {"partial-label threshold", o.Partial.Thd}} {
+		if math.IsNaN(x.v) || math.IsInf(x.v, 0) {
+			return fmt.Errorf("%s %g must be a finite number", x.name, x.v)
+		}
+	}
+	if o.LogitScale <= 0 || o.LogitScale > MaxLogitScale {
+		return fmt.Errorf("logit scale %g must be in (0,%g]", o.LogitScale, float64(MaxLogitScale))
 	}
 	if o.ProbThd < 0 || o.ProbThd > 1 {
 		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
@@ -173,8 +259,13 @@ func (o Options) Validate(layers int) error {
 	if o.AreaThd < 0 || o.AreaThd >= 1 {
 		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
 	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
+	if o.PAMRSteps < 0 || o.PAMRSteps > MaxPAMRSteps {
+		return fmt.Errorf("PAMR steps %d must be in 0..%d", o.PAMRSteps, MaxPAMRSteps)
+	}
+	for _, d := range o.PAMRDilations {
+		if d < 1 || d > 1<<16 {
+			return fmt.Errorf("PAMR dilation %d must be in 1..65536", d)
+		}
 	}
 	return o.Partial.Validate()
 }
@@ -224,6 +315,13 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("empty image")
 	}
 	queries, classOf := vocab.Queries()
+	b, err := e.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
 	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
@@ -236,11 +334,16 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if c := o.Window.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
-	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(m, imgs, B, H, W)
+	enc, err := e.features(o.Method, m)
+	if err != nil {
+		return nil, err
+	}
+	win := o.Window
+	if o.Method.Pad > 0 && win.Crop > 0 {
+		win.PadToPatch, win.PadMultiple = true, o.Method.Pad
 	}
 	Q, E := len(queries), m.Config.EmbedDim
-	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
+	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
 	if err != nil {
 		return nil, err
 	}

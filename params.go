@@ -31,6 +31,10 @@ type Params struct {
 	Partial                          string
 	PartialThd, PartialTau, PartialQ float64
 	PartialTopK                      int
+
+	// ProxyBeta and ProxyGamma are the proxy attention's β and γ (used by
+	// proxy methods only; both 0 means the method's defaults, 1.2 and 3.0).
+	ProxyBeta, ProxyGamma float64
 }
 
 // ParamsOf returns the values that describe o. The partial-label numbers
@@ -43,6 +47,10 @@ func ParamsOf(o Options) Params {
 		LogitScale: o.LogitScale, ProbThd: o.ProbThd, AreaThd: o.AreaThd, PAMR: o.PAMRSteps,
 		Partial:    "off",
 		PartialThd: seg.DefaultPartial.Thd, PartialTau: seg.DefaultPartial.Tau, PartialQ: seg.DefaultPartial.TopQ,
+		ProxyBeta: dense.ProxyCLIP.Beta, ProxyGamma: dense.ProxyCLIP.Gamma,
+	}
+	if o.Method.Proxy {
+		p.ProxyBeta, p.ProxyGamma = o.Method.Beta, o.Method.Gamma
 	}
 	switch o.Resize.Mode {
 	case "short":
@@ -66,6 +74,9 @@ func (p Params) Options(base Options) (Options, error) {
 	m, err := dense.ByName(p.Method)
 	if err != nil {
 		return o, err
+	}
+	if m.Proxy && (p.ProxyBeta != 0 || p.ProxyGamma != 0) {
+		m.Beta, m.Gamma = p.ProxyBeta, p.ProxyGamma
 	}
 	o.Method = m
 	o.Templates = p.Templates
@@ -120,6 +131,9 @@ func (o Options) Summary() map[string]any {
 		s["window"] = map[string]int{"crop": o.Window.Crop, "stride": o.Window.Stride}
 	} else {
 		s["window"] = "whole"
+	}
+	if o.Method.Proxy {
+		s["proxy"] = map[string]float64{"beta": o.Method.Beta, "gamma": o.Method.Gamma}
 	}
 	if o.Partial.Enabled {
 		s["partial_labels"] = map[string]any{"pool": o.Partial.Pool.String(), "tau": o.Partial.Tau, "top_q": o.Partial.TopQ, "thd": o.Partial.Thd, "top_k": o.Partial.TopK}

@@ -45,7 +45,7 @@ func TestParamsRoundTrip(t *testing.T) {
 			t.Errorf("%+v accepted", p)
 		}
 	}
-	if s := d.Summary(); s["method"] != "surgery" || s["window"] == "whole" || s["partial_labels"] == "off" {
+	if s := d.Summary(); s["method"] != "naclip" || s["window"] == "whole" || s["partial_labels"] == "off" {
 		t.Errorf("summary %v", s)
 	}
 }

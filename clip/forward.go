@@ -235,14 +235,19 @@ func (blk *Block) AttendInto(ws *Workspace, dst, qkv []float32, B, N int, kind A
 	blk.OutProj.Apply(dst, ws.ctx, B*N, accumulate)
 }
 
-// MLPResidual computes x += c_proj(QuickGELU(c_fc(LN2(x)))) in place.
+// MLPResidual computes x += c_proj(act(c_fc(LN2(x)))) in place, act being
+// QuickGELU, or the exact GELU when blk.GELU is set (LAION models).
 func (blk *Block) MLPResidual(ws *Workspace, x []float32, rows int) {
 	D, H := blk.FC.In, blk.FC.Out
 	ws.ln = grow(ws.ln, rows*D)
 	ws.hidden = grow(ws.hidden, rows*H)
 	blk.LN2.Apply(ws.ln, x, rows)
 	blk.FC.Apply(ws.hidden, ws.ln, rows, false)
-	tensor.ParallelFor(rows, func(lo, hi int) { tensor.QuickGELU(ws.hidden[lo*H : hi*H]) })
+	act := tensor.QuickGELU
+	if blk.GELU {
+		act = tensor.GELU
+	}
+	tensor.ParallelFor(rows, func(lo, hi int) { act(ws.hidden[lo*H : hi*H]) })
 	blk.Proj.Apply(x, ws.hidden, rows, true)
 }
 

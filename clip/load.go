@@ -53,6 +53,9 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := applyFolderConfig(m, dir); err != nil {
+		return nil, err
+	}
 	m.Path = file
 	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
@@ -344,7 +347,7 @@ func InferConfig(path string, w map[string]*weights.Tensor) (Config, error) {
 	if c.VisionWidth%64 != 0 || c.TextWidth%64 != 0 {
 		return c, fmt.Errorf("%s: widths %d/%d are not multiples of the 64-wide attention heads", path, c.VisionWidth, c.TextWidth)
 	}
-	c.VisionHeads, c.TextHeads = c.VisionWidth/64, c.TextWidth/64
+	c.VisionHeads, c.TextHeads = headsFor(c.VisionWidth), headsFor(c.TextWidth)
 	return c, nil
 }
 

@@ -48,6 +48,16 @@ type Method struct {
 	Sigma float64
 	// Pos is how the positional table is interpolated.
 	Pos PosInterp
+	// Proxy replaces the attention of the last block by ProxyCLIP's proxy
+	// attention from a vision foundation model's patch features (Attn,
+	// Residual and FFN are unused; see FeaturesWith and docs/vfm.md), with
+	// the similarity shift Beta and the sharpness Gamma.
+	Proxy       bool
+	Beta, Gamma float64
+	// Pad > 0 zero-pads every sliding window to a multiple of Pad pixels
+	// and cuts the logits back (ProxyCLIP's forward_slide: 56, a multiple
+	// of both models' patches).
+	Pad int
 }
 
 // The published methods (SPEC 5.0-5.5).
@@ -58,12 +68,14 @@ var (
 	SCLIP     = Method{Name: "sclip", Blocks: 1, Attn: clip.AttnQQPlusKK, Residual: true, FFN: true, Pos: PosBicubicScale}
 	ClearCLIP = Method{Name: "clearclip", Blocks: 1, Attn: clip.AttnQQ, Pos: PosBicubicScale}
 	NACLIP    = Method{Name: "naclip", Blocks: 1, Attn: clip.AttnKK, Sigma: 5, Pos: PosBicubicScale}
+	// ProxyCLIP (Lan et al., ECCV 2024) with its default β 1.2 and γ 3.0.
+	ProxyCLIP = Method{Name: "proxyclip", Blocks: 1, Proxy: true, Beta: 1.2, Gamma: 3.0, Pad: 56, Pos: PosBicubicScale}
 )
 
 var methods = map[string]Method{}
 
 func init() {
-	for _, m := range []Method{Vanilla, Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP} {
+	for _, m := range []Method{Vanilla, Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP, ProxyCLIP} {
 		methods[m.Name] = m
 	}
 }
@@ -98,6 +110,14 @@ func (m Method) Validate(layers int) error {
 		return fmt.Errorf("method %s: the dual path has no FFN", m.Name)
 	case m.Sigma < 0:
 		return fmt.Errorf("method %s: negative Gaussian sigma %g", m.Name, m.Sigma)
+	case m.Pad < 0 || m.Pad > 1024:
+		return fmt.Errorf("method %s: window padding multiple %d must be in [0, 1024]", m.Name, m.Pad)
+	case m.Proxy && (m.Blocks != 1 || m.DualPath):
+		return fmt.Errorf("method %s: the proxy attention replaces exactly the last block", m.Name)
+	case m.Proxy && !(m.Gamma > 0 && m.Gamma <= 1e3):
+		return fmt.Errorf("method %s: proxy gamma %g must be in (0, 1000]", m.Name, m.Gamma)
+	case m.Proxy && !(m.Beta >= 0 && m.Beta <= 1e3):
+		return fmt.Errorf("method %s: proxy beta %g must be in [0, 1000]", m.Name, m.Beta)
 	}
 	return nil
 }

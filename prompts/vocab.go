@@ -13,6 +13,9 @@ const (
 	SepSCLIP = ", "
 	// SepClearCLIP is what ClearCLIP splits each line on (line.split(',')).
 	SepClearCLIP = ","
+	// SepProxyCLIP is what ProxyCLIP splits each line on
+	// (name_sets[idx].split('; ')).
+	SepProxyCLIP = "; "
 )
 
 // Vocabulary is a list of classes, each with one or more names (synonyms).

@@ -21,7 +21,7 @@ func TestSegmentPrecisionField(t *testing.T) {
 		if c.value != "" {
 			parts = append(parts, part{"precision", "", c.value})
 		}
-		req, err := parseSegmentForm(formCT, strings.NewReader(string(fixedForm(t, parts...))), 6, DefaultConfig().Limits)
+		req, err := parseSegmentForm(formCT, strings.NewReader(string(fixedForm(t, parts...))), 6, DefaultConfig().Limits, store{sizeHint: -1})
 		if err != nil {
 			t.Fatalf("precision %q: %v", c.value, err)
 		}
@@ -30,7 +30,7 @@ func TestSegmentPrecisionField(t *testing.T) {
 		}
 	}
 	body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat"}, part{"precision", "", "fp16"})
-	_, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	_, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Code != http.StatusBadRequest || !strings.Contains(ae.Msg, "precision") {
 		t.Fatalf("precision fp16: got %v, want a 400 naming the field", err)

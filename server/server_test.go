@@ -46,7 +46,7 @@ func TestSegment(t *testing.T) {
 	if sum < 0.999 || sum > 1.001 {
 		t.Fatalf("fractions sum to %g", sum)
 	}
-	if r.Settings["method"] != "surgery" || r.Settings["templates"] != "single" || r.Settings["pamr_steps"] != float64(2) {
+	if r.Settings["method"] != "naclip" || r.Settings["templates"] != "single" || r.Settings["pamr_steps"] != float64(2) {
 		t.Fatalf("settings %v", r.Settings)
 	}
 	if r.Timing.TotalMS <= 0 || r.LabelsFormat != "palette" {
@@ -93,7 +93,7 @@ func TestSegmentOptions(t *testing.T) {
 	body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat; sky"}, part{"background", "", "none"},
 		part{"method", "", "SCLIP"}, part{"partial_labels", "", "off"}, part{"square", "", "224"}, part{"area_thd", "", "0.1"},
 		part{"prob_thd", "", "0.3"}, part{"logit_scale", "", "50"}, part{"exif", "", "false"}, part{"max_side", "", "512"})
-	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestModelsHealthMetricsPage(t *testing.T) {
 		t.Fatalf("models: %d %s", resp.StatusCode, b)
 	}
 	mm := m.Models[0]
-	if mm.EmbedDim != 16 || len(mm.Methods) != 6 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
+	if mm.EmbedDim != 16 || len(mm.Methods) != 7 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
 		t.Fatalf("models: %s", b)
 	}
 	if resp, b := get("/healthz"); resp.StatusCode != 200 || !strings.Contains(b, `"status":"ok"`) {

@@ -106,6 +106,8 @@ func runBench(e *env, args []string) error {
 	textRepeat := fs.Int("text-repeat", 1, "runs of the cold 171-class x 80-template classifier (slow)")
 	format := fs.String("format", "text", "text or json")
 	skipText := fs.Bool("skip-text", false, "skip the text classifier measurements")
+	proxy := fs.Bool("proxyclip", false, "also measure --method proxyclip: ms per 336 window and per VOC image (slow: DINO ViT-B/8)")
+	vfm := fs.String("vfm", "", "with --proxyclip: the DINO to measure (default: ViT-B/8 with random weights)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -252,6 +254,11 @@ func runBench(e *env, args []string) error {
 		}
 		res["classifier_cached_s"] = round3(s)
 		logf("classifier from the disk cache: %.3f s\n", s)
+	}
+	if *proxy {
+		if err := benchProxyCLIP(m, *vfm, *repeat, photo, res, logf); err != nil {
+			return err
+		}
 	}
 	res["peak_rss_mb"] = round1(peakRSSMB())
 	logf("peak RSS: %.0f MB\n", peakRSSMB())

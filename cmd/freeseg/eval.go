@@ -8,10 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -46,7 +47,7 @@ type evalFlags struct {
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
@@ -151,7 +152,8 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[strin
 
 // pipelineFlags are the segmentFlags names, to list the overrides.
 var pipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq"}
+	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq",
+	"vfm", "proxy-beta", "proxy-gamma"}
 
 func parseShard(s string) (int, int, error) {
 	if s == "" {
@@ -166,11 +168,47 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+// protocolName is the --protocol preset p came from ("naclip+pamr", not
+// its dense method "naclip"): the name whose preset on p's benchmark is p.
+func protocolName(p prompts.Protocol) string {
+	for _, name := range prompts.ProtocolMethods() {
+		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
+			return name
+		}
+	}
+	return p.Method
+}
+
+// describeMethod is a dense method's definition in words (dense.Method),
+// for the report's method_params.
+func describeMethod(m dense.Method) string {
+	if m.Blocks == 0 {
+		return "no block changed"
+	}
+	parts := []string{fmt.Sprintf("last %d block(s) changed", m.Blocks)}
+	if m.DualPath {
+		parts = append(parts, "dual path")
+	}
+	parts = append(parts, "attention "+m.Attn.String())
+	if m.Sigma > 0 {
+		parts = append(parts, fmt.Sprintf("Gaussian neighbourhood sigma %g", m.Sigma))
+	}
+	yes := map[bool]string{true: "with", false: "without"}
+	parts = append(parts, yes[m.Residual]+" residual", yes[m.FFN]+" FFN")
+	switch m.Pos {
+	case dense.PosBilinear:
+		parts = append(parts, "positions resized bilinearly")
+	case dense.PosBicubicScale:
+		parts = append(parts, "positions resized bicubically by scale factor")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // pipelineSettings describes every option that changes the labels.
 func pipelineSettings(o freeseg.Options) map[string]string {
 	m := map[string]string{
 		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
+		"method_params": describeMethod(o.Method),
 		"templates":     o.Templates,
 		"logit_scale":   fmt.Sprint(o.LogitScale),
 		"prob_thd":      fmt.Sprint(o.ProbThd),
@@ -229,6 +267,7 @@ type evalConfig struct {
 	opts          freeseg.Options // the preset with the given pipeline flags applied
 	overrides     []string        // the pipeline flags given, as --name=value
 	shard, shards int
+	vfm           string // --vfm (proxy methods)
 }
 
 func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
@@ -248,7 +287,7 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if ef.overlays < 0 {
 		return nil, usagef("--overlays %d must not be negative", ef.overlays)
 	}
-	c := &evalConfig{ef: ef, set: set, proto: proto}
+	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: sf.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
@@ -334,19 +373,26 @@ func runEval(e *env, args []string) error {
 	if ds.Background {
 		names[0] = "background"
 	}
-	protoLabel := proto.Method
+	protoLabel := protocolName(proto)
 	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
 
 	// The report folder and the saved state.
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &outputs{}
+	if err := repDirs.ensureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {
@@ -357,6 +403,7 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = c.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
@@ -370,9 +417,13 @@ func runEval(e *env, args []string) error {
 		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
+	if opts.Method.Proxy {
+		// A resumed run must use the same VFM.
+		settings.Pipeline["vfm"] = c.vfm
+	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadState(statePath)
+		state, err = eval.LoadStateFor(statePath, ds, shard, shards)
 		if err != nil {
 			return err
 		}
@@ -399,14 +450,6 @@ func runEval(e *env, args []string) error {
 	if ef.limit > 0 && ef.limit < len(positions) {
 		positions = positions[:ef.limit]
 	}
-	done := map[string]bool{}
-	for _, id := range state.Done {
-		done[id] = true
-	}
-	skipped := map[string]int{}
-	for i, s := range state.Skipped {
-		skipped[s.ID] = i
-	}
 
 	// Encode the text classifier once, so that it does not count as the
 	// first image's time.
@@ -425,84 +468,26 @@ func runEval(e *env, args []string) error {
 		stop()
 	}()
 	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
-	lastSave := time.Now()
-	save := func() error { return state.Save(statePath) }
-	fail := func(err error) error {
-		prog.finish()
-		if serr := save(); serr != nil {
-			return fmt.Errorf("%w (and saving the state failed: %v)", err, serr)
-		}
-		return err
+	run := &eval.Run{
+		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
+		Segment: func(_ context.Context, img *imageio.RGB) ([]int32, error) {
+			res, err := eng.Segment(img, vocab, opts)
+			if err != nil {
+				return nil, err
+			}
+			return res.Labels, nil
+		},
+		Overlays: ef.overlays, ReportDir: ef.report, ClassNames: names,
+		Save:      func(st *eval.State) error { return st.Save(statePath) },
+		SaveEvery: ef.saveEvery,
+		Progress:  prog.step,
 	}
-	for n, k := range positions {
-		if ctx.Err() != nil {
-			prog.finish()
-			if err := save(); err != nil {
-				return err
-			}
-			return fmt.Errorf("interrupted after %d of %d images; the run is saved: continue with --resume", len(state.Done), len(positions))
-		}
-		s := ds.Samples[k]
-		if done[s.ID] {
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if i, ok := skipped[s.ID]; ok { // retried: the file may be there now
-			state.Skipped = slices.Delete(state.Skipped, i, i+1)
-			skipped = map[string]int{}
-			for j, x := range state.Skipped {
-				skipped[x.ID] = j
-			}
-		}
-		start := time.Now()
-		img, pred, gt, skip, err := evalImage(eng, ds, s, vocab, opts)
-		if err != nil {
-			return fail(err)
-		}
-		if skip != "" {
-			if ef.strict {
-				return fail(fmt.Errorf("%s: %s (--strict)", s.ID, skip))
-			}
-			skipped[s.ID] = len(state.Skipped)
-			state.Skipped = append(state.Skipped, eval.Skip{ID: s.ID, Reason: skip})
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if err := state.Metric.Add(pred.labels, pred.w, pred.h, gt); err != nil {
-			return fail(err)
-		}
-		el := time.Since(start).Seconds()
-		state.Done = append(state.Done, s.ID)
-		done[s.ID] = true
-		state.Seconds += el
-		if img.orient > 1 {
-			state.Oriented = append(state.Oriented, s.ID)
-		}
-		if n < ef.overlays {
-			rel := filepath.Join("overlays", fmt.Sprintf("%05d-%s.png", k, evalFileName(s.ID)))
-			if err := os.MkdirAll(filepath.Join(ef.report, "overlays"), 0o755); err != nil {
-				return fail(err)
-			}
-			ov := evalOverlay(img.rgb, pred.labels, gt, names)
-			if err := imageio.WriteFileAtomic(filepath.Join(ef.report, rel), func(w io.Writer) error { return imageio.EncodePNG(w, ov) }); err != nil {
-				return fail(err)
-			}
-			state.Overlays = slices.DeleteFunc(state.Overlays, func(o eval.Overlay) bool { return o.Index == k })
-			state.Overlays = append(state.Overlays, eval.Overlay{Index: k, ID: s.ID, File: filepath.ToSlash(rel)})
-		}
-		prog.step(s.ID, true, el)
-		if time.Since(lastSave) >= ef.saveEvery {
-			if err := save(); err != nil {
-				return err
-			}
-			lastSave = time.Now()
-		}
-	}
+	err = run.Do(ctx)
 	prog.finish()
-	if err := save(); err != nil {
+	if err != nil {
 		return err
 	}
-	rep, err := writeEvalReport(ef.report, state)
+	rep, err := eval.WriteReport(ef.report, state, version)
 	if err != nil {
 		return err
 	}
@@ -521,107 +506,6 @@ func given(set map[string]string, names ...string) bool {
 		}
 	}
 	return false
-}
-
-type decodedImage struct {
-	rgb    *imageio.RGB
-	orient int
-}
-
-type prediction struct {
-	labels []int32
-	w, h   int
-}
-
-// evalImage reads one sample and segments it. skip is a reason to leave
-// the image out (missing or unreadable files); err stops the run (a label
-// that cannot be right, a size mismatch, an inference failure).
-func evalImage(eng *freeseg.Engine, ds *eval.Dataset, s eval.Sample, vocab *prompts.Vocabulary, opts freeseg.Options) (img decodedImage, pred prediction, gt *eval.LabelMap, skip string, err error) {
-	rgb, meta, err := imageio.Open(s.Image)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return img, pred, nil, "image " + s.Image + " not found", nil
-		}
-		return img, pred, nil, "unreadable image: " + err.Error(), nil
-	}
-	img = decodedImage{rgb: rgb, orient: meta.Orientation}
-	gt, err = ds.LoadLabel(s)
-	if err != nil {
-		var se *eval.SkipError
-		if errors.As(err, &se) {
-			return img, pred, nil, se.Reason, nil
-		}
-		return img, pred, nil, "", err
-	}
-	if gt.W != rgb.W || gt.H != rgb.H {
-		return img, pred, nil, "", fmt.Errorf("%s: label %s is %dx%d but image %s is %dx%d", s.ID, s.Label, gt.W, gt.H, s.Image, rgb.W, rgb.H)
-	}
-	res, err := eng.Segment(rgb, vocab, opts)
-	if err != nil {
-		return img, pred, nil, "", fmt.Errorf("%s: %w", s.Image, err)
-	}
-	return img, prediction{labels: res.Labels, w: res.Width, h: res.Height}, gt, "", nil
-}
-
-// evalFileName makes an image ID usable as a file name.
-func evalFileName(id string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, id)
-}
-
-// evalOverlay puts the prediction (left) and the ground truth (right, its
-// ignored pixels uncoloured) on the photo side by side, with a legend of
-// the classes in either.
-func evalOverlay(img *imageio.RGB, pred []int32, gt *eval.LabelMap, names []string) *imageio.RGB {
-	C := len(names)
-	pal := imageio.Palette(C)
-	left := imageio.Overlay(img, pred, pal, 0.5)
-	right := imageio.Overlay(img, gt.Pix, pal, 0.5)
-	const gap = 8
-	W := 2*img.W + gap
-	canvas := imageio.NewRGB(W, img.H)
-	for i := range canvas.Pix {
-		canvas.Pix[i] = 255
-	}
-	for y := 0; y < img.H; y++ {
-		copy(canvas.Pix[3*y*W:], left.Pix[3*y*img.W:3*(y+1)*img.W])
-		copy(canvas.Pix[3*(y*W+img.W+gap):], right.Pix[3*y*img.W:3*(y+1)*img.W])
-	}
-	present := make([]bool, C)
-	for _, p := range pred {
-		present[p] = true
-	}
-	for _, g := range gt.Pix {
-		if int(g) < C {
-			present[g] = true
-		}
-	}
-	var ln []string
-	var lc [][3]uint8
-	for c := 0; c < C; c++ {
-		if present[c] {
-			ln = append(ln, names[c])
-			lc = append(lc, pal[c])
-		}
-	}
-	return imageio.DrawLegend(canvas, ln, lc)
-}
-
-// writeEvalReport writes report.json and report.md.
-func writeEvalReport(dir string, st *eval.State) (*eval.Report, error) {
-	rep := eval.BuildReport(st, version)
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
-		return nil, err
-	}
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.md"), rep.WriteMarkdown); err != nil {
-		return nil, err
-	}
-	return rep, nil
 }
 
 func evalSummary(r *eval.Report) string {
@@ -655,64 +539,12 @@ func runEvalMerge(e *env, args []string) error {
 	if len(dirs) == 0 {
 		return usagef("eval merge: give the report folders of the shards")
 	}
-	outAbs, err := filepath.Abs(*out)
-	if err != nil {
-		return err
-	}
-	var states []*eval.State
-	for _, d := range dirs {
-		a, err := filepath.Abs(d)
-		if err != nil {
-			return err
-		}
-		if a == outAbs {
-			return fmt.Errorf("eval merge: --report %s is one of the inputs; write the merged report to a new folder", *out)
-		}
-		st, err := eval.LoadState(filepath.Join(d, eval.StateFile))
-		if err != nil {
-			return err
-		}
-		states = append(states, st)
-	}
-	merged, err := eval.Merge(states, dirs)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(*out, "overlays"), 0o755); err != nil {
-		return err
-	}
 	// Keep the overlays of the first images of the list.
-	const keep = 3
-	type src struct {
-		o   eval.Overlay
-		dir string
+	merged, err := eval.MergeDirs(*out, dirs, 3)
+	if err != nil {
+		return fmt.Errorf("eval merge: %w", err)
 	}
-	var ovs []src
-	for i, st := range states {
-		for _, o := range st.Overlays {
-			ovs = append(ovs, src{o, dirs[i]})
-		}
-	}
-	slices.SortStableFunc(ovs, func(a, b src) int { return a.o.Index - b.o.Index })
-	merged.Overlays = nil
-	for _, v := range ovs {
-		if len(merged.Overlays) == keep {
-			break
-		}
-		b, err := os.ReadFile(filepath.Join(v.dir, filepath.FromSlash(v.o.File)))
-		if err != nil {
-			continue // an overlay illustrates; it is not a result
-		}
-		dst := filepath.Join(*out, filepath.FromSlash(v.o.File))
-		if err := imageio.WriteFileAtomic(dst, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-			return err
-		}
-		merged.Overlays = append(merged.Overlays, v.o)
-	}
-	if err := merged.Save(filepath.Join(*out, eval.StateFile)); err != nil {
-		return err
-	}
-	rep, err := writeEvalReport(*out, merged)
+	rep, err := eval.WriteReport(*out, merged, version)
 	if err != nil {
 		return err
 	}

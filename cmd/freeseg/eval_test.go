@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
 	"github.com/freeseg/freeseg/internal/golden"
@@ -420,5 +421,36 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 				t.Errorf("%s on %s: %d classes in the class file, the dataset has %d", m, s.Name, v.Len(), s.Classes)
 			}
 		}
+	}
+}
+
+// The report names the preset asked for (naclip+pamr is not naclip) and
+// describes the method in words.
+func TestEvalReportProtocolLabel(t *testing.T) {
+	fast := evalFastArgs(t)
+	root := t.TempDir()
+	evaltest.Benchmark(t, evalSpec(t, "voc20"), root, 2, 48, 40)
+	for _, c := range []struct{ protocol, want string }{
+		{"naclip+pamr", "naclip+pamr"}, {"naclip_pamr", "naclip+pamr"}, {"naclip", "naclip"}, {"sclip", "sclip"},
+	} {
+		rep := filepath.Join(t.TempDir(), "r")
+		errs := evalOK(t, append([]string{"eval", "--dataset", "voc20", "--root", root, "--protocol", c.protocol, "--report", rep, "--pamr", "1"}, fast...)...)
+		r := readEvalReport(t, rep)
+		if r.Protocol != c.want {
+			t.Errorf("--protocol %s: report.json protocol %q, want %q", c.protocol, r.Protocol, c.want)
+		}
+		md, _ := os.ReadFile(filepath.Join(rep, "report.md"))
+		if !strings.Contains(string(md), "| protocol | "+c.want+" |") {
+			t.Errorf("--protocol %s: report.md lacks the protocol row %q", c.protocol, c.want)
+		}
+		if !strings.Contains(errs, ", "+c.want+": mIoU") {
+			t.Errorf("--protocol %s: summary line lacks %q:\n%s", c.protocol, c.want, errs)
+		}
+		if mp := r.Pipeline["method_params"]; strings.ContainsAny(mp, "{}") || !strings.Contains(mp, "attention") {
+			t.Errorf("--protocol %s: method_params %q", c.protocol, mp)
+		}
+	}
+	if got := describeMethod(dense.NACLIP); got != "last 1 block(s) changed, attention kk, Gaussian neighbourhood sigma 5, without residual, without FFN, positions resized bicubically by scale factor" {
+		t.Errorf("NACLIP described as %q", got)
 	}
 }

@@ -96,8 +96,12 @@
     return u;
   }
 
+  // One decimal, two for shares under 0.1%, so that no "0.0%" stands
+  // beside a "0.00%": an absent class is "0%", a trace "<0.01%".
   function pct(x) {
-    return (100 * x).toFixed(x > 0 && x < 0.001 ? 2 : 1) + "%";
+    if (!(x > 0)) return "0%";
+    if (x < 0.0001) return "<0.01%";
+    return (100 * x).toFixed(x < 0.001 ? 2 : 1) + "%";
   }
 
   function rgb(c) {

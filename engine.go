@@ -4,22 +4,26 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
-// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
-// pipeline:
+// strategies, as freeseg defines them in docs/method.md) on top of a choice
+// of dense methods (CLIP Surgery, MaskCLIP, SCLIP, ClearCLIP, NACLIP) run as
+// switchable variants of one pipeline:
 //
-//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
-//	img, _, _ := imageio.Open("photo.jpg")
-//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
+//	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
+//	img, _, err := imageio.Open("photo.jpg")
+//	classes, err := prompts.ParseClassList("cat; dog; sofa")
+//	vocab, background, notes, err := freeseg.WithBackground(classes, "default")
 //	opts := freeseg.DefaultOptions()
-//	opts.Background = bg
-//	res, _ := e.Segment(img, vocab, opts)
+//	opts.Background = background
+//	res, err := e.Segment(img, vocab, opts)
+//
+// (each err checked; example_test.go runs the same steps with a random-weight
+// model). Shapes are named with the letters of docs/method.md.
 package freeseg
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -38,6 +42,12 @@ import (
 type Engine struct {
 	Model *clip.Model
 	Cache *ClassifierCache
+	// Limits bound the network input, memory and work of one Segment or
+	// Explain call, checked before any work (SegmentBudget,
+	// ExplainBudget); zero fields take DefaultLimits' values.
+	Limits Limits
+
+	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
 
 	// VFM is the vision foundation model of the proxy methods (proxyclip):
 	// when nil, it is loaded from VFMSource (a folder, a checkpoint or a hub
@@ -78,7 +88,7 @@ func (e *Engine) LoadVFM() (*dino.Model, error) {
 
 // features returns the dense-feature function of method m on this engine,
 // loading the VFM first when m needs one.
-func (e *Engine) features(m dense.Method) (seg.EncodeFunc, error) {
+func (e *Engine) features(m dense.Method, model *clip.Model) (seg.EncodeFunc, error) {
 	var vfm *dino.Model
 	if m.Proxy {
 		var err error
@@ -87,7 +97,7 @@ func (e *Engine) features(m dense.Method) (seg.EncodeFunc, error) {
 		}
 	}
 	return func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return m.FeaturesWith(e.Model, vfm, imgs, B, H, W)
+		return m.FeaturesWith(model, vfm, imgs, B, H, W)
 	}, nil
 }
 
@@ -140,6 +150,9 @@ type Options struct {
 	PAMRSteps     int     // 0 = off
 	PAMRDilations []int
 	Partial       seg.PartialOptions
+	// Precision of the encoders' matrix products (clip.FP32, clip.BF16);
+	// the zero value runs the model as loaded (see docs/speed.md).
+	Precision clip.Precision
 }
 
 // DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
@@ -192,7 +205,16 @@ func ProtocolOptions(p prompts.Protocol) (Options, error) {
 	return o, nil
 }
 
-// Validate checks the options before any work is done.
+// MaxLogitScale bounds Options.LogitScale: CLIP clamps its learned scale
+// at 100 and the published protocols use 40 to 100, so a larger value is a
+// mistake (and at float32 precision makes the softmax a hard maximum).
+const MaxLogitScale = 1000
+
+// MaxPAMRSteps bounds Options.PAMRSteps (NACLIP uses 10).
+const MaxPAMRSteps = 1000
+
+// Validate checks the options before any work is done: names, sizes, and
+// every number finite and in its range.
 func (o Options) Validate(layers int) error {
 	if err := o.Method.Validate(layers); err != nil {
 		return err
@@ -209,11 +231,25 @@ func (o Options) Validate(layers int) error {
 	default:
 		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
 	}
+	if o.Resize.Mode == "short" && o.Resize.MaxLong < 0 {
+		return fmt.Errorf("resize long-side bound %d must not be negative", o.Resize.MaxLong)
+	}
 	if err := o.Window.Validate(); err != nil {
 		return err
 	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
+	// Every number finite first: NaN passes any comparison below, and an
+	// infinite scale turns the probabilities into NaN.
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"logit scale", o.LogitScale}, {"probability threshold", o.ProbThd}, {"area threshold", o.AreaThd},
+		{"partial-label tau", o.Partial.Tau}, {"partial-label top-q", o.Partial.TopQ}, {"partial-label threshold", o.Partial.Thd}} {
+		if math.IsNaN(x.v) || math.IsInf(x.v, 0) {
+			return fmt.Errorf("%s %g must be a finite number", x.name, x.v)
+		}
+	}
+	if o.LogitScale <= 0 || o.LogitScale > MaxLogitScale {
+		return fmt.Errorf("logit scale %g must be in (0,%g]", o.LogitScale, float64(MaxLogitScale))
 	}
 	if o.ProbThd < 0 || o.ProbThd > 1 {
 		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
@@ -221,8 +257,13 @@ func (o Options) Validate(layers int) error {
 	if o.AreaThd < 0 || o.AreaThd >= 1 {
 		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
 	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
+	if o.PAMRSteps < 0 || o.PAMRSteps > MaxPAMRSteps {
+		return fmt.Errorf("PAMR steps %d must be in 0..%d", o.PAMRSteps, MaxPAMRSteps)
+	}
+	for _, d := range o.PAMRDilations {
+		if d < 1 || d > 1<<16 {
+			return fmt.Errorf("PAMR dilation %d must be in 1..65536", d)
+		}
 	}
 	return o.Partial.Validate()
 }
@@ -258,7 +299,11 @@ func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
 
 // Segment labels every pixel of img with one of the vocabulary's classes.
 func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+	m, err := e.modelFor(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(len(m.Vision.Blocks)); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -268,19 +313,26 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		return nil, fmt.Errorf("empty image")
 	}
 	queries, classOf := vocab.Queries()
-	cls, err := e.Classifier(queries, o.Templates)
+	b, err := e.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
+	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x, w, h := prepare(img, o.Resize)
-	p := e.Model.Vision.Patch
+	p := m.Vision.Patch
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
 	if c := o.Window.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
-	enc, err := e.features(o.Method)
+	enc, err := e.features(o.Method, m)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +340,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if o.Method.Pad > 0 && win.Crop > 0 {
 		win.PadToPatch, win.PadMultiple = true, o.Method.Pad
 	}
-	Q, E := len(queries), e.Model.Config.EmbedDim
+	Q, E := len(queries), m.Config.EmbedDim
 	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
 	if err != nil {
 		return nil, err

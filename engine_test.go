@@ -1,13 +1,13 @@
 package freeseg_test
 
 import (
-	"math"
 	"testing"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/internal/testmodel"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/seg"
@@ -149,7 +149,7 @@ func TestPartialLabelsRemoveClasses(t *testing.T) {
 		for c := range res.Kept {
 			s += float64(res.Probs[c*HW+i])
 		}
-		if math.Abs(s-1) > 1e-4 { // no synonyms here, so the classes' probabilities sum to one
+		if !numtest.Near(s, 1, 1e-4) { // no synonyms here, so the classes' probabilities sum to one
 			t.Fatalf("pixel %d: probabilities sum to %g", i, s)
 		}
 	}
@@ -159,8 +159,14 @@ func TestSegmentBadInput(t *testing.T) {
 	m := testmodel.Tiny(t)
 	e := freeseg.NewEngine(m)
 	img := imageio.NewRGB(8, 8)
-	if _, err := e.Segment(img, goldenVocab(), freeseg.DefaultOptions()); err != nil {
-		t.Logf("8x8 image (resized up to 336): %v", err)
+	// A tiny image is resized up to the short side and segments at its own
+	// size: a result, not an error.
+	res, err := e.Segment(img, goldenVocab(), freeseg.DefaultOptions())
+	if err != nil {
+		t.Fatalf("8x8 image (resized up to 336): %v", err)
+	}
+	if res.Width != 8 || res.Height != 8 || len(res.Labels) != 64 || res.InputWidth != 336 || res.InputHeight != 336 {
+		t.Fatalf("8x8 image: result %dx%d from a %dx%d input with %d labels", res.Width, res.Height, res.InputWidth, res.InputHeight, len(res.Labels))
 	}
 	o := freeseg.DefaultOptions()
 	o.Resize.Mode = "none"

@@ -62,12 +62,22 @@ func (e *Engine) Explain(img *imageio.RGB, texts []string, o ExplainOptions) (*E
 	default:
 		return nil, fmt.Errorf("unknown feature surgery %q (want multi, redundant or off)", mode)
 	}
+	if img == nil || img.W == 0 || img.H == 0 {
+		return nil, fmt.Errorf("empty image")
+	}
+	b, err := e.ExplainBudget(img.W, img.H, len(texts), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
 	G, err := e.Classifier(texts, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x := imageio.PreprocessSquare(img, o.Size)
-	enc, err := e.features(o.Method)
+	enc, err := e.features(o.Method, e.Model)
 	if err != nil {
 		return nil, err
 	}

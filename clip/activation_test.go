@@ -1,6 +1,7 @@
 package clip
 
 import (
+	"github.com/freeseg/freeseg/internal/golden"
 	"math"
 	"os"
 	"path/filepath"
@@ -115,11 +116,7 @@ func TestInferViTH14(t *testing.T) {
 // open_clip_config.json (GELU unless quick_gelu is set); without either an
 // OpenAI checkpoint keeps QuickGELU.
 func TestLoadActivation(t *testing.T) {
-	gold := os.Getenv("FREESEG_GOLDEN")
-	if gold == "" {
-		t.Skip("FREESEG_GOLDEN is not set: skipping (needs the tiny CLIP)")
-	}
-	src := filepath.Join(gold, "tiny-clip", "model.safetensors")
+	src := golden.Path(t, "tiny-clip", "model.safetensors")
 	folder := func(files map[string]string) string {
 		d := t.TempDir()
 		if err := os.Symlink(src, filepath.Join(d, "model.safetensors")); err != nil {

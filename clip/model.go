@@ -67,6 +67,7 @@ type Model struct {
 	BuiltinVocabulary bool
 	Path              string // checkpoint file, "" for models built in memory
 	digestState
+	precision Precision // of the linear layers' weights; 0 means FP32 (see WithPrecision)
 }
 
 // FromWeights builds a model from a checkpoint in either naming layout. It
@@ -79,6 +80,9 @@ func FromWeights(f *weights.File) (*Model, error) {
 	}
 	cfg, err := InferConfig(f.Path, w)
 	if err != nil {
+		return nil, err
+	}
+	if err := validateShapes(f.Path, cfg, w); err != nil {
 		return nil, err
 	}
 	return build(f.Path, cfg, w)

@@ -107,6 +107,11 @@ type biasEntry struct {
 	bias []float32
 }
 
+// maxCachedBias is the largest Ω table kept (bytes): 2048 tokens and
+// fewer, so the cache holds at most 64 MiB rather than four tables of
+// whatever size a whole-image request asked for.
+const maxCachedBias = 16 << 20
+
 // biasCache keeps the few most recent Ω tables (a sliding window reuses one
 // grid for every crop).
 var (
@@ -145,6 +150,9 @@ func gaussianBias(gh, gw int, sigma float64) []float32 {
 			c, d := j/gw, j%gw
 			row[j] = float32(ey[abs(a-c)] * ex[abs(bb-d)])
 		}
+	}
+	if 4*len(b) > maxCachedBias {
+		return b // a large grid is rare and its table cheap next to its attention
 	}
 	biasMu.Lock()
 	biasCache = append(biasCache, biasEntry{k, b})

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // DefaultEndpoint is the Hugging Face Hub.
@@ -104,6 +105,11 @@ type Options struct {
 	// Retries is how many times a broken transfer is resumed within one pull
 	// (DefaultOptions: 3).
 	Retries int
+	// StallTimeout aborts a transfer attempt (which a retry then resumes
+	// from the partial file) when less than 1 KiB arrived in that long: a
+	// server trickling a byte every few seconds counts as stalled
+	// (0: 60 seconds).
+	StallTimeout time.Duration
 }
 
 // DefaultOptions reads the environment: HF_ENDPOINT, HF_TOKEN,

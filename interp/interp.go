@@ -17,6 +17,9 @@
 //     results are within about 1e-6 of the map's peak of PyTorch's (both
 //     are that far from the float64 value), not bit-exact.
 //
+// The resizes never panic: an output side below one pixel becomes one, and
+// an empty or inconsistent input gives nil (CheckSizes says why).
+//
 // Explicit float32/float64 conversions keep the Go compiler from fusing
 // operations on its own, so results do not depend on GOARCH.
 package interp
@@ -28,13 +31,34 @@ import (
 	"sync"
 )
 
-func checkShape(fn string, src []float32, c, h, w, outH, outW int) {
+// checkShape makes every resize total, without panics: an output side
+// below one pixel is raised to one (PyTorch refuses a zero output size; a
+// one-pixel side is the nearest size it accepts), and an input that is
+// empty, negative or does not hold c·h·w values gives ok = false, for which
+// the resizes return nil (PyTorch refuses such input: "Input and output
+// sizes should be greater than 0"). Callers that can meet such sizes check
+// them with CheckSizes first, for a message naming them.
+func checkShape(src []float32, c, h, w, outH, outW int) (oh, ow int, ok bool) {
+	if CheckSizes(c, h, w, 1, 1) != nil || len(src) != c*h*w {
+		return 0, 0, false
+	}
+	oh, ow = max(outH, 1), max(outW, 1)
+	if c > 0 && (oh > math.MaxInt32 || ow > math.MaxInt32 || oh > math.MaxInt/c/ow) {
+		return 0, 0, false // the output's size overflows
+	}
+	return oh, ow, true
+}
+
+// CheckSizes reports whether a resize of a [c,h,w] map to outH×outW is one
+// PyTorch would do, with an error saying which size is not.
+func CheckSizes(c, h, w, outH, outW int) error {
 	if c < 0 || h <= 0 || w <= 0 || outH <= 0 || outW <= 0 {
-		panic(fmt.Sprintf("interp.%s: bad sizes c=%d %dx%d → %dx%d", fn, c, h, w, outH, outW))
+		return fmt.Errorf("interp: cannot resize a [%d,%d,%d] map to %dx%d: every size must be at least 1", c, h, w, outH, outW)
 	}
-	if len(src) != c*h*w {
-		panic(fmt.Sprintf("interp.%s: %d values for [%d,%d,%d]", fn, len(src), c, h, w))
+	if h > math.MaxInt32 || w > math.MaxInt32 || c > math.MaxInt32 || (c > 0 && h > math.MaxInt/c/w) {
+		return fmt.Errorf("interp: a [%d,%d,%d] map is too large", c, h, w)
 	}
+	return nil
 }
 
 // areaScale is area_pixel_compute_scale in float32: (in−1)/(out−1) for
@@ -116,7 +140,10 @@ func linearTaps(in, out int, alignCorners bool, scale float64) []linearTap {
 // with i0 = floor(src), i1 = min(i0+1, in−1), λ = src − i0, and
 // out = (x[y0][x0]·wx0 + x[y0][x1]·wx1)·wy0 + (x[y1][x0]·wx0 + x[y1][x1]·wx1)·wy1.
 func ResizeBilinearTorch(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
-	checkShape("ResizeBilinearTorch", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	if c == 1 || (h == 1 && w == 1) {
 		// Such a tensor is channels-last contiguous too, and PyTorch then
 		// dispatches to the channels-last kernel.
@@ -192,7 +219,10 @@ func parallelChannels(c, n int, f func(c0, c1 int)) {
 // reproduces PyTorch 1.13's x86-64 (AVX2) output bit for bit, including the
 // golden itsm maps.
 func ResizeBilinearTorchChannelsLast(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
-	checkShape("ResizeBilinearTorchChannelsLast", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	ty := linearTaps(h, outH, alignCorners, 0)
 	tx := linearTaps(w, outW, alignCorners, 0)
 	out := make([]float32, c*outH*outW)
@@ -279,7 +309,10 @@ func cubicTaps(in, out int, scale float64) []cubicTap {
 // with an explicit scale it does not (SCLIP's (14+0.1)/14 on a 14-row grid
 // resamples).
 func ResizeBicubicTorch(src []float32, c, h, w, outH, outW int, scaleH, scaleW float64) []float32 {
-	checkShape("ResizeBicubicTorch", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	ty := cubicTaps(h, outH, scaleH)
 	tx := cubicTaps(w, outW, scaleW)
 	out := make([]float32, c*outH*outW)

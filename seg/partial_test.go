@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/freeseg/freeseg/internal/numtest"
 )
 
 func TestTopKMatchesSort(t *testing.T) {
@@ -113,7 +115,7 @@ func TestPartialLabelsRules(t *testing.T) {
 		q2b := math.Exp(40 * float64(lg.Data[12+i]))
 		q0 := math.Exp(40 * float64(lg.Data[i]))
 		want0 := q0 / (q0 + q2a + q2b)
-		if math.Abs(float64(probs[i])-want0) > 1e-5 {
+		if !numtest.Near(float64(probs[i]), want0, 1e-5) {
 			t.Fatalf("pixel %d: background %g, want %g", i, probs[i], want0)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/internal/testmodel"
 	"github.com/freeseg/freeseg/seg"
 )
@@ -194,7 +195,7 @@ func TestFeatureSurgeryClosedFormMatchesDefinition(t *testing.T) {
 			for c := 0; c < E; c++ {
 				s += feats[k][c] - red[c]
 			}
-			if math.Abs(s-float64(got[i*K+k])) > 1e-6 {
+			if !numtest.Near(float64(got[i*K+k]), s, 1e-6) {
 				t.Fatalf("token %d class %d: closed form %g, definition %g", i, k, got[i*K+k], s)
 			}
 		}

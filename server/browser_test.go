@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/freeseg/freeseg/dense"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -275,7 +276,7 @@ func TestBrowserPage(t *testing.T) {
 	p.waitFor(`document.readyState === "complete" && document.getElementById("model-info").textContent.includes("tiny-clip")`, 20*time.Second)
 	var methods []string
 	p.eval(`[...document.getElementById("method").options].map(o => o.value)`, &methods)
-	if len(methods) != 7 {
+	if len(methods) != len(dense.Names()) {
 		t.Fatalf("methods from /v1/models: %v", methods)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -23,7 +24,7 @@ const maxFieldBytes = 1 << 20
 // file (the image).
 type form struct {
 	fields    map[string]string
-	image     []byte
+	image     *upload
 	imageName string
 	hasImage  bool
 }
@@ -31,8 +32,9 @@ type form struct {
 // readForm reads a multipart/form-data body. Only the names in allowed are
 // accepted (an unknown or repeated field is an error: a typo must not be
 // silently ignored); fileField is the one part read as a file, at most
-// maxImage bytes.
-func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64) (*form, error) {
+// maxImage bytes, kept as st says (in memory, or a temporary file past
+// st.spillAt). On success the caller must close f.image.
+func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64, st store) (_ *form, err error) {
 	if strings.TrimSpace(contentType) == "" {
 		return nil, errorf(http.StatusUnsupportedMediaType, "no Content-Type: send multipart/form-data (curl -F image=@photo.jpg -F ...)")
 	}
@@ -47,8 +49,23 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 	if boundary == "" {
 		return nil, errorf(http.StatusBadRequest, "malformed multipart body: Content-Type has no boundary")
 	}
-	mr := multipart.NewReader(body, boundary)
+	// The multipart reader may turn a read error into a parse error (a
+	// timeout inside a part's header reads as a malformed header): keep
+	// the first error of the body itself to classify the failure.
+	rec := &errRecorder{r: body}
+	mr := multipart.NewReader(rec, boundary)
 	f := &form{fields: map[string]string{}}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
+	fail := func(err error) (*form, error) {
+		if rec.err != nil {
+			return nil, multipartError(rec.err)
+		}
+		return nil, multipartError(err)
+	}
 	for n := 0; ; n++ {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -58,7 +75,7 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			break
 		}
 		if err != nil {
-			return nil, multipartError(err)
+			return fail(err)
 		}
 		name := p.FormName()
 		switch {
@@ -70,21 +87,22 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if f.hasImage {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			u, err := readUpload(p, maxImage, st)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return nil, err
+			}
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
-			if int64(len(data)) > maxImage {
-				return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", maxImage)
-			}
-			f.image, f.imageName, f.hasImage = data, p.FileName(), true
+			f.image, f.imageName, f.hasImage = u, p.FileName(), true
 		default:
 			if _, dup := f.fields[name]; dup {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			data, err := readLimited(p, maxFieldBytes, -1)
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
 			if len(data) > maxFieldBytes {
 				return nil, errorf(http.StatusRequestEntityTooLarge, "field %q longer than %d bytes", name, maxFieldBytes)
@@ -94,6 +112,50 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 		p.Close()
 	}
 	return f, nil
+}
+
+// errRecorder passes reads through and keeps the first error other than
+// io.EOF.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// readLimited reads r to its end or to limit+1 bytes, whichever comes
+// first, into a buffer of sizeHint bytes (capped at limit+1) grown only if
+// needed; more than limit bytes means over the limit.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	n := sizeHint
+	if n <= 0 || n > limit+1 {
+		n = min(limit+1, 64<<10)
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			nb := make([]byte, len(buf), min(2*int64(cap(buf))+4096, limit+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func multipartError(err error) error {
@@ -186,7 +248,7 @@ type Limits struct {
 
 // segmentRequest is a parsed POST /v1/segment form.
 type segmentRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	vocab     *prompts.Vocabulary
 	names     []string // display name per class ("background" for class 0 when it is)
@@ -200,7 +262,7 @@ type segmentRequest struct {
 // segmentFields are the accepted fields besides image.
 var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
 	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
-	"heatmaps", "exif", "max_side", "proxy_beta", "proxy_gamma")
+	"heatmaps", "exif", "max_side", "precision", "proxy_beta", "proxy_gamma")
 
 func fieldSet(names ...string) map[string]bool {
 	m := map[string]bool{}
@@ -213,15 +275,21 @@ func fieldSet(names ...string) map[string]bool {
 // parseSegmentForm reads and checks a segment request; layers is the
 // model's vision depth (for Options.Validate). Every error is an *apiError
 // with a 4xx code.
-func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits) (*segmentRequest, error) {
-	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes)
+// On success the caller must close req.image.
+func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *segmentRequest, err error) {
+	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	classes, ok := f.value("classes")
@@ -284,7 +352,7 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 	if err := f.boolField("whole", &p.Whole); err != nil {
 		return nil, err
 	}
-	req := &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
+	req = &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
 	for _, x := range []struct {
 		name string
 		dst  *bool
@@ -318,6 +386,11 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 	if err := o.Validate(layers); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
+	if v, ok := f.value("precision"); ok {
+		if o.Precision, err = clip.ParsePrecision(v); err != nil {
+			return nil, errorf(http.StatusBadRequest, "field precision: %v", err)
+		}
+	}
 	req.opts = o
 	req.names = vocab.ClassNames()
 	if hasBG {
@@ -328,7 +401,7 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 
 // explainRequest is a parsed POST /v1/explain form.
 type explainRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	texts     []string
 	opts      freeseg.ExplainOptions
@@ -338,15 +411,21 @@ type explainRequest struct {
 
 var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
 
-func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits) (*explainRequest, error) {
-	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes)
+// On success the caller must close req.image.
+func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *explainRequest, err error) {
+	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	text, ok := f.value("texts")
@@ -399,7 +478,7 @@ func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits
 	default:
 		return nil, errorf(http.StatusBadRequest, "feature_surgery %q: want auto, multi, redundant or off", o.FeatureSurgery)
 	}
-	req := &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
+	req = &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
 	if err := f.intField("size", &o.Size); err != nil {
 		return nil, err
 	}

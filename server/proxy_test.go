@@ -11,7 +11,7 @@ import (
 func TestSegmentProxyFields(t *testing.T) {
 	ct, body := formBody(t, part{"image", "p.png", "x"}, part{"classes", "", "cat; sky"},
 		part{"method", "", "proxyclip"}, part{"proxy_beta", "", "1.0"}, part{"proxy_gamma", "", "5"})
-	req, err := parseSegmentForm(ct, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	req, err := parseSegmentForm(ct, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestSegmentProxyFields(t *testing.T) {
 	}
 	ct, body = formBody(t, part{"image", "p.png", "x"}, part{"classes", "", "cat"},
 		part{"method", "", "proxyclip"}, part{"proxy_gamma", "", "-2"})
-	_, err = parseSegmentForm(ct, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	_, err = parseSegmentForm(ct, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	ae, ok := err.(*apiError)
 	if !ok || ae.Code < http.StatusBadRequest || ae.Code >= 500 || !strings.Contains(err.Error(), "gamma") {
 		t.Fatalf("negative gamma: %v", err)

@@ -104,21 +104,32 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	if err := s.begin(w, r); err != nil {
-		return err
-	}
-	req, err := parseSegmentForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits)
+	tk, err := s.begin(w, r)
 	if err != nil {
 		return err
 	}
+	defer tk.done()
+	req, err := parseSegmentForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, s.store(r))
+	if err != nil {
+		return err
+	}
+	defer req.image.close()
 	queries, _ := req.vocab.Queries()
-	if err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries))); err != nil {
+	ow, oh, err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries)))
+	if err != nil {
+		return err
+	}
+	b, err := s.eng.SegmentBudget(ow, oh, len(queries), req.vocab.Len(), req.opts)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	if err := s.checkBudget(&b, req.opts.Window.Crop == 0); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var res *freeseg.Result
-	img, times, err := s.decodeAndRun(ctx, "segment", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	img, times, err := s.decodeAndRun(ctx, "segment", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
 		res, err = s.eng.Segment(img, req.vocab, req.opts)
 		return err
@@ -136,24 +147,75 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// begin refuses work while shutting down and bounds the request body.
-func (s *Server) begin(w http.ResponseWriter, r *http.Request) error {
-	if s.closing.Load() {
-		s.met.reject("shutting_down")
-		return errorf(http.StatusServiceUnavailable, "the server is shutting down")
-	}
-	return s.limitBody(w, r)
+// store is where the request's upload is kept while it waits.
+func (s *Server) store(r *http.Request) store {
+	return store{sizeHint: r.ContentLength, spillAt: s.cfg.SpillBytes, dir: s.cfg.UploadDir}
 }
 
-// checkUpload reads the upload's size from its header (no decoding) and
-// checks the pixel limit and the memory of the maps the answer needs.
-func (s *Server) checkUpload(image []byte, maxSide, maps int, what string) error {
-	iw, ih, err := probeImage(image, s.cfg.MaxPixels)
+// begin refuses work while shutting down, bounds the request body and
+// admits the request (429 when full) before any of its body is read.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) (*ticket, error) {
+	if s.closing.Load() {
+		s.met.reject("shutting_down")
+		return nil, errorf(http.StatusServiceUnavailable, "the server is shutting down")
+	}
+	if err := s.limitBody(w, r); err != nil {
+		return nil, err
+	}
+	return s.admit()
+}
+
+// checkUpload reads the upload's size from its header (no decoding),
+// checks the pixel limit and the memory of the maps the answer needs, and
+// returns the size the image will have (after max_side).
+func (s *Server) checkUpload(image *upload, maxSide, maps int, what string) (int, int, error) {
+	iw, ih, err := probeImage(image.reader(), s.cfg.MaxPixels)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	ow, oh := fitSize(iw, ih, maxSide)
-	return s.checkMapValues(maps, ow, oh, what)
+	return ow, oh, s.checkMapValues(maps, ow, oh, what)
+}
+
+// checkBudget refuses an inference over the service's budget, before it
+// waits for a slot: 422 for a network input too large (tokens) or too much
+// work, 413 for too much memory, each saying which fields to send instead.
+// whole says the segmentation infers on the whole input (no windows).
+func (s *Server) checkBudget(b *freeseg.Budget, whole bool) error {
+	err := b.Check(s.cfg.Budget, s.eng.Model.Vision.Patch)
+	var be *freeseg.BudgetError
+	if !errors.As(err, &be) {
+		return err
+	}
+	s.met.reject("budget")
+	l := be.Limits
+	var hint string
+	switch {
+	case be.What == "tokens" && b.Op == "explain":
+		hint = fmt.Sprintf("send size<=%d", b.MaxSquare)
+	case be.What == "tokens" && whole:
+		hint = fmt.Sprintf("send square<=%d (or short_side, max_side so the input is at most %d pixels a side), or whole=0 for sliding windows", b.MaxSquare, b.MaxSquare)
+	case be.What == "tokens":
+		hint = fmt.Sprintf("send crop<=%d", b.MaxSquare)
+	case be.What == "memory" && b.Op == "explain":
+		hint = "send max_side=1024 (a smaller image), a smaller size or fewer texts"
+	case be.What == "memory":
+		hint = "send max_side=1024 (a smaller image), fewer classes, pamr=0, or a smaller short_side or square"
+	case b.Op == "explain":
+		hint = "send a smaller size"
+	default:
+		hint = "send a smaller short_side or square, a larger stride, or max_side=1024"
+	}
+	switch be.What {
+	case "tokens":
+		return errorf(http.StatusUnprocessableEntity, "the network input (%dx%d pixels a pass) would be %d tokens, more than this server's limit of %d: %s",
+			b.PassW, b.PassH, b.Tokens, l.MaxTokens, hint)
+	case "memory":
+		return errorf(http.StatusRequestEntityTooLarge, "this %s (image %dx%d, network input %dx%d) needs about %s of working memory, more than this server's limit of %s: %s",
+			b.Op, b.ImageW, b.ImageH, b.InputW, b.InputH, describeLimit(b.PeakBytes), describeLimit(l.MaxBytes), hint)
+	}
+	return errorf(http.StatusUnprocessableEntity, "this %s (network input %dx%d in %d passes of %d tokens) is about %.0f GFLOPs, more than this server's limit of %.0f: %s",
+		b.Op, b.InputW, b.InputH, b.Passes, b.Tokens, b.GFLOPs, l.MaxGFLOPs, hint)
 }
 
 // slotTimes are the phases of a request's work in its inference slot.
@@ -168,18 +230,22 @@ func (st slotTimes) timing(encodeStart, start time.Time) Timing {
 // decodeAndRun decodes the upload inside an inference slot (so queued
 // requests hold only their bytes), drops the upload, and runs work on the
 // image.
-func (s *Server) decodeAndRun(ctx context.Context, op string, image *[]byte, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
+func (s *Server) decodeAndRun(ctx context.Context, op string, tk *ticket, image *upload, name string, exif bool, maxSide int, work func(*imageio.RGB) error) (*imageio.RGB, slotTimes, error) {
 	var img *imageio.RGB
 	var st slotTimes
-	wait, ran, err := s.run(ctx, op, func() error {
+	wait, ran, err := s.run(ctx, op, tk, func() error {
 		t := time.Now()
-		var err error
-		img, err = decodeImage(*image, name, exif, maxSide)
-		st.decode = time.Since(t)
+		data, err := image.bytes()
 		if err != nil {
 			return err
 		}
-		*image = nil // let the upload be collected during the inference
+		img, err = decodeImage(data, name, exif, maxSide)
+		st.decode = time.Since(t)
+		image.close() // let the upload go during the inference
+		image.mem = nil
+		if err != nil {
+			return err
+		}
 		if err := work(img); err != nil {
 			return engineError(err)
 		}
@@ -248,23 +314,34 @@ type ExplainHeat struct {
 
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	if err := s.begin(w, r); err != nil {
-		return err
-	}
-	req, err := parseExplainForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits)
+	tk, err := s.begin(w, r)
 	if err != nil {
 		return err
 	}
+	defer tk.done()
+	req, err := parseExplainForm(r.Header.Get("Content-Type"), r.Body, len(s.eng.Model.Vision.Blocks), s.cfg.Limits, s.store(r))
+	if err != nil {
+		return err
+	}
+	defer req.image.close()
 	if p := s.eng.Model.Vision.Patch; req.opts.Size < p {
 		return errorf(http.StatusBadRequest, "field size: %d is smaller than one %d-pixel patch", req.opts.Size, p)
 	}
-	if err := s.checkUpload(req.image, req.maxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts))); err != nil {
+	ow, oh, err := s.checkUpload(req.image, req.maxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts)))
+	if err != nil {
+		return err
+	}
+	b, err := s.eng.ExplainBudget(ow, oh, len(req.texts), req.opts)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	if err := s.checkBudget(&b, true); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var ex *freeseg.Explanation
-	img, times, err := s.decodeAndRun(ctx, "explain", &req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	img, times, err := s.decodeAndRun(ctx, "explain", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
 		var err error
 		ex, err = s.eng.Explain(img, req.texts, req.opts)
 		return err

@@ -93,7 +93,7 @@ func TestSegmentOptions(t *testing.T) {
 	body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat; sky"}, part{"background", "", "none"},
 		part{"method", "", "SCLIP"}, part{"partial_labels", "", "off"}, part{"square", "", "224"}, part{"area_thd", "", "0.1"},
 		part{"prob_thd", "", "0.3"}, part{"logit_scale", "", "50"}, part{"exif", "", "false"}, part{"max_side", "", "512"})
-	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"embed"
+	"math"
 	"net/http"
 	"time"
 
@@ -44,9 +45,10 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) error {
 
 // ModelJSON describes the loaded model (GET /v1/models).
 type ModelJSON struct {
+	// Name is the hub id or the model folder's (or file's) name: never a
+	// path of the server's file system.
 	Name         string `json:"name"`
 	Architecture string `json:"architecture"`
-	Path         string `json:"path"`
 	// Digest is the SHA-256 of the checkpoint file, computed on the first
 	// request to /v1/models (it reads the whole file); until it is ready
 	// it is empty and DigestPending is true.
@@ -76,7 +78,7 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 	d := freeseg.DefaultOptions()
 	ed := freeseg.DefaultExplainOptions()
 	mj := ModelJSON{
-		Name: s.modelName(), Architecture: c.Name(), Path: m.Path, Digest: digest, DigestPending: !ok,
+		Name: s.modelName(), Architecture: c.Name(), Digest: digest, DigestPending: !ok,
 		EmbedDim:     c.EmbedDim,
 		Vision:       map[string]int{"width": c.VisionWidth, "layers": c.VisionLayers, "heads": c.VisionHeads, "patch": c.Patch, "image_size": c.ImageSize()},
 		Text:         map[string]int{"width": c.TextWidth, "layers": c.TextLayers, "heads": c.TextHeads, "context": c.ContextLength},
@@ -94,6 +96,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Limits: map[string]any{
 			"max_body_bytes": s.cfg.MaxBodyBytes, "max_pixels": s.cfg.MaxPixels, "max_map_values": s.cfg.MaxMapValues,
 			"max_classes": s.cfg.MaxClasses, "max_names": s.cfg.MaxNames, "max_side": s.cfg.MaxSide,
+			"max_tokens": s.cfg.Budget.MaxTokens, "max_inference_bytes": s.cfg.Budget.MaxBytes, "max_gflops": s.cfg.Budget.MaxGFLOPs,
+			"max_square": int(math.Sqrt(float64(s.cfg.Budget.MaxTokens-1))) * c.Patch,
 		},
 		Server: map[string]any{
 			"max_concurrent": s.cfg.MaxConcurrent, "queue": s.cfg.Queue,

@@ -25,8 +25,8 @@ import (
 func init() {
 	register(&command{
 		name:    "bench",
-		summary: "measure speed: ms per 224 crop, per 448 image, per SCLIP-protocol VOC image, text classifier time, GEMM GFLOP/s, peak memory",
-		usage:   "[--model DIR | --arch ViT-B/16] [--repeat N] [--format text|json]",
+		summary: "measure speed: the machine's FMA/bf16 peaks, GEMM GFLOP/s and efficiency, ms per 224 crop, per 448 image, per SCLIP-protocol VOC image, text classifier time, peak memory",
+		usage:   "[--model DIR | --arch ViT-B/16] [--precision fp32|bf16] [--repeat N] [--format text|json]",
 		run:     runBench,
 	})
 }
@@ -125,6 +125,9 @@ func runBench(e *env, args []string) error {
 		if m, err = clip.Random(cfg, 1); err != nil {
 			return err
 		}
+		if m, err = applyPrecision(m); err != nil {
+			return err
+		}
 	}
 	logf := func(msg string, a ...any) {
 		if *format == "text" {
@@ -133,27 +136,11 @@ func runBench(e *env, args []string) error {
 	}
 	res := map[string]any{
 		"model": m.Config.Name(), "threads": runtime.GOMAXPROCS(0), "gemm_kernel": gemmKernel(), "repeat": *repeat,
+		"precision": m.Precision().String(), "bf16_kernel": gemm.BF16Kernel(),
 	}
-	logf("model %s, %d threads, GEMM kernel %s, median of %d runs\n", m.Config.Name(), runtime.GOMAXPROCS(0), gemmKernel(), *repeat)
+	logf("model %s, %s, %d threads, GEMM kernel %s (bf16: %s), median of %d runs\n", m.Config.Name(), m.Precision(), runtime.GOMAXPROCS(0), gemmKernel(), gemm.BF16Kernel(), *repeat)
 
-	// GEMM at the MLP shape of ViT-B/16 at 448 px.
-	{
-		M, K, N := 785, 768, 3072
-		a := make([]float32, M*K)
-		b := make([]float32, K*N)
-		for i := range a {
-			a[i] = float32(i%17) / 17
-		}
-		for i := range b {
-			b[i] = float32(i%13) / 13
-		}
-		pb := gemm.PackB(false, K, N, b, N)
-		c := make([]float32, M*N)
-		s, _ := timeIt(*repeat*4, func() error { gemm.SgemmPacked(M, 1, a, K, pb, 0, c, N, nil); return nil })
-		g := 2 * float64(M*K*N) / s / 1e9
-		res["gemm_gflops"] = round1(g)
-		logf("GEMM %dx%dx%d: %.1f GFLOP/s\n", M, K, N, g)
-	}
+	benchPeaksAndGEMM(res, logf, *repeat)
 	S := m.Config.ImageSize()
 	crop := make([]float32, 3*S*S)
 	for i := range crop {
@@ -271,3 +258,73 @@ func runBench(e *env, args []string) error {
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// benchPeaksAndGEMM measures the machine's peaks with all threads (the FMA
+// and VDPBF16PS register-only loops) and the GEMM at the linear layers of
+// ViT-B/16 (M = 785 and 197 tokens; K×N = 768×2304, 768×768, 768×3072,
+// 3072×768) in the precision of --precision, as mean rates over repeated
+// calls. gemm_efficiency is the M = 785 rate over the peak of the
+// instruction the precision uses (FMA for fp32, VDPBF16PS for native bf16,
+// FMA for emulated bf16).
+func benchPeaksAndGEMM(res map[string]any, logf func(string, ...any), repeat int) {
+	threads := runtime.GOMAXPROCS(0)
+	fma := gemm.FMAPeakGFLOPS(threads, 300*time.Millisecond)
+	res["fma_peak_gflops"] = round1(fma)
+	logf("peak fp32 FMA, %d threads: %.0f GFLOP/s\n", threads, fma)
+	peak := fma
+	bf, ok := gemm.BF16PeakGFLOPS(threads, 300*time.Millisecond)
+	if ok {
+		res["bf16_peak_gflops"] = round1(bf)
+		logf("peak bf16 VDPBF16PS, %d threads: %.0f GFLOP/s\n", threads, bf)
+	}
+	bf16 := modelPrecision == clip.BF16
+	if bf16 && gemm.BF16Kernel() != "emulated" {
+		peak = bf
+	}
+	rate := func(M, K, N int) float64 {
+		a := make([]float32, M*K)
+		b := make([]float32, K*N)
+		for i := range a {
+			a[i] = float32(i%17) / 17
+		}
+		for i := range b {
+			b[i] = float32(i%13) / 13
+		}
+		pb := gemm.PackB(false, K, N, b, N)
+		if bf16 {
+			pb = pb.BF16()
+		}
+		c := make([]float32, M*N)
+		bias := make([]float32, N)
+		gemm.SgemmPacked(M, 1, a, K, pb, 0, c, N, bias) // warm the buffers
+		calls := max(4, 4*repeat)
+		start := time.Now()
+		for range calls {
+			gemm.SgemmPacked(M, 1, a, K, pb, 0, c, N, bias)
+		}
+		return 2 * float64(M*K*N) * float64(calls) / time.Since(start).Seconds() / 1e9
+	}
+	g := rate(785, 768, 3072)
+	res["gemm_gflops"] = round1(g)
+	logf("GEMM 785x768x3072: %.1f GFLOP/s\n", g)
+	for _, M := range []int{785, 197} {
+		var flops, secs float64
+		for _, kn := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} {
+			r := rate(M, kn[0], kn[1])
+			f := 2 * float64(M*kn[0]*kn[1])
+			flops += f
+			secs += f / r
+		}
+		r := flops / secs
+		key := fmt.Sprintf("gemm_gflops_m%d", M)
+		eff := "gemm_efficiency"
+		if M != 785 {
+			eff += fmt.Sprintf("_m%d", M)
+		}
+		res[key] = round1(r)
+		if peak > 0 {
+			res[eff] = round3(r / peak)
+		}
+		logf("GEMM at the ViT-B/16 layers, M=%d: %.1f GFLOP/s, %.0f%% of the peak\n", M, r, 100*r/peak)
+	}
+}

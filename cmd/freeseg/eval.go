@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,7 +45,7 @@ type evalFlags struct {
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
@@ -345,10 +344,17 @@ func runEval(e *env, args []string) error {
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &outputs{}
+	if err := repDirs.ensureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.removeEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {
@@ -379,7 +385,7 @@ func runEval(e *env, args []string) error {
 	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadState(statePath)
+		state, err = eval.LoadStateFor(statePath, ds, shard, shards)
 		if err != nil {
 			return err
 		}
@@ -406,14 +412,6 @@ func runEval(e *env, args []string) error {
 	if ef.limit > 0 && ef.limit < len(positions) {
 		positions = positions[:ef.limit]
 	}
-	done := map[string]bool{}
-	for _, id := range state.Done {
-		done[id] = true
-	}
-	skipped := map[string]int{}
-	for i, s := range state.Skipped {
-		skipped[s.ID] = i
-	}
 
 	// Encode the text classifier once, so that it does not count as the
 	// first image's time.
@@ -432,84 +430,26 @@ func runEval(e *env, args []string) error {
 		stop()
 	}()
 	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
-	lastSave := time.Now()
-	save := func() error { return state.Save(statePath) }
-	fail := func(err error) error {
-		prog.finish()
-		if serr := save(); serr != nil {
-			return fmt.Errorf("%w (and saving the state failed: %v)", err, serr)
-		}
-		return err
+	run := &eval.Run{
+		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
+		Segment: func(_ context.Context, img *imageio.RGB) ([]int32, error) {
+			res, err := eng.Segment(img, vocab, opts)
+			if err != nil {
+				return nil, err
+			}
+			return res.Labels, nil
+		},
+		Overlays: ef.overlays, ReportDir: ef.report, ClassNames: names,
+		Save:      func(st *eval.State) error { return st.Save(statePath) },
+		SaveEvery: ef.saveEvery,
+		Progress:  prog.step,
 	}
-	for n, k := range positions {
-		if ctx.Err() != nil {
-			prog.finish()
-			if err := save(); err != nil {
-				return err
-			}
-			return fmt.Errorf("interrupted after %d of %d images; the run is saved: continue with --resume", len(state.Done), len(positions))
-		}
-		s := ds.Samples[k]
-		if done[s.ID] {
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if i, ok := skipped[s.ID]; ok { // retried: the file may be there now
-			state.Skipped = slices.Delete(state.Skipped, i, i+1)
-			skipped = map[string]int{}
-			for j, x := range state.Skipped {
-				skipped[x.ID] = j
-			}
-		}
-		start := time.Now()
-		img, pred, gt, skip, err := evalImage(eng, ds, s, vocab, opts)
-		if err != nil {
-			return fail(err)
-		}
-		if skip != "" {
-			if ef.strict {
-				return fail(fmt.Errorf("%s: %s (--strict)", s.ID, skip))
-			}
-			skipped[s.ID] = len(state.Skipped)
-			state.Skipped = append(state.Skipped, eval.Skip{ID: s.ID, Reason: skip})
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if err := state.Metric.Add(pred.labels, pred.w, pred.h, gt); err != nil {
-			return fail(err)
-		}
-		el := time.Since(start).Seconds()
-		state.Done = append(state.Done, s.ID)
-		done[s.ID] = true
-		state.Seconds += el
-		if img.orient > 1 {
-			state.Oriented = append(state.Oriented, s.ID)
-		}
-		if n < ef.overlays {
-			rel := filepath.Join("overlays", fmt.Sprintf("%05d-%s.png", k, evalFileName(s.ID)))
-			if err := os.MkdirAll(filepath.Join(ef.report, "overlays"), 0o755); err != nil {
-				return fail(err)
-			}
-			ov := evalOverlay(img.rgb, pred.labels, gt, names)
-			if err := imageio.WriteFileAtomic(filepath.Join(ef.report, rel), func(w io.Writer) error { return imageio.EncodePNG(w, ov) }); err != nil {
-				return fail(err)
-			}
-			state.Overlays = slices.DeleteFunc(state.Overlays, func(o eval.Overlay) bool { return o.Index == k })
-			state.Overlays = append(state.Overlays, eval.Overlay{Index: k, ID: s.ID, File: filepath.ToSlash(rel)})
-		}
-		prog.step(s.ID, true, el)
-		if time.Since(lastSave) >= ef.saveEvery {
-			if err := save(); err != nil {
-				return err
-			}
-			lastSave = time.Now()
-		}
-	}
+	err = run.Do(ctx)
 	prog.finish()
-	if err := save(); err != nil {
+	if err != nil {
 		return err
 	}
-	rep, err := writeEvalReport(ef.report, state)
+	rep, err := eval.WriteReport(ef.report, state, version)
 	if err != nil {
 		return err
 	}
@@ -528,107 +468,6 @@ func given(set map[string]string, names ...string) bool {
 		}
 	}
 	return false
-}
-
-type decodedImage struct {
-	rgb    *imageio.RGB
-	orient int
-}
-
-type prediction struct {
-	labels []int32
-	w, h   int
-}
-
-// evalImage reads one sample and segments it. skip is a reason to leave
-// the image out (missing or unreadable files); err stops the run (a label
-// that cannot be right, a size mismatch, an inference failure).
-func evalImage(eng *freeseg.Engine, ds *eval.Dataset, s eval.Sample, vocab *prompts.Vocabulary, opts freeseg.Options) (img decodedImage, pred prediction, gt *eval.LabelMap, skip string, err error) {
-	rgb, meta, err := imageio.Open(s.Image)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return img, pred, nil, "image " + s.Image + " not found", nil
-		}
-		return img, pred, nil, "unreadable image: " + err.Error(), nil
-	}
-	img = decodedImage{rgb: rgb, orient: meta.Orientation}
-	gt, err = ds.LoadLabel(s)
-	if err != nil {
-		var se *eval.SkipError
-		if errors.As(err, &se) {
-			return img, pred, nil, se.Reason, nil
-		}
-		return img, pred, nil, "", err
-	}
-	if gt.W != rgb.W || gt.H != rgb.H {
-		return img, pred, nil, "", fmt.Errorf("%s: label %s is %dx%d but image %s is %dx%d", s.ID, s.Label, gt.W, gt.H, s.Image, rgb.W, rgb.H)
-	}
-	res, err := eng.Segment(rgb, vocab, opts)
-	if err != nil {
-		return img, pred, nil, "", fmt.Errorf("%s: %w", s.Image, err)
-	}
-	return img, prediction{labels: res.Labels, w: res.Width, h: res.Height}, gt, "", nil
-}
-
-// evalFileName makes an image ID usable as a file name.
-func evalFileName(id string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, id)
-}
-
-// evalOverlay puts the prediction (left) and the ground truth (right, its
-// ignored pixels uncoloured) on the photo side by side, with a legend of
-// the classes in either.
-func evalOverlay(img *imageio.RGB, pred []int32, gt *eval.LabelMap, names []string) *imageio.RGB {
-	C := len(names)
-	pal := imageio.Palette(C)
-	left := imageio.Overlay(img, pred, pal, 0.5)
-	right := imageio.Overlay(img, gt.Pix, pal, 0.5)
-	const gap = 8
-	W := 2*img.W + gap
-	canvas := imageio.NewRGB(W, img.H)
-	for i := range canvas.Pix {
-		canvas.Pix[i] = 255
-	}
-	for y := 0; y < img.H; y++ {
-		copy(canvas.Pix[3*y*W:], left.Pix[3*y*img.W:3*(y+1)*img.W])
-		copy(canvas.Pix[3*(y*W+img.W+gap):], right.Pix[3*y*img.W:3*(y+1)*img.W])
-	}
-	present := make([]bool, C)
-	for _, p := range pred {
-		present[p] = true
-	}
-	for _, g := range gt.Pix {
-		if int(g) < C {
-			present[g] = true
-		}
-	}
-	var ln []string
-	var lc [][3]uint8
-	for c := 0; c < C; c++ {
-		if present[c] {
-			ln = append(ln, names[c])
-			lc = append(lc, pal[c])
-		}
-	}
-	return imageio.DrawLegend(canvas, ln, lc)
-}
-
-// writeEvalReport writes report.json and report.md.
-func writeEvalReport(dir string, st *eval.State) (*eval.Report, error) {
-	rep := eval.BuildReport(st, version)
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
-		return nil, err
-	}
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.md"), rep.WriteMarkdown); err != nil {
-		return nil, err
-	}
-	return rep, nil
 }
 
 func evalSummary(r *eval.Report) string {
@@ -662,64 +501,12 @@ func runEvalMerge(e *env, args []string) error {
 	if len(dirs) == 0 {
 		return usagef("eval merge: give the report folders of the shards")
 	}
-	outAbs, err := filepath.Abs(*out)
-	if err != nil {
-		return err
-	}
-	var states []*eval.State
-	for _, d := range dirs {
-		a, err := filepath.Abs(d)
-		if err != nil {
-			return err
-		}
-		if a == outAbs {
-			return fmt.Errorf("eval merge: --report %s is one of the inputs; write the merged report to a new folder", *out)
-		}
-		st, err := eval.LoadState(filepath.Join(d, eval.StateFile))
-		if err != nil {
-			return err
-		}
-		states = append(states, st)
-	}
-	merged, err := eval.Merge(states, dirs)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(*out, "overlays"), 0o755); err != nil {
-		return err
-	}
 	// Keep the overlays of the first images of the list.
-	const keep = 3
-	type src struct {
-		o   eval.Overlay
-		dir string
+	merged, err := eval.MergeDirs(*out, dirs, 3)
+	if err != nil {
+		return fmt.Errorf("eval merge: %w", err)
 	}
-	var ovs []src
-	for i, st := range states {
-		for _, o := range st.Overlays {
-			ovs = append(ovs, src{o, dirs[i]})
-		}
-	}
-	slices.SortStableFunc(ovs, func(a, b src) int { return a.o.Index - b.o.Index })
-	merged.Overlays = nil
-	for _, v := range ovs {
-		if len(merged.Overlays) == keep {
-			break
-		}
-		b, err := os.ReadFile(filepath.Join(v.dir, filepath.FromSlash(v.o.File)))
-		if err != nil {
-			continue // an overlay illustrates; it is not a result
-		}
-		dst := filepath.Join(*out, filepath.FromSlash(v.o.File))
-		if err := imageio.WriteFileAtomic(dst, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-			return err
-		}
-		merged.Overlays = append(merged.Overlays, v.o)
-	}
-	if err := merged.Save(filepath.Join(*out, eval.StateFile)); err != nil {
-		return err
-	}
-	rep, err := writeEvalReport(*out, merged)
+	rep, err := eval.WriteReport(*out, merged, version)
 	if err != nil {
 		return err
 	}

@@ -180,7 +180,7 @@ func TestExplainFeaturesEmbedClassify(t *testing.T) {
 	if err != nil || tf.Tensors["image_embeds"].Shape[0] != 1 || tf.Tensors["text_embeds"].Shape[0] != 2 {
 		t.Fatalf("embed output: %v", err)
 	}
-	code, stdout, errs := run(t, "classify", "--model", model, "--classes", "cat, dog, rocket", img)
+	code, stdout, errs := run(t, "classify", "--model", model, "--no-cache", "--classes", "cat, dog, rocket", img)
 	if code != 0 || !strings.Contains(stdout, `"class"`) {
 		t.Fatalf("classify: %d %s %s", code, stdout, errs)
 	}

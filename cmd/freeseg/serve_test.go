@@ -45,6 +45,11 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--queue", "-1"},
 		{"serve", "--timeout", "0s"},
 		{"serve", "--max-classes", "0"},
+		{"serve", "--max-tokens", "1"},
+		{"serve", "--max-gflops", "0"},
+		{"serve", "--max-inference-mb", "0"},
+		{"serve", "--cache-rows", "0"},
+		{"serve", "--cache-disk-mb", "0"},
 		{"serve", "extra"},
 	} {
 		if code, _, errs := run(t, args...); code != 2 || !strings.Contains(errs, "usage: freeseg serve") {

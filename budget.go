@@ -216,6 +216,7 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 	if o.Window.Crop == 0 {
 		b.PassW, b.PassH, b.Passes, b.Batch = w, h, 1, 1
 		encoderCost(&b, e.Model, o.Method, 1, h, w)
+		vfmCost(&b, e.Model, o.Method, e.VFM, 1, h, w)
 		gh, gw := float64(h/p), float64(w/p)
 		maps += 2*Q*gh*gw + Q*out // grid logits, upsampled logits
 	} else {
@@ -227,6 +228,9 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		if o.Window.PadToPatch {
 			ch, cw = (ch+p-1)/p*p, (cw+p-1)/p*p
 		}
+		if q := o.Method.Pad; q > 0 { // proxyclip: windows padded to a multiple of 56
+			ch, cw = (ch+q-1)/q*q, (cw+q-1)/q*q
+		}
 		batch := o.Window.Batch
 		if batch <= 0 {
 			batch = 8
@@ -234,6 +238,7 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		batch = min(batch, nwin)
 		b.PassW, b.PassH, b.Passes, b.Batch = cw, ch, nwin, batch
 		encoderCost(&b, e.Model, o.Method, batch, ch, cw)
+		vfmCost(&b, e.Model, o.Method, e.VFM, batch, ch, cw)
 		b.GFLOPs *= float64(nwin) / float64(batch)
 		// Each window: cosines, bilinear upsampling (4 multiply-adds a
 		// value) and accumulation of Q maps, and its crop's copy.
@@ -264,6 +269,7 @@ func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget,
 	s := o.Size
 	b := Budget{Op: "explain", ImageW: imgW, ImageH: imgH, InputW: s, InputH: s, PassW: s, PassH: s, Passes: 1, Batch: 1}
 	encoderCost(&b, e.Model, o.Method, 1, s, s)
+	vfmCost(&b, e.Model, o.Method, e.VFM, 1, s, s)
 	K, out := float64(texts+1), float64(imgW)*float64(imgH)
 	N := float64(b.Tokens)
 	b.MapBytes = sat(4 * (3*float64(s)*float64(s) + 3*N*K + 2*K*out))
@@ -276,6 +282,7 @@ func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget,
 func FeaturesBudget(m *clip.Model, meth dense.Method, H, W int) Budget {
 	b := Budget{Op: "features", ImageW: W, ImageH: H, InputW: W, InputH: H, PassW: W, PassH: H, Passes: 1, Batch: 1}
 	encoderCost(&b, m, meth, 1, H, W)
+	vfmCost(&b, m, meth, nil, 1, H, W)
 	b.PeakBytes = b.ActivationBytes + b.AttentionBytes
 	return b
 }

@@ -120,7 +120,7 @@ func (m Method) proxyFeatures(cctx context.Context, model *clip.Model, vfm *dino
 			}
 		}
 		vals := interp.ResizeBilinearTorch(planar, D, gh, gw, vh, vw, false)
-		V := seg2rows(vals, D, n)
+		V := planarToRows(vals, D, n)
 		feats := append([]float32(nil), tok[(b*nt+1)*C:(b+1)*nt*C]...)
 		normalizeRows(feats, n, C)
 		proxyAttention(ctx[(b*nt+1)*D:(b+1)*nt*D], feats, V, n, C, D, m.Beta, m.Gamma)
@@ -142,8 +142,8 @@ func (m Method) proxyFeatures(cctx context.Context, model *clip.Model, vfm *dino
 	return &Features{B: B, GH: vh, GW: vw, E: v.Proj.Out, Data: v.Head(out, B*nt)}, nil
 }
 
-// seg2rows turns planar [D, n] into rows [n, D].
-func seg2rows(planar []float32, D, n int) []float32 {
+// planarToRows turns planar [D, n] into rows [n, D].
+func planarToRows(planar []float32, D, n int) []float32 {
 	out := make([]float32, n*D)
 	for c := 0; c < D; c++ {
 		src := planar[c*n : (c+1)*n]

@@ -1,6 +1,6 @@
 // Package dense holds the dense-feature methods: ways of changing the last
 // blocks of CLIP's vision transformer so that every patch token, not only
-// CLS, carries a usable image-text similarity (SPEC section 5). Each method
+// CLS, carries a usable image-text similarity (docs/method.md#dense-methods). Each method
 // is a row of switches (Method) interpreted by one executor over the shared
 // transformer of package clip; there is one copy of the transformer.
 package dense
@@ -14,7 +14,7 @@ import (
 )
 
 // PosInterp is how the positional table is resized for inputs whose grid
-// differs from the training grid (SPEC 3.4). The table is always resized
+// differs from the training grid (docs/model.md#positional-tables). The table is always resized
 // from the original weights, never in place.
 type PosInterp int
 
@@ -27,7 +27,7 @@ const (
 )
 
 // Method is one dense method, described only by how it changes the last
-// blocks of the transformer (SPEC 5.6).
+// blocks of the transformer (docs/method.md#dense-methods).
 type Method struct {
 	Name string
 	// Blocks is how many final blocks the method changes (0 = vanilla).
@@ -63,7 +63,7 @@ type Method struct {
 	Pad int
 }
 
-// The published methods (SPEC 5.0-5.5).
+// The published methods (docs/method.md#dense-methods).
 var (
 	Vanilla   = Method{Name: "vanilla", Pos: PosBicubicScale}
 	Surgery   = Method{Name: "surgery", Blocks: 6, Attn: clip.AttnVV, Residual: true, DualPath: true, Pos: PosBilinear}

@@ -134,7 +134,7 @@ var (
 
 // gaussianBias is NACLIP's neighbourhood term Ω over 1+gh·gw tokens:
 // exp(-((a-c)²+(b-d)²)/(2σ²)) between patches at grid positions (a,b) and
-// (c,d), zero in the CLS row and column (SPEC 5.5). Cached per grid.
+// (c,d), zero in the CLS row and column (docs/method.md#dense-methods). Cached per grid.
 func gaussianBias(gh, gw int, sigma float64) []float32 {
 	k := biasKey{gh, gw, sigma}
 	biasMu.Lock()

@@ -9,7 +9,7 @@ import (
 
 // Pool is how a class's similarity map is reduced to one image-level score
 // (FreeSeg's partial-label and smoothed-pooling strategies as freeseg
-// defines them, SPEC 14.2-14.3).
+// defines them, docs/method.md#freeseg-strategies).
 type Pool int
 
 const (

@@ -147,7 +147,7 @@ func TestWindows(t *testing.T) {
 }
 
 func TestFeatureSurgeryClosedFormMatchesDefinition(t *testing.T) {
-	// The O(N·K·E) definition of clip_feature_surgery (SPEC 6.2) against the
+	// The O(N·K·E) definition of clip_feature_surgery (docs/method.md#feature-surgery) against the
 	// closed form, on small random data.
 	N, K, E := 5, 4, 3
 	F := []float32{}

@@ -140,6 +140,10 @@ type Result struct {
 	Image *imageio.RGB
 }
 
+// Prepare resizes and normalises img as r says (docs/model.md#preprocessing),
+// returning the planar network input [3,H,W] and its size W, H.
+func Prepare(img *imageio.RGB, r Resize) ([]float32, int, int) { return prepare(img, r) }
+
 // prepare resizes and normalises img as the options say, returning the
 // planar network input and its size.
 func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {

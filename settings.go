@@ -42,6 +42,7 @@ const (
 	ForSegment Use = 1 << iota // segmenting photos: freeseg segment, the service's /v1/segment
 	ForEval                    // freeseg eval's protocol overrides (predictions at the label's resolution)
 	ForExplain                 // heat maps: freeseg explain, /v1/explain
+	ForFeatures                // dense features of one network input: freeseg features
 
 	ForPipeline = ForSegment | ForEval // every segmentation setting but those eval cannot take
 	ForAll      = ForPipeline | ForExplain
@@ -197,7 +198,7 @@ func partialNames() []string {
 // Settings is the table. Values are applied in this order (see Apply), so
 // that the settings that depend on others come after them.
 var Settings = []Setting{
-	{Name: "method", Kind: KindChoice, Use: ForAll, Choices: dense.Names, Min: none, Max: none,
+	{Name: "method", Kind: KindChoice, Use: ForAll | ForFeatures, Choices: dense.Names, Min: none, Max: none,
 		Help: "dense method: how the last blocks of CLIP's vision transformer compute patch features (docs/method.md#dense-methods)",
 		get:  func(o *Options) any { return o.Method.Name },
 		set: func(o *Options, v any) error {
@@ -209,7 +210,7 @@ var Settings = []Setting{
 		Help: "prompt templates of the text classifier: openai80, surgery85 or single",
 		get:  func(o *Options) any { return o.Templates },
 		set:  func(o *Options, v any) error { o.Templates = v.(string); return nil }},
-	{Name: "short_side", Kind: KindInt, Use: ForPipeline, Min: 0, Max: MaxSide,
+	{Name: "short_side", Kind: KindInt, Use: ForPipeline | ForFeatures, Min: 0, Max: MaxSide,
 		Help: "resize the short side to this many pixels, keeping the ratio (long side at most 2048; cv2 bilinear as the benchmark protocols); 0 = no resizing",
 		get: func(o *Options) any {
 			if o.Resize.Mode == ResizeShort {
@@ -228,7 +229,7 @@ var Settings = []Setting{
 			}
 			return nil
 		}},
-	{Name: "square", Kind: KindInt, Use: ForAll, Min: 0, Max: MaxSide,
+	{Name: "square", Kind: KindInt, Use: ForAll | ForFeatures, Min: 0, Max: MaxSide,
 		Help: "resize to S×S instead, without keeping the ratio (Pillow bicubic, as CLIP Surgery's demo); overrides short_side; 0 = off",
 		get: func(o *Options) any {
 			if o.Resize.Mode == ResizeSquare {
@@ -242,7 +243,7 @@ var Settings = []Setting{
 			}
 			return nil
 		}},
-	{Name: "max_long", Kind: KindInt, Use: ForPipeline, Min: 0, Max: MaxSide,
+	{Name: "max_long", Kind: KindInt, Use: ForPipeline | ForFeatures, Min: 0, Max: MaxSide,
 		Help: "with short_side: the most pixels the long side may have after resizing (0 = 2048, the benchmark protocols'); raise it for panoramas, whose short side the cap shrinks",
 		get:  func(o *Options) any { return o.Resize.MaxLong },
 		set: func(o *Options, v any) error {
@@ -292,15 +293,15 @@ var Settings = []Setting{
 		func(o *Options) *float64 { return &o.Partial.Tau }),
 	floatSetting("partial_topq", "partial labels: share of each class's best pixels that smoothmin pooling covers", ForPipeline, 0, 1, true, false,
 		func(o *Options) *float64 { return &o.Partial.TopQ }),
-	{Name: "proxy_beta", Kind: KindFloat, Use: ForAll, Min: 0, Max: 100,
+	{Name: "proxy_beta", Kind: KindFloat, Use: ForAll | ForFeatures, Min: 0, Max: 100,
 		Help: "proxyclip: β, the share of the mean similarity subtracted from the VFM's patch similarities (docs/vfm.md)",
 		get:  func(o *Options) any { return o.Method.Beta },
 		set:  func(o *Options, v any) error { o.Method.Beta = v.(float64); return nil }},
-	{Name: "proxy_gamma", Kind: KindFloat, Use: ForAll, Min: 0, Max: 1000, MinOpen: true,
+	{Name: "proxy_gamma", Kind: KindFloat, Use: ForAll | ForFeatures, Min: 0, Max: 1000, MinOpen: true,
 		Help: "proxyclip: γ, the sharpness the shifted similarities are multiplied by before the softmax",
 		get:  func(o *Options) any { return o.Method.Gamma },
 		set:  func(o *Options, v any) error { o.Method.Gamma = v.(float64); return nil }},
-	{Name: "precision", Kind: KindChoice, Use: ForAll, Min: none, Max: none,
+	{Name: "precision", Kind: KindChoice, Use: ForAll | ForFeatures, Min: none, Max: none,
 		Choices: func() []string { return []string{"default", "fp32", "bf16"} },
 		Help:    "precision of the encoders' matrix products: fp32 (the parity reference), bf16 (about twice as fast where the CPU has a bf16 dot product; docs/speed.md), or default (as the model was loaded)",
 		get:     func(o *Options) any { return o.Precision.String() },

@@ -93,7 +93,7 @@ func (sf *settingFlags) overrides() []string {
 
 // settingCommands bind the settings table, whose precision row is their
 // --precision (newFlags gives the other model commands their own).
-var settingCommands = map[string]bool{"segment": true, "explain": true, "eval": true}
+var settingCommands = map[string]bool{"segment": true, "explain": true, "eval": true, "features": true}
 
 // usePrecision makes loadModel convert the model to the precision the
 // settings ask for (the fp32 weights are then dropped): fp32 for the

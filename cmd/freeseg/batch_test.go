@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/bomb"
 	"github.com/freeseg/freeseg/internal/golden"
@@ -113,22 +114,6 @@ func TestSegmentRefusesImageBombs(t *testing.T) {
 			t.Fatalf("output folder left behind: %v", err)
 		}
 	}
-	// The default bound is tied to the machine (half of MemAvailable).
-	mi := filepath.Join(dir, "meminfo")
-	os.WriteFile(mi, []byte("MemTotal:       24000000 kB\nMemFree:        1000 kB\nMemAvailable:   8000000 kB\n"), 0o644)
-	if lim, why := memLimit(0, mi); lim != 8000000*1024/2 || !strings.Contains(why, "available") {
-		t.Fatalf("memLimit from meminfo: %d %q", lim, why)
-	}
-	os.WriteFile(mi, []byte("MemTotal:       1000 kB\n"), 0o644)
-	if lim, _ := memLimit(0, mi); lim != 1000*1024/2 {
-		t.Fatalf("memLimit without MemAvailable: %d", lim)
-	}
-	if lim, _ := memLimit(0, filepath.Join(dir, "none")); lim != fallbackMemLimit {
-		t.Fatalf("memLimit without meminfo: %d", lim)
-	}
-	if lim, why := memLimit(100, mi); lim != 100<<20 || why != "--max-memory-mb" {
-		t.Fatalf("memLimit with the flag: %d %q", lim, why)
-	}
 }
 
 // With --max-side the bomb is scaled down first and segmented.
@@ -144,32 +129,6 @@ func TestSegmentMaxSide(t *testing.T) {
 	}
 	if r := readReport(t, filepath.Join(out, "med.json")); r.Width != 128 || r.Height != 128 {
 		t.Fatalf("output %dx%d, want 128x128", r.Width, r.Height)
-	}
-}
-
-// The memory estimate grows with what the run holds at image size.
-func TestSegmentMemoryEstimate(t *testing.T) {
-	h := imageio.Header{Width: 1000, Height: 500, BytesPerPixel: 4, FileSize: 1000}
-	o := freeseg.DefaultOptions()
-	P := int64(500000)
-	st := segmentMemory(h, 1000, 500, 672, 336, 30, 5, o, false, false)
-	// The output stage holds at least the logits of 30 names and the
-	// probabilities of 5 classes at image size (float32).
-	var outStage int64
-	for _, s := range st {
-		if s.stage == "outputs" {
-			outStage = s.bytes
-		}
-	}
-	if outStage < 4*(30+5)*P {
-		t.Fatalf("outputs stage %d below the maps alone (%d)", outStage, 4*35*P)
-	}
-	more := peak(segmentMemory(h, 1000, 500, 672, 336, 300, 5, o, false, false)).bytes
-	if more <= peak(st).bytes {
-		t.Fatal("more names do not cost more")
-	}
-	if peak(st).stage != "PAMR" {
-		t.Fatalf("with PAMR on the peak is %q", peak(st).stage)
 	}
 }
 
@@ -212,7 +171,7 @@ func TestSegmentBatch(t *testing.T) {
 			if r.Image != filepath.Join(in, src) || r.Generator == "" {
 				t.Fatalf("run %d: %s.json is for %q", run, base, r.Image)
 			}
-			if txt, _ := imageio.PNGTextFile(filepath.Join(in, base+".labels.png")); txt[markerKey] != "labels" {
+			if txt, _ := imageio.PNGTextFile(filepath.Join(in, base+".labels.png")); txt[batch.MarkerKey] != "labels" {
 				t.Fatalf("run %d: %s.labels.png has no marker: %v", run, base, txt)
 			}
 		}
@@ -269,74 +228,6 @@ func TestSegmentSymlinkedOutNeverOverwritesInputs(t *testing.T) {
 	after, _ = os.ReadFile(filepath.Join(in, "a.labels.png"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("the input a.labels.png was overwritten by the folder run")
-	}
-}
-
-// The guard compares files, not path text.
-func TestGuardByIdentity(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "x.png")
-	os.WriteFile(p, []byte("x"), 0o644)
-	link := filepath.Join(dir, "l")
-	if err := os.Symlink(dir, link); err != nil {
-		t.Skip(err)
-	}
-	g := newGuard(p)
-	for _, q := range []string{p, filepath.Join(link, "x.png"), filepath.Join(dir, ".", "x.png")} {
-		if err := g.check(q); err == nil || !strings.Contains(err.Error(), "refusing") {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := g.check(filepath.Join(dir, "y.png")); err != nil {
-		t.Fatal(err)
-	}
-	hard := filepath.Join(dir, "hard.png")
-	if os.Link(p, hard) == nil {
-		if err := g.check(hard); err == nil {
-			t.Fatal("a hard link to an input was not recognised")
-		}
-	}
-}
-
-// Output names never collide, with each other or with an input file in the
-// output folder, whatever the input names.
-func TestAssignNames(t *testing.T) {
-	dir := t.TempDir()
-	names := []string{"a.png", "a.jpg", "a-2.png", "A.PNG.png", "a.png-2.png", "b.png", "B.jpg", "c.labels.png"}
-	var ins []input
-	for _, n := range names {
-		ins = append(ins, input{path: filepath.Join(dir, n)})
-	}
-	assignNames(ins, dir, segmentSuffixes, nil)
-	seen := map[string]string{}
-	for _, n := range names {
-		seen[strings.ToLower(n)] = "input"
-	}
-	for _, in := range ins {
-		for _, s := range segmentSuffixes {
-			k := strings.ToLower(in.base + s)
-			if who, dup := seen[k]; dup {
-				t.Fatalf("%s of %s collides with %s", in.base+s, in.path, who)
-			}
-			seen[k] = in.path
-		}
-	}
-	// Deterministic, and plain where possible.
-	want := map[string]string{"a-2.png": "a-2", "c.labels.png": "c.labels"}
-	for _, in := range ins {
-		if w, ok := want[filepath.Base(in.path)]; ok && in.base != w {
-			t.Fatalf("%s got base %q, want %q", in.path, in.base, w)
-		}
-	}
-	again := make([]input, len(ins))
-	for i := range ins {
-		again[i] = input{path: ins[i].path}
-	}
-	assignNames(again, dir, segmentSuffixes, nil)
-	for i := range ins {
-		if again[i].base != ins[i].base {
-			t.Fatalf("not deterministic: %q then %q", ins[i].base, again[i].base)
-		}
 	}
 }
 
@@ -434,14 +325,14 @@ func TestPlanSegmentAspect(t *testing.T) {
 	pano := filepath.Join(dir, "pano.png")
 	os.WriteFile(pano, bomb.PNG1Bit(2000, 60), 0o644)
 	o := freeseg.DefaultOptions()
-	in := input{path: pano}
-	warn, err := planSegment(&in, 30, 4, o, 0, false, false, 1<<40, "test")
+	in := batch.Input{Path: pano}
+	warn, err := batch.PlanSegment(&in, 30, 4, o, 0, false, false, 1<<40, "test")
 	// 2000x60 to short side 336 would be 11200x336; the 2048 cap gives 2048x61.
 	if err != nil || !strings.Contains(warn, "2048x61") || !strings.Contains(warn, "224 crop") || !strings.Contains(warn, "--max-long 11200") {
 		t.Fatalf("warning %q, %v", warn, err)
 	}
 	o.Resize.MaxLong = 11200
-	if warn, err := planSegment(&in, 30, 4, o, 0, false, false, 1<<40, "test"); err != nil || warn != "" {
+	if warn, err := batch.PlanSegment(&in, 30, 4, o, 0, false, false, 1<<40, "test"); err != nil || warn != "" {
 		t.Fatalf("with --max-long 11200: %q %v", warn, err)
 	}
 	// 19999x1 keeps no usable side at any --short-side under the 2048 cap:

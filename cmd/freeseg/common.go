@@ -15,7 +15,6 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/hub"
-	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -68,31 +67,6 @@ func openEngine(path string, noCache bool) (*freeseg.Engine, error) {
 	return e, nil
 }
 
-// imageExts are the file types expanded from a folder argument.
-var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
-
-func sortedKeys(m map[string]bool) []string {
-	var k []string
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
-}
-
-// loadImage decodes an image and applies its EXIF orientation unless told
-// not to (parity with the reference pipelines, which ignore EXIF).
-func loadImage(path string, exif bool) (*imageio.RGB, error) {
-	img, meta, err := imageio.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if exif && meta.Orientation > 1 {
-		img = imageio.ApplyOrientation(img, meta.Orientation)
-	}
-	return img, nil
-}
-
 // outputNames gives each input a distinct base name for its outputs.
 func outputNames(paths []string) []string {
 	names := make([]string, len(paths))
@@ -106,14 +80,6 @@ func outputNames(paths []string) []string {
 		names[i] = b
 	}
 	return names
-}
-
-// writeFile writes atomically after checking the guard.
-func (g guardInputs) writeFile(path string, write func(io.Writer) error) error {
-	if err := g.check(path); err != nil {
-		return err
-	}
-	return imageio.WriteFileAtomic(path, write)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -167,43 +133,6 @@ func writeJSONLine(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-type loadedImage struct {
-	img *imageio.RGB
-	err error
-}
-
-// prefetchImages decodes the images in order, one ahead of the consumer,
-// so that decoding the next photo overlaps the inference of the current
-// one; a failed image is passed on with its error and the next one
-// follows. Images are scaled down to maxSide (0 = off) after decoding.
-// Closing done stops it.
-func prefetchImages(ins []input, exif bool, maxSide int, done <-chan struct{}) <-chan loadedImage {
-	ch := make(chan loadedImage, 1)
-	go func() {
-		defer close(ch)
-		for _, in := range ins {
-			img, err := loadImageMax(in.path, exif, maxSide)
-			select {
-			case ch <- loadedImage{img, err}:
-			case <-done:
-				return
-			}
-		}
-	}()
-	return ch
-}
-
-// loadImageMax is loadImage followed by a scaling down to maxSide.
-func loadImageMax(path string, exif bool, maxSide int) (*imageio.RGB, error) {
-	img, err := loadImage(path, exif)
-	if err != nil {
-		return nil, err
-	}
-	if w, h := imageio.FitLongSide(img.W, img.H, maxSide); w != img.W || h != img.H {
-		img = imageio.ResizePIL(img, w, h, imageio.Bicubic)
-	}
-	return img, nil
-}
 func softmaxScaled(x []float64, scale float64) []float64 {
 	m := math.Inf(-1)
 	for _, v := range x {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -44,9 +45,9 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 	if size == 0 {
 		size = m.Config.ImageSize()
 	}
-	var batch []float32
+	var pix []float32
 	for _, p := range paths {
-		img, err := loadImage(p, exif)
+		img, err := batch.LoadImage(p, exif)
 		if err != nil {
 			return nil, err
 		}
@@ -54,12 +55,12 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 		if err != nil {
 			return nil, err
 		}
-		batch = append(batch, x...)
+		pix = append(pix, x...)
 	}
 	if size != m.Config.ImageSize() {
 		return nil, usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
 	}
-	return m.EncodeImage(batch, len(paths), size, size)
+	return m.EncodeImage(pix, len(paths), size, size)
 }
 
 func cosines(a []float32, na int, b []float32, nb, E int) [][]float64 {
@@ -127,8 +128,8 @@ func runEmbed(e *env, args []string) error {
 		if txt != nil {
 			ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(texts), E}, F32: txt})
 		}
-		g := newGuard(images...)
-		if err := g.writeFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
+		g := batch.NewGuard(images...)
+		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), E)
@@ -187,16 +188,16 @@ func runClassify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ins, _, _, bad, err := expandInputs(append(images, pos...), *recursive, "")
+	ins, _, _, bad, err := batch.Expand(append(images, pos...), *recursive, "")
 	if err != nil {
 		return err
 	}
 	if len(bad) > 0 {
-		return bad[0].err
+		return bad[0].Err
 	}
 	paths := make([]string, len(ins))
 	for i, in := range ins {
-		paths[i] = in.path
+		paths[i] = in.Path
 	}
 	if err := checkImages(paths, *exif, *maxMem); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -312,11 +313,11 @@ func runEval(e *env, args []string) error {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
 	// A run that fails before writing anything leaves no empty folder.
-	repDirs := &outputs{}
-	if err := repDirs.ensureDir(ef.report); err != nil {
+	repDirs := &batch.Outputs{}
+	if err := repDirs.EnsureDir(ef.report); err != nil {
 		return err
 	}
-	defer repDirs.removeEmpty()
+	defer repDirs.RemoveEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
 	// A run killed while saving leaves temporaries of these files.
 	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {

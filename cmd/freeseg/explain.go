@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -110,41 +111,41 @@ func runExplain(e *env, args []string) error {
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
-	inputs, _, protected, bad, err := expandInputs(args, bf.recursive, *out)
+	inputs, _, protected, bad, err := batch.Expand(args, bf.recursive, *out)
 	if err != nil {
 		return err
 	}
-	fails := &failures{total: len(inputs) + len(bad), list: bad}
+	fails := &batch.Failures{Total: len(inputs) + len(bad), List: bad}
 	if bf.strict && len(bad) > 0 {
-		return bad[0].err
+		return bad[0].Err
 	}
 	suffixes := []string{".explain.json"}
 	for _, t := range texts {
 		suffixes = append(suffixes, ".heat."+safeName(t)+".png")
 	}
-	limit, why := memLimit(bf.maxMemoryMB, "/proc/meminfo")
+	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
 	// Per pixel: the maps of every text and the empty name, their
 	// upsampled copies, the heat overlay and its RGBA encoder image.
 	perPixel := int64(8*(len(texts)+1) + 10)
-	var todo []input
+	var todo []batch.Input
 	for _, in := range inputs {
-		if err := checkImageMemory(&in, bf.maxSide, *exif, perPixel, limit, why); err != nil {
+		if err := batch.CheckImageMemory(&in, bf.maxSide, *exif, perPixel, limit, why); err != nil {
 			if bf.strict {
 				return err
 			}
-			fails.add(in.path, err)
+			fails.Add(in.Path, err)
 			continue
 		}
 		todo = append(todo, in)
 	}
 	if len(todo) == 0 {
-		return fails.err()
+		return fails.Err()
 	}
-	assignNames(todo, *out, suffixes, protected)
+	batch.AssignNames(todo, *out, suffixes, protected)
 	var planned []string
 	for _, in := range todo {
 		for _, s := range suffixes {
-			planned = append(planned, filepath.Join(*out, in.rel, in.base+s))
+			planned = append(planned, filepath.Join(*out, in.Rel, in.Base+s))
 		}
 	}
 	if removed, err := imageio.RemoveStaleTemps(planned); err == nil && len(removed) > 0 {
@@ -160,43 +161,43 @@ func runExplain(e *env, args []string) error {
 	}
 	guardPaths := protected
 	for _, in := range inputs {
-		guardPaths = append(guardPaths, in.path)
+		guardPaths = append(guardPaths, in.Path)
 	}
-	outs := &outputs{guard: newGuard(guardPaths...)}
-	defer outs.removeEmpty()
+	outs := &batch.Outputs{Guard: batch.NewGuard(guardPaths...)}
+	defer outs.RemoveEmpty()
 	for _, in := range todo {
-		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.rel), texts, opt, *exif, bf.maxSide)
+		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.Rel), texts, opt, *exif, bf.maxSide)
 		if err != nil {
 			if bf.strict {
 				return err
 			}
-			fails.add(in.path, err)
+			fails.Add(in.Path, err)
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
 		}
 	}
-	return fails.err()
+	return fails.Err()
 }
 
-func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string, texts []string, opt freeseg.Options, exif bool, maxSide int) error {
-	img, err := loadImageMax(in.path, exif, maxSide)
+func explainOne(e *env, eng *freeseg.Engine, outs *batch.Outputs, in batch.Input, dir string, texts []string, opt freeseg.Options, exif bool, maxSide int) error {
+	img, err := batch.LoadImageMax(in.Path, exif, maxSide)
 	if err != nil {
 		return err
 	}
 	if b, err := eng.ExplainBudget(img.W, img.H, len(texts), opt); err == nil {
-		warnBudget(e, in.path, b)
+		warnBudget(e, in.Path, b)
 	}
 	ex, err := eng.Explain(context.Background(), img, texts, opt)
 	if err != nil {
-		return budgetError(in.path, err)
+		return budgetError(in.Path, err)
 	}
 	img = ex.Image
 	HW := img.W * img.H
 	var written []string
 	for k, t := range texts {
 		heat := imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW])
-		p := filepath.Join(dir, in.base+".heat."+safeName(t)+".png")
-		if err := outs.writeFile(p, func(w io.Writer) error {
-			return markedPNG(w, "heat", func(w io.Writer) error { return imageio.EncodePNG(w, heat) })
+		p := filepath.Join(dir, in.Base+".heat."+safeName(t)+".png")
+		if err := outs.WriteFile(p, func(w io.Writer) error {
+			return batch.MarkedPNG(w, "heat", func(w io.Writer) error { return imageio.EncodePNG(w, heat) })
 		}); err != nil {
 			return err
 		}
@@ -207,10 +208,10 @@ func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string
 		freeseg.ExplainReport
 		Outputs []string `json:"outputs"`
 	}{generator, freeseg.NewExplainReport(ex, &opt), written}
-	rep.Image = in.path
-	if err := outs.writeFile(filepath.Join(dir, in.base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
+	rep.Image = in.Path
+	if err := outs.WriteFile(filepath.Join(dir, in.Base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", filepath.Join(in.rel, in.base), len(texts), dir)
+	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", filepath.Join(in.Rel, in.Base), len(texts), dir)
 	return nil
 }

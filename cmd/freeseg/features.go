@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/weights"
 )
@@ -55,7 +56,7 @@ func runFeatures(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	img, err := loadImage(*image, *exif)
+	img, err := batch.LoadImage(*image, *exif)
 	if err != nil {
 		return err
 	}
@@ -89,8 +90,8 @@ func runFeatures(e *env, args []string) error {
 		"input": fmt.Sprintf("%dx%d", w, h), "size_order": "width x height", "model": cm.Config.Name(),
 		"generator": generator,
 	}
-	g := newGuard(*image)
-	if err := g.writeFile(*out, func(wr io.Writer) error {
+	g := batch.NewGuard(*image)
+	if err := g.WriteFile(*out, func(wr io.Writer) error {
 		return weights.WriteSafetensors(wr, []*weights.Tensor{{Name: "tokens", Shape: []int{1, f.Tokens(), f.E}, F32: f.Data}}, meta)
 	}); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/weights"
@@ -34,7 +35,7 @@ func TestExplainFlags(t *testing.T) {
 	}
 	for _, n := range []string{"person", "rocket", "sky"} {
 		txt, err := imageio.PNGTextFile(filepath.Join(out, "astronaut.heat."+n+".png"))
-		if err != nil || txt[markerKey] != "heat" {
+		if err != nil || txt[batch.MarkerKey] != "heat" {
 			t.Fatalf("heat map %s: %v %v", n, txt, err)
 		}
 	}

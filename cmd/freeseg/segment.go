@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -77,7 +77,7 @@ func runSegment(e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("no image given")
 	}
-	inputs, skipped, protected, bad, err := expandInputs(args, bf.recursive, *out)
+	inputs, skipped, protected, bad, err := batch.Expand(args, bf.recursive, *out)
 	if err != nil {
 		return err
 	}
@@ -87,21 +87,21 @@ func runSegment(e *env, args []string) error {
 	if skipped > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
 	}
-	fails := &failures{total: len(inputs) + len(bad)}
-	fails.list = bad
+	fails := &batch.Failures{Total: len(inputs) + len(bad)}
+	fails.List = bad
 	if bf.strict && len(bad) > 0 {
-		return bad[0].err
+		return bad[0].Err
 	}
 	queries, _ := vocab.Queries()
-	limit, why := memLimit(bf.maxMemoryMB, "/proc/meminfo")
-	var todo []input
+	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
+	var todo []batch.Input
 	for _, in := range inputs {
-		warn, err := planSegment(&in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
+		warn, err := batch.PlanSegment(&in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
 		if err != nil {
 			if bf.strict {
 				return err
 			}
-			fails.add(in.path, err)
+			fails.Add(in.Path, err)
 			continue
 		}
 		if warn != "" && !*quiet {
@@ -110,13 +110,13 @@ func runSegment(e *env, args []string) error {
 		todo = append(todo, in)
 	}
 	if len(todo) == 0 {
-		return fails.err()
+		return fails.Err()
 	}
-	assignNames(todo, *out, segmentSuffixes, protected)
+	batch.AssignNames(todo, *out, batch.SegmentSuffixes, protected)
 	var planned []string
 	for _, in := range todo {
-		for _, s := range segmentSuffixes {
-			planned = append(planned, filepath.Join(*out, in.rel, in.base+s))
+		for _, s := range batch.SegmentSuffixes {
+			planned = append(planned, filepath.Join(*out, in.Rel, in.Base+s))
 		}
 	}
 	if removed, err := imageio.RemoveStaleTemps(planned); err == nil && len(removed) > 0 && !*quiet {
@@ -136,18 +136,18 @@ func runSegment(e *env, args []string) error {
 	p := eng.Model.Vision.Patch
 	kept := todo[:0]
 	for _, in := range todo {
-		if in.inW < p || in.inH < p {
-			err := fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.path, in.inW, in.inH, p, p)
+		if in.InW < p || in.InH < p {
+			err := fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
 			if bf.strict {
 				return err
 			}
-			fails.add(in.path, err)
+			fails.Add(in.Path, err)
 			continue
 		}
 		kept = append(kept, in)
 	}
 	if todo = kept; len(todo) == 0 {
-		return fails.err()
+		return fails.Err()
 	}
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
@@ -157,16 +157,16 @@ func runSegment(e *env, args []string) error {
 	}
 	guardPaths := append([]string{*classesFile}, protected...)
 	for _, in := range inputs {
-		guardPaths = append(guardPaths, in.path)
+		guardPaths = append(guardPaths, in.Path)
 	}
-	outs := &outputs{guard: newGuard(guardPaths...)}
-	defer outs.removeEmpty()
+	outs := &batch.Outputs{Guard: batch.NewGuard(guardPaths...)}
+	defer outs.RemoveEmpty()
 	prog := newProgress(e.stderr, len(todo), *quiet)
 	var inputPaths []string
 	for _, in := range todo {
-		inputPaths = append(inputPaths, in.path)
+		inputPaths = append(inputPaths, in.Path)
 	}
-	exp, err := newExporter(xf, inputPaths, outs.guard) // --masks, --coco, --instances
+	exp, err := newExporter(xf, inputPaths, outs.Guard) // --masks, --coco, --instances
 	if err != nil {
 		return err
 	}
@@ -176,110 +176,58 @@ func runSegment(e *env, args []string) error {
 	defer stop()
 	done := make(chan struct{})
 	defer close(done)
-	decoded := prefetchImages(todo, *exif, bf.maxSide, done)
+	decoded := batch.Prefetch(todo, *exif, bf.maxSide, done)
 	wrote := 0
 	for i, in := range todo {
 		start := time.Now()
 		l := <-decoded
-		err := l.err
+		err := l.Err
 		var res *freeseg.Result
 		if err == nil {
-			if b, berr := eng.SegmentBudget(l.img.W, l.img.H, len(queries), vocab.Len(), opts); berr == nil {
-				warnBudget(e, in.path, b)
+			if b, berr := eng.SegmentBudget(l.Img.W, l.Img.H, len(queries), vocab.Len(), opts); berr == nil {
+				warnBudget(e, in.Path, b)
 			}
-			res, err = eng.Segment(ctx, l.img, vocab, opts)
+			res, err = eng.Segment(ctx, l.Img, vocab, opts)
 			if err != nil {
-				err = budgetError(in.path, err)
+				err = budgetError(in.Path, err)
 			}
 		}
 		if err == nil {
-			dir := filepath.Join(*out, in.rel)
+			dir := filepath.Join(*out, in.Rel)
 			var x *imageExports
-			x, err = exp.image(i, outs, dir, in.base, in.path, res, res.Background) // exports, segment_export.go
+			x, err = exp.image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports, segment_export.go
 			if err == nil {
-				err = writeSegmentOutputs(outs, dir, in.base, in.path, res, vocab, opts, x)
+				err = writeSegmentOutputs(outs, dir, in.Base, in.Path, res, vocab, opts, x)
 			}
 			if err == nil && *saveTensors != "" {
-				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.rel, in.base))
-				err = outs.writeFile(p, func(w io.Writer) error { return writeSegTensors(w, res) })
+				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.Rel, in.Base))
+				err = outs.WriteFile(p, func(w io.Writer) error { return writeSegTensors(w, res) })
 			}
 		}
 		if err != nil {
 			if bf.strict {
 				return err
 			}
-			fails.add(in.path, err)
+			fails.Add(in.Path, err)
 			if !*quiet {
 				fmt.Fprintf(e.stderr, "error: %v\n", err)
 			}
 			continue
 		}
 		wrote++
-		prog.done(i, filepath.Join(in.rel, in.base), summarize(res, time.Since(start)))
+		prog.done(i, filepath.Join(in.Rel, in.Base), summarize(res, time.Since(start)))
 	}
-	if err := exp.finish(outs.guard); err != nil {
+	if err := exp.finish(outs.Guard); err != nil {
 		return err
 	}
 	if wrote > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "outputs in %s\n", *out)
 	}
-	return fails.err()
+	return fails.Err()
 }
 
 // maxLabelClasses is the most classes a label map holds: a 16-bit PNG.
 const maxLabelClasses = 65536
-
-// segmentSuffixes are the outputs segment writes per image.
-var segmentSuffixes = []string{".labels.png", ".overlay.png", ".json"}
-
-// planSegment checks one image from its header before any work: the
-// network input it gives (a warning when the long-side cap shrinks it) and
-// the memory of the whole run on it against limit.
-func planSegment(in *input, names, classes int, o freeseg.Options, maxSide int, exif, tensors bool, limit int64, why string) (string, error) {
-	h, err := imageio.Probe(in.path)
-	if err != nil {
-		return "", err
-	}
-	in.hdr = h
-	w, hh := imageio.FitLongSide(h.Width, h.Height, maxSide)
-	iw, ih := w, hh
-	warn := ""
-	switch o.Resize.Mode {
-	case freeseg.ResizeShort:
-		iw, ih = imageio.KeepRatioSize(w, hh, o.Resize.Size, o.Resize.MaxLong)
-		need := (max(w, hh)*o.Resize.Size + min(w, hh) - 1) / min(w, hh)
-		if iw < 1 || ih < 1 {
-			return "", fmt.Errorf("%s: %dx%d would be resized to %dx%d (short side %d, long side at most %d): give --max-long %d, or --square",
-				in.path, w, hh, iw, ih, o.Resize.Size, o.Resize.MaxLong, need)
-		}
-		if short := min(iw, ih); short < o.Resize.Size {
-			warn = fmt.Sprintf("%s: %dx%d is resized to %dx%d: the long side is capped at %d, so the short side is %d pixels, not %d",
-				in.path, w, hh, iw, ih, o.Resize.MaxLong, short, o.Resize.Size)
-			if c := o.Window.Crop; !o.Whole && short < c {
-				warn += fmt.Sprintf(", smaller than the %d crop", c)
-			}
-			warn += fmt.Sprintf("; --max-long %d keeps the short side", need)
-		}
-	case freeseg.ResizeSquare:
-		iw, ih = o.Resize.Size, o.Resize.Size
-	}
-	in.inW, in.inH = iw, ih
-	if c := o.Window.Crop; !o.Whole && c > iw && c > ih {
-		return "", fmt.Errorf("%s: crop %d is larger than the %dx%d network input; use --whole or a smaller --crop", in.path, c, iw, ih)
-	}
-	st := segmentMemory(h, w, hh, iw, ih, names, classes, o, exif, tensors)
-	if pk := peak(st); pk.bytes > limit {
-		msg := fmt.Sprintf("%s: %dx%d pixels (%.1f megapixels, from the header) need about %s at the %s stage (%d names, %d classes), more than the limit of %s (%s)",
-			in.path, h.Width, h.Height, float64(h.Pixels())/1e6, fmtBytes(pk.bytes), pk.stage, names, classes, fmtBytes(limit), why)
-		if st[0].bytes > limit {
-			msg += "; the file cannot be decoded within it"
-		} else {
-			msg += fmt.Sprintf("; scale it down first with --max-side %d, or use fewer classes", suggestMaxSide(w, hh, pk.bytes, limit))
-		}
-		return "", errors.New(msg)
-	}
-	return warn, nil
-}
 
 // summarize is the one-line report of an image.
 func summarize(r *freeseg.Result, d time.Duration) string {
@@ -311,13 +259,13 @@ type segmentReport struct {
 	InstancesDropped int             `json:"instances_dropped,omitempty"`
 }
 
-func writeSegmentOutputs(g *outputs, dir, base, imgPath string, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options, x *imageExports) error {
+func writeSegmentOutputs(g *batch.Outputs, dir, base, imgPath string, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options, x *imageExports) error {
 	C := len(r.Classes)
 	pal := freeseg.ClassColors(C, r.Background)
 	labelsPath := filepath.Join(dir, base+".labels.png")
 	format := freeseg.LabelsFormat(C)
-	if err := g.writeFile(labelsPath, func(w io.Writer) error {
-		return markedPNG(w, "labels", func(w io.Writer) error {
+	if err := g.WriteFile(labelsPath, func(w io.Writer) error {
+		return batch.MarkedPNG(w, "labels", func(w io.Writer) error {
 			if format == "gray16" {
 				return imageio.WriteGray16PNG(w, r.Labels, r.Width, r.Height)
 			}
@@ -328,15 +276,15 @@ func writeSegmentOutputs(g *outputs, dir, base, imgPath string, r *freeseg.Resul
 	}
 	overlay := freeseg.Overlay(r)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
-	if err := g.writeFile(overlayPath, func(w io.Writer) error {
-		return markedPNG(w, "overlay", func(w io.Writer) error { return imageio.EncodePNG(w, overlay) })
+	if err := g.WriteFile(overlayPath, func(w io.Writer) error {
+		return batch.MarkedPNG(w, "overlay", func(w io.Writer) error { return imageio.EncodePNG(w, overlay) })
 	}); err != nil {
 		return err
 	}
 	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, &o), Outputs: []string{labelsPath, overlayPath}}
 	rep.Generator, rep.Image = generator, imgPath
 	x.addTo(&rep)
-	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
+	return g.WriteFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }
 
 // generator marks freeseg's JSON outputs (as the PNG text chunk marks its

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
 )
 
@@ -44,7 +45,7 @@ type exporter struct {
 }
 
 // newExporter checks the flags before any inference.
-func newExporter(x exportFlags, inputs []string, g guardInputs) (*exporter, error) {
+func newExporter(x exportFlags, inputs []string, g batch.Guard) (*exporter, error) {
 	ex := &exporter{exportFlags: x, opts: export.DefaultOptions()}
 	conn, err := export.ParseConnectivity(x.conn)
 	if err != nil {
@@ -55,7 +56,7 @@ func newExporter(x exportFlags, inputs []string, g guardInputs) (*exporter, erro
 	}
 	ex.opts.Connectivity, ex.opts.MinArea = conn, x.minArea
 	if x.coco != "" {
-		if err := g.check(x.coco); err != nil {
+		if err := g.Check(x.coco); err != nil {
 			return nil, err
 		}
 		if st, err := os.Stat(x.coco); strings.HasSuffix(x.coco, string(filepath.Separator)) || (err == nil && st.IsDir()) {
@@ -107,7 +108,7 @@ type imageExports struct {
 
 // image writes the masks of input i and gathers its instances and COCO
 // entries. It returns nil when no export was asked for.
-func (ex *exporter) image(i int, g *outputs, dir, base, path string, r *freeseg.Result, background bool) (*imageExports, error) {
+func (ex *exporter) image(i int, g *batch.Outputs, dir, base, path string, r *freeseg.Result, background bool) (*imageExports, error) {
 	if ex == nil || (!ex.masks && !ex.instances && ex.coco == "") {
 		return nil, nil
 	}
@@ -124,7 +125,7 @@ func (ex *exporter) image(i int, g *outputs, dir, base, path string, r *freeseg.
 			}
 			used[name] = true
 			p := filepath.Join(dir, base+".mask."+name+".png")
-			if err := g.writeFile(p, func(w io.Writer) error { return export.WriteMaskPNG(w, r.Labels, r.Width, r.Height, c) }); err != nil {
+			if err := g.WriteFile(p, func(w io.Writer) error { return export.WriteMaskPNG(w, r.Labels, r.Width, r.Height, c) }); err != nil {
 				return nil, err
 			}
 			x.files = append(x.files, p)
@@ -174,7 +175,7 @@ func writeJSONCompact(w io.Writer, v any) error {
 
 // finish completes the COCO file (an empty list when nothing was found, so
 // that a reader gets valid JSON) and moves it into place.
-func (ex *exporter) finish(g guardInputs) error {
+func (ex *exporter) finish(g batch.Guard) error {
 	if ex == nil || ex.tmp == nil {
 		return nil
 	}
@@ -189,7 +190,7 @@ func (ex *exporter) finish(g guardInputs) error {
 	if err := ex.tmp.Close(); err != nil {
 		return err
 	}
-	if err := g.check(ex.coco); err != nil {
+	if err := g.Check(ex.coco); err != nil {
 		return err
 	}
 	if err := os.Rename(ex.tmp.Name(), ex.coco); err != nil {

@@ -1,22 +1,22 @@
-package main
+package batch
 
 import (
 	"fmt"
 	"os"
 )
 
-// guardInputs refuses to write over any input file. Files are compared by
+// Guard refuses to write over any input file. Files are compared by
 // identity (os.SameFile: device and inode on Unix), not by path text, so a
 // symbolic link to an input, an output folder that is a link to the input
 // folder, or another spelling of the path is caught.
-type guardInputs struct {
+type Guard struct {
 	files []os.FileInfo
 	paths []string
 	ids   map[fileKey]int // index into files, where the system gives ids
 }
 
-func newGuard(inputs ...string) guardInputs {
-	g := guardInputs{ids: map[fileKey]int{}}
+func NewGuard(inputs ...string) Guard {
+	g := Guard{ids: map[fileKey]int{}}
 	for _, p := range inputs {
 		if p == "" {
 			continue
@@ -34,8 +34,8 @@ func newGuard(inputs ...string) guardInputs {
 	return g
 }
 
-// check refuses out when it is (or links to) one of the inputs.
-func (g guardInputs) check(out string) error {
+// Check refuses out when it is (or links to) one of the inputs.
+func (g Guard) Check(out string) error {
 	st, err := os.Stat(out)
 	if err != nil {
 		return nil // does not exist (yet): it is no input

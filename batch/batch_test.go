@@ -1,0 +1,125 @@
+package batch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/imageio"
+)
+
+// The memory estimate grows with what the run holds at image size.
+func TestSegmentMemoryEstimate(t *testing.T) {
+	h := imageio.Header{Width: 1000, Height: 500, BytesPerPixel: 4, FileSize: 1000}
+	o := freeseg.DefaultOptions()
+	P := int64(500000)
+	st := SegmentMemory(h, 1000, 500, 672, 336, 30, 5, o, false, false)
+	// The output stage holds at least the logits of 30 names and the
+	// probabilities of 5 classes at image size (float32).
+	var outStage int64
+	for _, s := range st {
+		if s.Name == "outputs" {
+			outStage = s.Bytes
+		}
+	}
+	if outStage < 4*(30+5)*P {
+		t.Fatalf("outputs stage %d below the maps alone (%d)", outStage, 4*35*P)
+	}
+	more := Peak(SegmentMemory(h, 1000, 500, 672, 336, 300, 5, o, false, false)).Bytes
+	if more <= Peak(st).Bytes {
+		t.Fatal("more names do not cost more")
+	}
+	if Peak(st).Name != "PAMR" {
+		t.Fatalf("with PAMR on the peak is %q", Peak(st).Name)
+	}
+}
+
+// The guard compares files, not path text.
+func TestGuardByIdentity(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.png")
+	os.WriteFile(p, []byte("x"), 0o644)
+	link := filepath.Join(dir, "l")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Skip(err)
+	}
+	g := NewGuard(p)
+	for _, q := range []string{p, filepath.Join(link, "x.png"), filepath.Join(dir, ".", "x.png")} {
+		if err := g.Check(q); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := g.Check(filepath.Join(dir, "y.png")); err != nil {
+		t.Fatal(err)
+	}
+	hard := filepath.Join(dir, "hard.png")
+	if os.Link(p, hard) == nil {
+		if err := g.Check(hard); err == nil {
+			t.Fatal("a hard link to an input was not recognised")
+		}
+	}
+}
+
+// Output names never collide, with each other or with an input file in the
+// output folder, whatever the input names.
+func TestAssignNames(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"a.png", "a.jpg", "a-2.png", "A.PNG.png", "a.png-2.png", "b.png", "B.jpg", "c.labels.png"}
+	var ins []Input
+	for _, n := range names {
+		ins = append(ins, Input{Path: filepath.Join(dir, n)})
+	}
+	AssignNames(ins, dir, SegmentSuffixes, nil)
+	seen := map[string]string{}
+	for _, n := range names {
+		seen[strings.ToLower(n)] = "input"
+	}
+	for _, in := range ins {
+		for _, s := range SegmentSuffixes {
+			k := strings.ToLower(in.Base + s)
+			if who, dup := seen[k]; dup {
+				t.Fatalf("%s of %s collides with %s", in.Base+s, in.Path, who)
+			}
+			seen[k] = in.Path
+		}
+	}
+	// Deterministic, and plain where possible.
+	want := map[string]string{"a-2.png": "a-2", "c.labels.png": "c.labels"}
+	for _, in := range ins {
+		if w, ok := want[filepath.Base(in.Path)]; ok && in.Base != w {
+			t.Fatalf("%s got base %q, want %q", in.Path, in.Base, w)
+		}
+	}
+	again := make([]Input, len(ins))
+	for i := range ins {
+		again[i] = Input{Path: ins[i].Path}
+	}
+	AssignNames(again, dir, SegmentSuffixes, nil)
+	for i := range ins {
+		if again[i].Base != ins[i].Base {
+			t.Fatalf("not deterministic: %q then %q", ins[i].Base, again[i].Base)
+		}
+	}
+}
+
+// The default bound is tied to the machine (half of MemAvailable).
+func TestMemLimit(t *testing.T) {
+	dir := t.TempDir()
+	mi := filepath.Join(dir, "meminfo")
+	os.WriteFile(mi, []byte("MemTotal:       24000000 kB\nMemFree:        1000 kB\nMemAvailable:   8000000 kB\n"), 0o644)
+	if lim, why := MemLimit(0, mi); lim != 8000000*1024/2 || !strings.Contains(why, "available") {
+		t.Fatalf("memLimit from meminfo: %d %q", lim, why)
+	}
+	os.WriteFile(mi, []byte("MemTotal:       1000 kB\n"), 0o644)
+	if lim, _ := MemLimit(0, mi); lim != 1000*1024/2 {
+		t.Fatalf("memLimit without MemAvailable: %d", lim)
+	}
+	if lim, _ := MemLimit(0, filepath.Join(dir, "none")); lim != fallbackMemLimit {
+		t.Fatalf("memLimit without meminfo: %d", lim)
+	}
+	if lim, why := MemLimit(100, mi); lim != 100<<20 || why != "--max-memory-mb" {
+		t.Fatalf("memLimit with the flag: %d %q", lim, why)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/freeseg/freeseg/dense"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/freeseg/freeseg/dense"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/internal/golden"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/bomb"
 	"github.com/freeseg/freeseg/internal/golden"
@@ -57,13 +58,13 @@ func segmentArgs(model string, extra ...string) []string {
 	return append(append([]string{"segment", "--model", model, "--classes", "cat; dog"}, fast...), extra...)
 }
 
-func readReport(t *testing.T, path string) segmentReport {
+func readReport(t *testing.T, path string) export.SegmentReport {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r segmentReport
+	var r export.SegmentReport
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

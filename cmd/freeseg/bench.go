@@ -18,6 +18,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/tensor/gemm"
@@ -264,7 +265,7 @@ func runBench(e *env, args []string) error {
 	res["peak_rss_mb"] = round1(peakRSSMB())
 	logf("peak RSS: %.0f MB\n", peakRSSMB())
 	if *format == "json" {
-		return writeJSONLine(e.stdout, res)
+		return export.WriteJSONLine(e.stdout, res)
 	}
 	return nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -82,13 +80,6 @@ func outputNames(paths []string) []string {
 	return names
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // buildVocabulary assembles the classes of segment: --classes or
 // --classes-file, and the background rule.
 func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
@@ -126,12 +117,6 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 }
 
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
-
-func writeJSONLine(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
 
 func softmaxScaled(x []float64, scale float64) []float64 {
 	m := math.Inf(-1)

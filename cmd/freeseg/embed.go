@@ -8,6 +8,7 @@ import (
 
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/weights"
@@ -144,7 +145,7 @@ func runEmbed(e *env, args []string) error {
 	} else {
 		rep["cosine"] = cosines(txt, len(texts), txt, len(texts), E)
 	}
-	return writeJSON(e.stdout, rep)
+	return export.WriteJSON(e.stdout, rep)
 }
 
 func runClassify(e *env, args []string) error {
@@ -246,7 +247,7 @@ func runClassify(e *env, args []string) error {
 		if *top > 0 && len(list) > *top {
 			list = list[:*top]
 		}
-		if err := writeJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
+		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -21,21 +22,6 @@ func init() {
 		usage:   "[--model DIR|ORG/NAME] --text \"cat, dog\" [--text TEXT]... [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runExplain,
 	})
-}
-
-// safeName makes a class name usable in a file name.
-func safeName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			return r
-		}
-		return '_'
-	}, strings.TrimSpace(s))
-	if s == "" {
-		s = "_"
-	}
-	return s
 }
 
 func runExplain(e *env, args []string) error {
@@ -121,7 +107,7 @@ func runExplain(e *env, args []string) error {
 	}
 	suffixes := []string{".explain.json"}
 	for _, t := range texts {
-		suffixes = append(suffixes, ".heat."+safeName(t)+".png")
+		suffixes = append(suffixes, ".heat."+export.SafeName(t)+".png")
 	}
 	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
 	// Per pixel: the maps of every text and the empty name, their
@@ -195,7 +181,7 @@ func explainOne(e *env, eng *freeseg.Engine, outs *batch.Outputs, in batch.Input
 	var written []string
 	for k, t := range texts {
 		heat := imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW])
-		p := filepath.Join(dir, in.Base+".heat."+safeName(t)+".png")
+		p := filepath.Join(dir, in.Base+".heat."+export.SafeName(t)+".png")
 		if err := outs.WriteFile(p, func(w io.Writer) error {
 			return batch.MarkedPNG(w, "heat", func(w io.Writer) error { return imageio.EncodePNG(w, heat) })
 		}); err != nil {
@@ -209,7 +195,7 @@ func explainOne(e *env, eng *freeseg.Engine, outs *batch.Outputs, in batch.Input
 		Outputs []string `json:"outputs"`
 	}{generator, freeseg.NewExplainReport(ex, &opt), written}
 	rep.Image = in.Path
-	if err := outs.WriteFile(filepath.Join(dir, in.Base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
+	if err := outs.WriteFile(filepath.Join(dir, in.Base+".explain.json"), func(w io.Writer) error { return export.WriteJSON(w, rep) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", filepath.Join(in.Rel, in.Base), len(texts), dir)

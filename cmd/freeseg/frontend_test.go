@@ -18,6 +18,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval/evaltest"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/internal/numtest"
@@ -97,7 +98,7 @@ func checkSegmentOutputs(t *testing.T, out, base string, img *imageio.RGB, res *
 	r.Classes, r.Image, r.Background = names, img, bg
 	sameRGB(t, base+".overlay.png", readPNG(t, filepath.Join(out, base+".overlay.png")), freeseg.Overlay(&r))
 
-	var rep segmentReport
+	var rep export.SegmentReport
 	b, err := os.ReadFile(filepath.Join(out, base+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func TestExplainCLIEqualsEngine(t *testing.T) {
 		}
 		HW := img.W * img.H
 		for k, text := range c.texts {
-			p := filepath.Join(out, "coffee.heat."+safeName(text)+".png")
+			p := filepath.Join(out, "coffee.heat."+export.SafeName(text)+".png")
 			sameRGB(t, p, readPNG(t, p), imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW]))
 		}
 	}

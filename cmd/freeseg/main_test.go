@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/weights"
@@ -82,7 +83,7 @@ func TestSegmentEndToEnd(t *testing.T) {
 	if err != nil || meta.Width != 451 || meta.Height != 300 || rgb == nil {
 		t.Fatalf("labels.png: %v %+v", err, meta)
 	}
-	var rep segmentReport
+	var rep export.SegmentReport
 	b, err := os.ReadFile(filepath.Join(out, "chelsea.json"))
 	if err != nil || json.Unmarshal(b, &rep) != nil {
 		t.Fatalf("json: %v", err)

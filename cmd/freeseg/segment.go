@@ -16,8 +16,6 @@ import (
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
-	"github.com/freeseg/freeseg/prompts"
-	"github.com/freeseg/freeseg/weights"
 )
 
 func init() {
@@ -170,7 +168,7 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer exp.close()
+	defer exp.Close()
 	// Ctrl-C stops the image in progress (between windows) and the run.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -194,14 +192,14 @@ func runSegment(e *env, args []string) error {
 		}
 		if err == nil {
 			dir := filepath.Join(*out, in.Rel)
-			var x *imageExports
-			x, err = exp.image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports, segment_export.go
+			var x *export.ImageExports
+			x, err = exp.Image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports, segment_export.go
 			if err == nil {
-				err = writeSegmentOutputs(outs, dir, in.Base, in.Path, res, vocab, opts, x)
+				err = export.WriteSegment(outs, dir, in.Base, in.Path, res, vocab, opts, x, generator)
 			}
 			if err == nil && *saveTensors != "" {
 				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.Rel, in.Base))
-				err = outs.WriteFile(p, func(w io.Writer) error { return writeSegTensors(w, res) })
+				err = outs.WriteFile(p, func(w io.Writer) error { return export.WriteTensors(w, res) })
 			}
 		}
 		if err != nil {
@@ -217,7 +215,7 @@ func runSegment(e *env, args []string) error {
 		wrote++
 		prog.done(i, filepath.Join(in.Rel, in.Base), summarize(res, time.Since(start)))
 	}
-	if err := exp.finish(outs.Guard); err != nil {
+	if err := exp.Finish(outs.Guard); err != nil {
 		return err
 	}
 	if wrote > 0 && !*quiet {
@@ -249,58 +247,6 @@ func summarize(r *freeseg.Result, d time.Duration) string {
 	return fmt.Sprintf("%dx%d in %.2fs: %s", r.Width, r.Height, d.Seconds(), strings.Join(parts, ", "))
 }
 
-// segmentReport is NAME.json: the report the service also answers with,
-// the files written and the exports.
-type segmentReport struct {
-	freeseg.SegmentReport
-	Outputs []string `json:"outputs"`
-	// With --instances (segment_export.go).
-	Instances        []export.Region `json:"instances,omitzero"`
-	InstancesDropped int             `json:"instances_dropped,omitempty"`
-}
-
-func writeSegmentOutputs(g *batch.Outputs, dir, base, imgPath string, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options, x *imageExports) error {
-	C := len(r.Classes)
-	pal := freeseg.ClassColors(C, r.Background)
-	labelsPath := filepath.Join(dir, base+".labels.png")
-	format := freeseg.LabelsFormat(C)
-	if err := g.WriteFile(labelsPath, func(w io.Writer) error {
-		return batch.MarkedPNG(w, "labels", func(w io.Writer) error {
-			if format == "gray16" {
-				return imageio.WriteGray16PNG(w, r.Labels, r.Width, r.Height)
-			}
-			return imageio.WritePalettePNG(w, r.Labels, r.Width, r.Height, pal)
-		})
-	}); err != nil {
-		return err
-	}
-	overlay := freeseg.Overlay(r)
-	overlayPath := filepath.Join(dir, base+".overlay.png")
-	if err := g.WriteFile(overlayPath, func(w io.Writer) error {
-		return batch.MarkedPNG(w, "overlay", func(w io.Writer) error { return imageio.EncodePNG(w, overlay) })
-	}); err != nil {
-		return err
-	}
-	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, &o), Outputs: []string{labelsPath, overlayPath}}
-	rep.Generator, rep.Image = generator, imgPath
-	x.addTo(&rep)
-	return g.WriteFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
-}
-
 // generator marks freeseg's JSON outputs (as the PNG text chunk marks its
 // images).
 var generator = "freeseg " + version
-
-// writeSegTensors writes logits [Q,H,W], probs [C,H,W] and labels [H,W].
-func writeSegTensors(w io.Writer, r *freeseg.Result) error {
-	labels := make([]int64, len(r.Labels))
-	for i, l := range r.Labels {
-		labels[i] = int64(l)
-	}
-	Q, C := len(r.Queries), len(r.Classes)
-	return weights.WriteSafetensors(w, []*weights.Tensor{
-		{Name: "logits", Shape: []int{Q, r.Height, r.Width}, F32: r.Logits},
-		{Name: "probs", Shape: []int{C, r.Height, r.Width}, F32: r.Probs},
-		{Name: "labels", Shape: []int{r.Height, r.Width}, Ints: labels},
-	}, map[string]string{"classes": strings.Join(r.Classes, "\n"), "queries": strings.Join(r.Queries, "\n")})
-}

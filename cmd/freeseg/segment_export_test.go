@@ -49,7 +49,7 @@ func TestSegmentExports(t *testing.T) {
 		t.Fatalf("code %d: %s", code, errs)
 	}
 	labels, W, H := readIndexPNG(t, filepath.Join(out, "chelsea.labels.png"))
-	var rep segmentReport
+	var rep export.SegmentReport
 	b, _ := os.ReadFile(filepath.Join(out, "chelsea.json"))
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestSegmentExports(t *testing.T) {
 	}
 	present := 0
 	for _, c := range rep.Classes {
-		mp := filepath.Join(out, "chelsea.mask."+safeName(c.Name)+".png")
+		mp := filepath.Join(out, "chelsea.mask."+export.SafeName(c.Name)+".png")
 		if c.Fraction == 0 {
 			if _, err := os.Stat(mp); err == nil {
 				t.Errorf("mask of absent class %s written", c.Name)
@@ -138,7 +138,7 @@ func TestSegmentExports(t *testing.T) {
 		t.Fatalf("code %d: %s", code, errs)
 	}
 	b, _ = os.ReadFile(filepath.Join(out2, "chelsea.json"))
-	rep = segmentReport{}
+	rep = export.SegmentReport{}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -246,17 +246,6 @@ func TestSegmentCOCOFailedRun(t *testing.T) {
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".tmp") {
 			t.Errorf("temporary file %s left behind", e.Name())
-		}
-	}
-}
-
-func TestCOCOImageIDs(t *testing.T) {
-	if got := cocoImageIDs([]string{"a/000000397133.jpg", "b/42.png"}); !reflect.DeepEqual(got, []int64{397133, 42}) {
-		t.Errorf("numeric names: %v", got)
-	}
-	for _, in := range [][]string{{"a/1.jpg", "b/cat.jpg"}, {"a/7.jpg", "b/7.png"}} {
-		if got := cocoImageIDs(in); !reflect.DeepEqual(got, []int64{1, 2}) {
-			t.Errorf("%v: %v, want [1 2]", in, got)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,8 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,17 +78,7 @@ func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, 
 // evalPreset is the protocol of the flags' method on their dataset (for a
 // folder dataset, on the benchmark named by --like) as pipeline options.
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
-	like := ef.dataset
-	folder := strings.EqualFold(ef.dataset, eval.Folder)
-	if folder {
-		like = ef.like
-		if like == "" {
-			like = "context59"
-			if ef.withBackground {
-				like = "context60"
-			}
-		}
-	}
+	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
 	p, err := prompts.Protocols(ef.protocol, like)
 	if err != nil {
 		return p, freeseg.Options{}, usageError{err.Error()}
@@ -162,42 +148,6 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// protocolName is the --protocol preset p came from ("naclip+pamr", not
-// its dense method "naclip"): the name whose preset on p's benchmark is p.
-func protocolName(p prompts.Protocol) string {
-	for _, name := range prompts.ProtocolMethods() {
-		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
-			return name
-		}
-	}
-	return p.Method
-}
-
-// pipelineSettings describes every option that changes the labels: the
-// settings table's values, and the rules the table does not hold.
-func pipelineSettings(o freeseg.Options, background bool) map[string]string {
-	m := map[string]string{}
-	for _, v := range freeseg.ReportSettings(&o, freeseg.ForEval, background) {
-		m[v.Name] = fmt.Sprint(v.Value)
-	}
-	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
-	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
-	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
-	m["method_params"] = o.Method.Describe()
-	return m
-}
-
-// vocabularyDigest hashes the queries and their classes.
-func vocabularyDigest(v *prompts.Vocabulary) string {
-	h := sha256.New()
-	for c, syn := range v.Names {
-		for _, n := range syn {
-			fmt.Fprintf(h, "%d\t%s\n", c, n)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // evalConfig is the parsed command line of eval.
 type evalConfig struct {
 	ef            *evalFlags
@@ -255,17 +205,7 @@ func runEval(e *env, args []string) error {
 	if folder {
 		fo := eval.FolderOptions{Images: ef.images, Labels: ef.labels, ClassFile: ef.classesFile, LabelSuffix: ef.labelSuffix,
 			Split: ef.split, Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero}
-		if ef.root != "" {
-			if fo.Images == "" {
-				fo.Images = filepath.Join(ef.root, "images")
-			}
-			if fo.Labels == "" {
-				fo.Labels = filepath.Join(ef.root, "labels")
-			}
-			if fo.ClassFile == "" {
-				fo.ClassFile = filepath.Join(ef.root, "classes.txt")
-			}
-		}
+		eval.FolderDefaults(&fo, ef.root)
 		if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
 			return usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
 		}
@@ -282,28 +222,12 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	vocab := ds.Vocabulary
-	if vocab == nil {
-		if ef.classesFile != "" {
-			f, err := os.Open(ef.classesFile)
-			if err != nil {
-				return err
-			}
-			vocab, err = prompts.ParseClassFileWith(f, ef.classesFile, prompts.ParseOptions{Sep: proto.Sep, AllowDuplicates: true})
-			f.Close()
-			if err != nil {
-				return err
-			}
-		} else if vocab, err = proto.Vocabulary(); err != nil {
-			return fmt.Errorf("%w; give --classes-file", err)
-		}
+	vocab, err := eval.RunVocabulary(ds, proto, ef.classesFile)
+	if err != nil {
+		return err
 	}
-	if vocab.Len() != ds.Classes {
-		return fmt.Errorf("the vocabulary has %d classes but %s has %d", vocab.Len(), ds.Name, ds.Classes)
-	}
-	vocab.Background = ds.Background
 	names := vocab.DisplayNames()
-	protoLabel := protocolName(proto)
+	protoLabel := eval.ProtocolName(proto)
 	if folder {
 		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
@@ -344,7 +268,7 @@ func runEval(e *env, args []string) error {
 	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts, vocab.Background),
+		Vocabulary: eval.VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
 	if opts.Method.Proxy {
@@ -353,15 +277,8 @@ func runEval(e *env, args []string) error {
 	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadStateFor(statePath, ds, shard, shards)
-		if err != nil {
+		if state, err = eval.ResumeState(statePath, ef.report, ds, shard, shards, settings); err != nil {
 			return err
-		}
-		if d := state.Settings.Diff(settings); len(d) > 0 {
-			return fmt.Errorf("cannot resume %s: it was run with other settings (saved vs now):\n  %s", ef.report, strings.Join(d, "\n  "))
-		}
-		if !slices.Equal(state.Shards, []int{shard}) {
-			return fmt.Errorf("cannot resume %s: it holds shard %s, not %d/%d", ef.report, state.ShardLabel(), shard, shards)
 		}
 	} else {
 		if ef.resume && !ef.quiet {
@@ -422,7 +339,7 @@ func runEval(e *env, args []string) error {
 		return err
 	}
 	if !ef.quiet {
-		fmt.Fprintf(e.stderr, "%s\n", evalSummary(rep))
+		fmt.Fprintf(e.stderr, "%s\n", rep.Summary())
 	}
 	fmt.Fprintln(e.stdout, filepath.Join(ef.report, "report.md"))
 	return nil
@@ -436,21 +353,6 @@ func given(set map[string]string, names ...string) bool {
 		}
 	}
 	return false
-}
-
-func evalSummary(r *eval.Report) string {
-	f := func(p *float64) string {
-		if p == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", *p)
-	}
-	s := fmt.Sprintf("%s, %s: mIoU %s, mAcc %s, aAcc %s (%d images evaluated, %d skipped, %.3f s per image)",
-		r.Dataset, r.Protocol, f(r.MIoU), f(r.MAcc), f(r.AAcc), r.Evaluated, r.Skipped, r.SecondsPerImage)
-	if !r.Complete {
-		s += "; partial: not every image of the list was covered"
-	}
-	return s
 }
 
 func runEvalMerge(e *env, args []string) error {
@@ -479,7 +381,7 @@ func runEvalMerge(e *env, args []string) error {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintln(e.stderr, evalSummary(rep))
+		fmt.Fprintln(e.stderr, rep.Summary())
 	}
 	fmt.Fprintln(e.stdout, filepath.Join(*out, "report.md"))
 	return nil

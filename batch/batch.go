@@ -333,3 +333,27 @@ func (o *Outputs) RemoveEmpty() {
 		os.Remove(o.created[i])
 	}
 }
+
+// RemoveStaleTemps removes the temporary files that an interrupted run
+// left beside the outputs planned for ins (each base+suffix in
+// outDir/rel) and returns their names.
+func RemoveStaleTemps(ins []Input, outDir string, suffixes []string) ([]string, error) {
+	var planned []string
+	for _, in := range ins {
+		for _, s := range suffixes {
+			planned = append(planned, filepath.Join(outDir, in.Rel, in.Base+s))
+		}
+	}
+	return imageio.RemoveStaleTemps(planned)
+}
+
+// NewOutputs writes a run's outputs, refusing to write over any of its
+// inputs or over the other files given (a class file, inputs skipped by
+// name).
+func NewOutputs(ins []Input, other ...string) *Outputs {
+	paths := other
+	for _, in := range ins {
+		paths = append(paths, in.Path)
+	}
+	return &Outputs{Guard: NewGuard(paths...)}
+}

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,45 @@ func TestMemLimit(t *testing.T) {
 	}
 	if lim, why := MemLimit(100, mi); lim != 100<<20 || why != "--max-memory-mb" {
 		t.Fatalf("memLimit with the flag: %d %q", lim, why)
+	}
+}
+
+// The temporaries of the planned outputs (in their rel folders) go; those
+// of other files stay.
+func TestRemoveStaleTemps(t *testing.T) {
+	out := t.TempDir()
+	sub := filepath.Join(out, "s")
+	os.Mkdir(sub, 0o755)
+	mine := filepath.Join(sub, ".a.labels.png.tmp123")
+	other := filepath.Join(sub, ".b.labels.png.tmp123")
+	for _, p := range []string{mine, other} {
+		os.WriteFile(p, nil, 0o644)
+	}
+	removed, err := RemoveStaleTemps([]Input{{Path: "x/a.png", Rel: "s", Base: "a"}}, out, []string{".labels.png", ".json"})
+	if err != nil || len(removed) != 1 || removed[0] != mine {
+		t.Fatalf("removed %v, %v; want [%s]", removed, err, mine)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal("another file's temporary was removed")
+	}
+}
+
+// NewOutputs refuses the inputs and the other files it is given.
+func TestNewOutputs(t *testing.T) {
+	dir := t.TempDir()
+	in, cls, free := filepath.Join(dir, "a.png"), filepath.Join(dir, "c.txt"), filepath.Join(dir, "b.json")
+	os.WriteFile(in, []byte("x"), 0o644)
+	os.WriteFile(cls, []byte("cat"), 0o644)
+	o := NewOutputs([]Input{{Path: in}}, cls)
+	for _, p := range []string{in, cls} {
+		if err := o.WriteFile(p, func(w io.Writer) error { return nil }); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if err := o.WriteFile(free, func(w io.Writer) error { _, err := io.WriteString(w, "{}"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(in); string(b) != "x" {
+		t.Fatal("the input was changed")
 	}
 }

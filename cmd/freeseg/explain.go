@@ -4,14 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
-	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -128,13 +126,7 @@ func runExplain(e *env, args []string) error {
 		return fails.Err()
 	}
 	batch.AssignNames(todo, *out, suffixes, protected)
-	var planned []string
-	for _, in := range todo {
-		for _, s := range suffixes {
-			planned = append(planned, filepath.Join(*out, in.Rel, in.Base+s))
-		}
-	}
-	if removed, err := imageio.RemoveStaleTemps(planned); err == nil && len(removed) > 0 {
+	if removed, err := batch.RemoveStaleTemps(todo, *out, suffixes); err == nil && len(removed) > 0 {
 		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
 	}
 	eng, err := openEngine(*model, *noCache)
@@ -145,11 +137,7 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	guardPaths := protected
-	for _, in := range inputs {
-		guardPaths = append(guardPaths, in.Path)
-	}
-	outs := &batch.Outputs{Guard: batch.NewGuard(guardPaths...)}
+	outs := batch.NewOutputs(inputs, protected...)
 	defer outs.RemoveEmpty()
 	for _, in := range todo {
 		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.Rel), texts, opt, *exif, bf.maxSide)
@@ -176,26 +164,7 @@ func explainOne(e *env, eng *freeseg.Engine, outs *batch.Outputs, in batch.Input
 	if err != nil {
 		return budgetError(in.Path, err)
 	}
-	img = ex.Image
-	HW := img.W * img.H
-	var written []string
-	for k, t := range texts {
-		heat := imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW])
-		p := filepath.Join(dir, in.Base+".heat."+export.SafeName(t)+".png")
-		if err := outs.WriteFile(p, func(w io.Writer) error {
-			return batch.MarkedPNG(w, "heat", func(w io.Writer) error { return imageio.EncodePNG(w, heat) })
-		}); err != nil {
-			return err
-		}
-		written = append(written, p)
-	}
-	rep := struct {
-		Generator string `json:"generator"`
-		freeseg.ExplainReport
-		Outputs []string `json:"outputs"`
-	}{generator, freeseg.NewExplainReport(ex, &opt), written}
-	rep.Image = in.Path
-	if err := outs.WriteFile(filepath.Join(dir, in.Base+".explain.json"), func(w io.Writer) error { return export.WriteJSON(w, rep) }); err != nil {
+	if err := export.WriteExplain(outs, dir, in.Base, in.Path, ex, texts, opt, generator); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", filepath.Join(in.Rel, in.Base), len(texts), dir)

@@ -15,7 +15,6 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
-	"github.com/freeseg/freeseg/imageio"
 )
 
 func init() {
@@ -111,13 +110,7 @@ func runSegment(e *env, args []string) error {
 		return fails.Err()
 	}
 	batch.AssignNames(todo, *out, batch.SegmentSuffixes, protected)
-	var planned []string
-	for _, in := range todo {
-		for _, s := range batch.SegmentSuffixes {
-			planned = append(planned, filepath.Join(*out, in.Rel, in.Base+s))
-		}
-	}
-	if removed, err := imageio.RemoveStaleTemps(planned); err == nil && len(removed) > 0 && !*quiet {
+	if removed, err := batch.RemoveStaleTemps(todo, *out, batch.SegmentSuffixes); err == nil && len(removed) > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
 	}
 
@@ -153,11 +146,7 @@ func runSegment(e *env, args []string) error {
 	if err := buildClassifier(e.stderr, eng, queries, opts.Templates, *quiet); err != nil {
 		return err
 	}
-	guardPaths := append([]string{*classesFile}, protected...)
-	for _, in := range inputs {
-		guardPaths = append(guardPaths, in.Path)
-	}
-	outs := &batch.Outputs{Guard: batch.NewGuard(guardPaths...)}
+	outs := batch.NewOutputs(inputs, append([]string{*classesFile}, protected...)...)
 	defer outs.RemoveEmpty()
 	prog := newProgress(e.stderr, len(todo), *quiet)
 	var inputPaths []string

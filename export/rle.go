@@ -2,7 +2,8 @@
 // one binary mask per class, COCO run-length encodings (the compressed
 // string form of pycocotools), and instances, the connected components of
 // each class's mask with their box, area and mean probability
-// (docs/outputs.md).
+// (docs/outputs.md). It also writes the files of freeseg segment (label
+// map, overlay, NAME.json, tensors) and freeseg explain (heat maps).
 package export
 
 import (

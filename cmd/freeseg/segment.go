@@ -182,7 +182,7 @@ func runSegment(e *env, args []string) error {
 		if err == nil {
 			dir := filepath.Join(*out, in.Rel)
 			var x *export.ImageExports
-			x, err = exp.Image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports, segment_export.go
+			x, err = exp.Image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports (package export)
 			if err == nil {
 				err = export.WriteSegment(outs, dir, in.Base, in.Path, res, vocab, opts, x, generator)
 			}

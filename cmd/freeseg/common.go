@@ -6,47 +6,22 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
-	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/prompts"
 )
 
 // loadModel opens a model folder, a checkpoint file or a Hugging Face Hub
-// id, which is downloaded into the cache on first use (see package hub);
-// an empty path means hub.DefaultModel.
+// id (freeseg.LoadModel; Ctrl-C stops a download) at --precision.
 func loadModel(path string) (*clip.Model, error) {
-	id := path
-	if id == "" {
-		id = hub.DefaultModel
-	}
-	opt := hub.DefaultOptions()
-	opt.Progress = modelLog
-	if _, err := os.Stat(id); err != nil && hub.IsID(id) && !opt.Offline {
-		if _, ok := hub.Cached(id, opt); !ok {
-			if path == "" {
-				fmt.Fprintf(modelLog, "freeseg: no --model given: downloading the default model %s into %s (first use only; --model takes a folder, a checkpoint file or another hub id)\n", id, opt.CacheDir)
-			} else {
-				fmt.Fprintf(modelLog, "freeseg: downloading %s into %s (first use only)\n", id, opt.CacheDir)
-			}
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	dir, err := hub.Resolve(ctx, id, opt)
+	m, err := freeseg.LoadModel(ctx, path, modelLog)
 	if err != nil {
 		return nil, err
-	}
-	m, err := clip.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	if m.BuiltinVocabulary {
-		fmt.Fprintf(modelLog, "note: %s has no vocab.json/merges.txt; using the built-in CLIP vocabulary (the same for every CLIP model)\n", dir)
 	}
 	return applyPrecision(m)
 }
@@ -63,21 +38,6 @@ func openEngine(path string, noCache bool) (*freeseg.Engine, error) {
 		e.Cache.Dir = freeseg.DefaultCacheDir()
 	}
 	return e, nil
-}
-
-// outputNames gives each input a distinct base name for its outputs.
-func outputNames(paths []string) []string {
-	names := make([]string, len(paths))
-	used := map[string]int{}
-	for i, p := range paths {
-		b := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-		used[b]++
-		if used[b] > 1 {
-			b = fmt.Sprintf("%s-%d", b, used[b])
-		}
-		names[i] = b
-	}
-	return names
 }
 
 // buildVocabulary assembles the classes of segment: --classes or
@@ -117,22 +77,5 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 }
 
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
-
-func softmaxScaled(x []float64, scale float64) []float64 {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = math.Max(m, v*scale)
-	}
-	out := make([]float64, len(x))
-	var s float64
-	for i, v := range x {
-		out[i] = math.Exp(v*scale - m)
-		s += out[i]
-	}
-	for i := range out {
-		out[i] /= s
-	}
-	return out
-}
 
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

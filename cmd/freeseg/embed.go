@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/export"
@@ -64,25 +65,6 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 	return m.EncodeImage(pix, len(paths), size, size)
 }
 
-func cosines(a []float32, na int, b []float32, nb, E int) [][]float64 {
-	out := make([][]float64, na)
-	for i := range out {
-		out[i] = make([]float64, nb)
-		x := a[i*E : (i+1)*E]
-		for j := range out[i] {
-			y := b[j*E : (j+1)*E]
-			var d, nx, ny float64
-			for c := range x {
-				d += float64(x[c]) * float64(y[c])
-				nx += float64(x[c]) * float64(x[c])
-				ny += float64(y[c]) * float64(y[c])
-			}
-			out[i][j] = round6(d / math.Sqrt(nx*ny))
-		}
-	}
-	return out
-}
-
 func runEmbed(e *env, args []string) error {
 	fs := newFlags(e, commands["embed"])
 	model := fs.String("model", "", modelHelp)
@@ -138,12 +120,12 @@ func runEmbed(e *env, args []string) error {
 	}
 	rep := map[string]any{"images": []string(images), "texts": []string(texts), "embed_dim": E}
 	if img != nil && txt != nil {
-		rep["cosine"] = cosines(img, len(images), txt, len(texts), E)
+		rep["cosine"] = freeseg.Cosines(img, len(images), txt, len(texts), E)
 		rep["logit_scale"] = math.Exp(float64(m.LogitScale))
 	} else if img != nil {
-		rep["cosine"] = cosines(img, len(images), img, len(images), E)
+		rep["cosine"] = freeseg.Cosines(img, len(images), img, len(images), E)
 	} else {
-		rep["cosine"] = cosines(txt, len(texts), txt, len(texts), E)
+		rep["cosine"] = freeseg.Cosines(txt, len(texts), txt, len(texts), E)
 	}
 	return export.WriteJSON(e.stdout, rep)
 }
@@ -222,18 +204,10 @@ func runClassify(e *env, args []string) error {
 	}
 	E := m.Config.EmbedDim
 	scale := math.Exp(float64(m.LogitScale))
-	cos := cosines(img, len(paths), G, len(queries), E)
+	cos := freeseg.Cosines(img, len(paths), G, len(queries), E)
 	names := vocab.ClassNames()
 	for i, p := range paths {
-		// A class scores as its best synonym (as in segment).
-		best := make([]float64, len(names))
-		for c := range best {
-			best[c] = math.Inf(-1)
-		}
-		for q, c := range classOf {
-			best[c] = math.Max(best[c], cos[i][q])
-		}
-		probs := softmaxScaled(best, scale)
+		probs := freeseg.ClassProbs(cos[i], classOf, len(names), scale)
 		type cp struct {
 			Class string  `json:"class"`
 			Prob  float64 `json:"prob"`

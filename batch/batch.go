@@ -97,6 +97,28 @@ func (f *Failures) Err() error {
 	return errors.New(b.String())
 }
 
+// Keep returns the inputs that pass check, in order (check may fill them
+// in); the others are added to f, or with strict the first error is
+// returned. A warning check gives is passed to warn (nil: dropped).
+func (f *Failures) Keep(ins []Input, strict bool, check func(*Input) (string, error), warn func(string)) ([]Input, error) {
+	var kept []Input
+	for _, in := range ins {
+		w, err := check(&in)
+		if err != nil {
+			if strict {
+				return nil, err
+			}
+			f.Add(in.Path, err)
+			continue
+		}
+		if w != "" && warn != nil {
+			warn(w)
+		}
+		kept = append(kept, in)
+	}
+	return kept, nil
+}
+
 // Expand turns files and folders into the run's images, sorted within
 // each folder. Files of a folder are taken by extension (ImageExts); with
 // recursive, subfolders too (not following links), except the output

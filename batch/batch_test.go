@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,5 +163,33 @@ func TestNewOutputs(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(in); string(b) != "x" {
 		t.Fatal("the input was changed")
+	}
+}
+
+// Keep keeps the inputs that pass, fills them in, collects the failures
+// (or stops at the first with strict) and passes warnings on.
+func TestKeep(t *testing.T) {
+	ins := []Input{{Path: "a"}, {Path: "bad"}, {Path: "c"}}
+	check := func(in *Input) (string, error) {
+		if in.Path == "bad" {
+			return "", errors.New("no good")
+		}
+		in.Base = in.Path + "!"
+		if in.Path == "c" {
+			return "small", nil
+		}
+		return "", nil
+	}
+	f := &Failures{Total: 3}
+	var warned []string
+	kept, err := f.Keep(ins, false, check, func(w string) { warned = append(warned, w) })
+	if err != nil || len(kept) != 2 || kept[0].Base != "a!" || kept[1].Base != "c!" || len(f.List) != 1 || f.List[0].Path != "bad" || len(warned) != 1 {
+		t.Fatalf("kept %+v, err %v, failures %+v, warned %v", kept, err, f.List, warned)
+	}
+	if e := f.Err(); e == nil || !strings.Contains(e.Error(), "1 of 3 images failed") || !strings.Contains(e.Error(), "bad: no good") {
+		t.Fatalf("Err() = %v", e)
+	}
+	if _, err := (&Failures{}).Keep(ins, true, check, nil); err == nil || err.Error() != "no good" {
+		t.Fatalf("strict: %v", err)
 	}
 }

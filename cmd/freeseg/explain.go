@@ -111,16 +111,11 @@ func runExplain(e *env, args []string) error {
 	// Per pixel: the maps of every text and the empty name, their
 	// upsampled copies, the heat overlay and its RGBA encoder image.
 	perPixel := int64(8*(len(texts)+1) + 10)
-	var todo []batch.Input
-	for _, in := range inputs {
-		if err := batch.CheckImageMemory(&in, bf.maxSide, *exif, perPixel, limit, why); err != nil {
-			if bf.strict {
-				return err
-			}
-			fails.Add(in.Path, err)
-			continue
-		}
-		todo = append(todo, in)
+	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
+		return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
+	}, nil)
+	if err != nil {
+		return err
 	}
 	if len(todo) == 0 {
 		return fails.Err()

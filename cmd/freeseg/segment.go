@@ -91,20 +91,15 @@ func runSegment(e *env, args []string) error {
 	}
 	queries, _ := vocab.Queries()
 	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
-	var todo []batch.Input
-	for _, in := range inputs {
-		warn, err := batch.PlanSegment(&in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
-		if err != nil {
-			if bf.strict {
-				return err
-			}
-			fails.Add(in.Path, err)
-			continue
-		}
-		if warn != "" && !*quiet {
+	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
+		return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
+	}, func(warn string) {
+		if !*quiet {
 			fmt.Fprintln(e.stderr, "warning:", warn)
 		}
-		todo = append(todo, in)
+	})
+	if err != nil {
+		return err
 	}
 	if len(todo) == 0 {
 		return fails.Err()
@@ -125,19 +120,15 @@ func runSegment(e *env, args []string) error {
 	applyForce(eng, *force)
 	// The last check that needs the model: every input holds a patch.
 	p := eng.Model.Vision.Patch
-	kept := todo[:0]
-	for _, in := range todo {
+	if todo, err = fails.Keep(todo, bf.strict, func(in *batch.Input) (string, error) {
 		if in.InW < p || in.InH < p {
-			err := fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
-			if bf.strict {
-				return err
-			}
-			fails.Add(in.Path, err)
-			continue
+			return "", fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
 		}
-		kept = append(kept, in)
+		return "", nil
+	}, nil); err != nil {
+		return err
 	}
-	if todo = kept; len(todo) == 0 {
+	if len(todo) == 0 {
 		return fails.Err()
 	}
 	for _, n := range notes {

@@ -97,6 +97,15 @@ func (f *Failures) Err() error {
 	return errors.New(b.String())
 }
 
+// Paths are the paths of ins.
+func Paths(ins []Input) []string {
+	p := make([]string, len(ins))
+	for i, in := range ins {
+		p[i] = in.Path
+	}
+	return p
+}
+
 // Keep returns the inputs that pass check, in order (check may fill them
 // in); the others are added to f, or with strict the first error is
 // returned. A warning check gives is passed to warn (nil: dropped).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/freeseg/freeseg/prompts"
@@ -131,4 +132,31 @@ func (r *Report) Summary() string {
 		s += "; partial: not every image of the list was covered"
 	}
 	return s
+}
+
+// ParseShard reads "I/N" (shard I of N, 0 <= I < N); "" is the one shard
+// 0/1.
+func ParseShard(s string) (i, n int, ok bool) {
+	if s == "" {
+		return 0, 1, true
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(a))
+	n, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, false
+	}
+	return i, n, true
+}
+
+// Positions are the positions of ds that shard shard of shards covers,
+// the first limit of them when limit > 0; the state records the shard's
+// size and the limit.
+func (s *State) Positions(ds *Dataset, shard, shards, limit int) []int {
+	positions := ds.Shard(shard, shards)
+	s.ShardImages, s.Limit = len(positions), limit
+	if limit > 0 && limit < len(positions) {
+		positions = positions[:limit]
+	}
+	return positions
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/freeseg/freeseg/prompts"
@@ -57,5 +58,27 @@ func TestVocabularyDigest(t *testing.T) {
 	b, _ := prompts.ParseClassList("cat; kitten, dog")
 	if VocabularyDigest(a) == VocabularyDigest(b) || VocabularyDigest(a) != VocabularyDigest(a) || len(VocabularyDigest(a)) != 64 {
 		t.Error("the digest does not tell the class of each name apart")
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for s, want := range map[string][3]int{"": {0, 1, 1}, "0/4": {0, 4, 1}, " 3 / 4 ": {3, 4, 1}, "4/4": {0, 0, 0}, "-1/2": {0, 0, 0}, "1/0": {0, 0, 0}, "1": {0, 0, 0}, "a/b": {0, 0, 0}} {
+		i, n, ok := ParseShard(s)
+		if i != want[0] || n != want[1] || ok != (want[2] == 1) {
+			t.Errorf("ParseShard(%q) = %d, %d, %v; want %v", s, i, n, ok, want)
+		}
+	}
+}
+
+// Shard 1 of 3 of 7 images is every third from 1 (1, 4); a limit of 1
+// keeps the first, and the state records the shard's size and the limit.
+func TestStatePositions(t *testing.T) {
+	ds := &Dataset{Samples: make([]Sample, 7)}
+	var s State
+	if got := s.Positions(ds, 1, 3, 0); !slices.Equal(got, []int{1, 4}) || s.ShardImages != 2 || s.Limit != 0 {
+		t.Fatalf("%v, state %d %d", got, s.ShardImages, s.Limit)
+	}
+	if got := s.Positions(ds, 1, 3, 1); !slices.Equal(got, []int{1}) || s.ShardImages != 2 || s.Limit != 1 {
+		t.Fatalf("limit 1: %v, state %d %d", got, s.ShardImages, s.Limit)
 	}
 }

@@ -243,6 +243,33 @@ func WriteSegment(g *batch.Outputs, dir, base, imgPath string, r *freeseg.Result
 	return g.WriteFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return WriteJSON(w, rep) })
 }
 
+// SegmentFiles writes what freeseg segment writes per image.
+type SegmentFiles struct {
+	Outputs   *batch.Outputs
+	Exporter  *Exporter // masks, COCO entries, instances (nil: none)
+	Tensors   string    // logits, probs and labels to this safetensors path, {name} replaced by rel/base ("" for none)
+	Generator string    // names the program in NAME.json
+}
+
+// Write writes the outputs of input i of the run, r, into outDir/in.Rel,
+// named after in.Base: its exports, label map, overlay, NAME.json and
+// tensors.
+func (s *SegmentFiles) Write(i int, outDir string, in batch.Input, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options) error {
+	dir := filepath.Join(outDir, in.Rel)
+	x, err := s.Exporter.Image(i, s.Outputs, dir, in.Base, in.Path, r, r.Background)
+	if err != nil {
+		return err
+	}
+	if err := WriteSegment(s.Outputs, dir, in.Base, in.Path, r, vocab, o, x, s.Generator); err != nil {
+		return err
+	}
+	if s.Tensors != "" {
+		p := strings.ReplaceAll(s.Tensors, "{name}", filepath.Join(in.Rel, in.Base))
+		return s.Outputs.WriteFile(p, func(w io.Writer) error { return WriteTensors(w, r) })
+	}
+	return nil
+}
+
 // WriteTensors writes logits [Q,H,W], probs [C,H,W] and labels [H,W].
 func WriteTensors(w io.Writer, r *freeseg.Result) error {
 	labels := make([]int64, len(r.Labels))

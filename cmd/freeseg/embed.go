@@ -178,10 +178,7 @@ func runClassify(e *env, args []string) error {
 	if len(bad) > 0 {
 		return bad[0].Err
 	}
-	paths := make([]string, len(ins))
-	for i, in := range ins {
-		paths[i] = in.Path
-	}
+	paths := batch.Paths(ins)
 	if err := checkImages(paths, *exif, *maxMem); err != nil {
 		return err
 	}

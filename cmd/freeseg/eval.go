@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -136,13 +135,8 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[strin
 }
 
 func parseShard(s string) (int, int, error) {
-	if s == "" {
-		return 0, 1, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(strings.TrimSpace(a))
-	n, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+	i, n, ok := eval.ParseShard(s)
+	if !ok {
 		return 0, 0, usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
 	}
 	return i, n, nil
@@ -290,13 +284,8 @@ func runEval(e *env, args []string) error {
 	}
 	state.Root, state.SplitFile, state.Title, state.ClassNames = ds.Root, ds.SplitFile, ds.Title, names
 	state.ModelPath, state.Overrides = eng.Model.Path, c.overrides
-	state.Limit = ef.limit
 
-	positions := ds.Shard(shard, shards)
-	state.ShardImages = len(positions)
-	if ef.limit > 0 && ef.limit < len(positions) {
-		positions = positions[:ef.limit]
-	}
+	positions := state.Positions(ds, shard, shards, ef.limit)
 
 	// Encode the text classifier once, so that it does not count as the
 	// first image's time.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -140,15 +139,12 @@ func runSegment(e *env, args []string) error {
 	outs := batch.NewOutputs(inputs, append([]string{*classesFile}, protected...)...)
 	defer outs.RemoveEmpty()
 	prog := newProgress(e.stderr, len(todo), *quiet)
-	var inputPaths []string
-	for _, in := range todo {
-		inputPaths = append(inputPaths, in.Path)
-	}
-	exp, err := newExporter(xf, inputPaths, outs.Guard) // --masks, --coco, --instances
+	exp, err := newExporter(xf, batch.Paths(todo), outs.Guard) // --masks, --coco, --instances
 	if err != nil {
 		return err
 	}
 	defer exp.Close()
+	files := &export.SegmentFiles{Outputs: outs, Exporter: exp, Tensors: *saveTensors, Generator: generator}
 	// Ctrl-C stops the image in progress (between windows) and the run.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -171,16 +167,7 @@ func runSegment(e *env, args []string) error {
 			}
 		}
 		if err == nil {
-			dir := filepath.Join(*out, in.Rel)
-			var x *export.ImageExports
-			x, err = exp.Image(i, outs, dir, in.Base, in.Path, res, res.Background) // exports (package export)
-			if err == nil {
-				err = export.WriteSegment(outs, dir, in.Base, in.Path, res, vocab, opts, x, generator)
-			}
-			if err == nil && *saveTensors != "" {
-				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.Rel, in.Base))
-				err = outs.WriteFile(p, func(w io.Writer) error { return export.WriteTensors(w, res) })
-			}
+			err = files.Write(i, *out, in, res, vocab, opts)
 		}
 		if err != nil {
 			if bf.strict {

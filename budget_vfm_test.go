@@ -54,7 +54,7 @@ func TestProxyCLIPBudget(t *testing.T) {
 	}
 	// Whole image of 1536x1536: CLIP's 9,217 tokens pass, DINO's 36,865 do not.
 	o.Window = seg.Window{}
-	o.Resize = freeseg.Resize{Mode: "none"}
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
 	b, _ := e.SegmentBudget(1536, 1536, 2, 2, o)
 	var be *freeseg.BudgetError
 	if err := b.Check(freeseg.DefaultLimits(), 16); !errors.As(err, &be) || be.What != "tokens" || b.Tokens != 36865 {

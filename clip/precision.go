@@ -159,5 +159,5 @@ func BF16Note() string {
 	if gemm.BF16Kernel() != "emulated" {
 		return ""
 	}
-	return "note: this CPU has no AVX512-BF16: bf16 runs on the fp32 kernels with bf16-rounded values (half the weight memory, not faster)"
+	return "note: bf16 runs emulated here (no AVX512-BF16 on this CPU, or FREESEG_BF16=emulated): the fp32 kernels on bf16-rounded values, half the weight memory, not faster"
 }

@@ -231,7 +231,7 @@ func OverlayImage(img *imageio.RGB, pred []int32, gt *LabelMap, names []string) 
 			lc = append(lc, pal[c])
 		}
 	}
-	return imageio.DrawLegend(canvas, ln, lc)
+	return withLegend(canvas, ln, lc) // legend.go: enlarged on large images
 }
 
 // WriteReport writes report.json (indented, HTML characters unescaped) and

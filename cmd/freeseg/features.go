@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -68,7 +69,7 @@ func runFeatures(e *env, args []string) error {
 	if *short > 0 {
 		bw, bh = imageio.KeepRatioSize(img.W, img.H, *short, imageio.MMSegMaxLong)
 	}
-	b := freeseg.FeaturesBudget(cm, m, bh, bw)
+	b := freeseg.FeaturesBudget(cm, nil, m, bh, bw)
 	warnBudget(e, *image, b)
 	limits := freeseg.DefaultLimits()
 	if *force {
@@ -92,7 +93,7 @@ func runFeatures(e *env, args []string) error {
 			return err
 		}
 	}
-	f, err := m.FeaturesWith(cm, guide, x, 1, h, w)
+	f, err := m.FeaturesWith(context.Background(), cm, guide, x, 1, h, w)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,10 @@ func TestPrecisionFlag(t *testing.T) {
 	model := golden.Path(t, "tiny-clip")
 	img := golden.Path(t, "cases", "coffee.png")
 	dir := t.TempDir()
+	var notes strings.Builder // loadModel's notes go to modelLog
+	old := modelLog
+	modelLog = &notes
+	t.Cleanup(func() { modelLog = old })
 	feats := map[string][]float32{}
 	for _, p := range []string{"fp32", "bf16"} {
 		out := filepath.Join(dir, p+".safetensors")
@@ -25,8 +29,8 @@ func TestPrecisionFlag(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("--precision %s: code %d: %s", p, code, errs)
 		}
-		if p == "bf16" && (gemm.BF16Kernel() == "emulated") != strings.Contains(errs, "not faster") {
-			t.Errorf("bf16 on kernel %s: note %q", gemm.BF16Kernel(), errs)
+		if p == "bf16" && (gemm.BF16Kernel() == "emulated") != strings.Contains(notes.String(), "not faster") {
+			t.Errorf("bf16 on kernel %s: notes %q", gemm.BF16Kernel(), notes.String())
 		}
 		f, err := weights.ReadSafetensors(out)
 		if err != nil {

@@ -58,6 +58,9 @@ func RoundBF16(x []float32) {
 var (
 	bf16Native = nativeBF16Kernel()
 	bf16Use    atomic.Bool
+	// bf16AMX is the AMX kernel when FREESEG_BF16=amx asked for it and the
+	// CPU and OS offer it (untested on hardware: see amx_amd64.go).
+	bf16AMX *kernel
 )
 
 func init() {
@@ -67,21 +70,34 @@ func init() {
 		if env != "" && bf16Native == nil {
 			fmt.Fprintf(os.Stderr, "gemm: FREESEG_BF16=%s is not available here; using the emulated bf16 path\n", env)
 		}
+	case "amx":
+		if bf16AMX = amxKernel(); bf16AMX == nil {
+			fmt.Fprintf(os.Stderr, "gemm: FREESEG_BF16=amx: this CPU or OS offers no AMX-BF16; using %s\n", BF16Kernel())
+		}
 	case "emulated":
 		bf16Use.Store(false)
 	default:
-		fmt.Fprintf(os.Stderr, "gemm: FREESEG_BF16=%q: want avx512bf16 or emulated\n", env)
+		fmt.Fprintf(os.Stderr, "gemm: FREESEG_BF16=%q: want avx512bf16, amx or emulated\n", env)
 	}
 }
 
 // BF16Kernel names how bf16 products run here: "avx512bf16" (native, about
-// twice the fp32 rate) or "emulated" (fp32 kernels on bf16-rounded values:
-// the same memory saving, no speed-up).
+// twice the fp32 rate), "amxbf16" (AMX tiles, only with FREESEG_BF16=amx)
+// or "emulated" (fp32 kernels on bf16-rounded values: the same memory
+// saving, no speed-up).
 func BF16Kernel() string {
 	if bf16Use.Load() {
-		return bf16Native.name
+		return bf16Kernel().name
 	}
 	return "emulated"
+}
+
+// bf16Kernel is the native kernel bf16 products use (when bf16Use).
+func bf16Kernel() *kernel {
+	if bf16AMX != nil {
+		return bf16AMX
+	}
+	return bf16Native
 }
 
 // useBF16Native switches the native bf16 kernel on or off (tests); it
@@ -155,7 +171,7 @@ func sgemmBF16(t, m int, alpha float32, a []float32, lda int, pb *PackedB, beta 
 				rowToBF16(conv[i*kp:(i+1)*kp], a[i*lda:i*lda+k])
 			}
 		})
-		runPacked(bf16Native, t, m, pb.n, kp, conv, kp, 1, pairsAsFloats(pb.pairs), c, ldc, alpha, beta, bias)
+		runPacked(bf16Kernel(), t, m, pb.n, kp, conv, kp, 1, pairsAsFloats(pb.pairs), c, ldc, alpha, beta, bias)
 		put(freeConv, buf)
 		return
 	}
@@ -167,8 +183,9 @@ func sgemmBF16(t, m int, alpha float32, a []float32, lda int, pb *PackedB, beta 
 	parallelRows(t, m, k2, 64, func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			row := ar[i*k2 : (i+1)*k2]
-			for p, v := range a[i*lda : i*lda+k] {
-				row[p] = FromBF16(ToBF16(v))
+			src := a[i*lda : i*lda+k]
+			for p := roundRow(row, src); p < k; p++ {
+				row[p] = FromBF16(ToBF16(src[p]))
 			}
 			if k2 > k {
 				row[k] = 0
@@ -198,6 +215,9 @@ func rowToBF16(dst []float32, src []float32) {
 // expandPairs writes rows 2r and 2r+1 of a float32 panel (nr columns) from
 // pair row r of a bf16 panel, for the rows·nr floats of dst.
 func expandPairs(dst []float32, src []uint32) {
+	if expandFast(dst, src) {
+		return
+	}
 	for r := 0; 2*r*nr < len(dst); r++ {
 		s := (*[nr]uint32)(src[r*nr:])
 		lo := (*[nr]float32)(dst[2*r*nr:])

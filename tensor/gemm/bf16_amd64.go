@@ -50,3 +50,31 @@ func hasPeakFMA() bool { return cpu.X86.HasAVX512F }
 
 func fmaPeak(n int)  { fmaPeakLoop(n) }
 func bf16Peak(n int) { bf16PeakLoop(n) }
+
+// expandFast is expandPairs with AVX-512F, for whole pair rows; false when
+// it cannot run.
+func expandFast(dst []float32, src []uint32) bool {
+	rows := len(dst) / (2 * nr)
+	if !hasAVX512 || rows == 0 || len(dst) != rows*2*nr {
+		return false
+	}
+	if len(src) < rows*nr {
+		panic("gemm: expandFast source too short")
+	}
+	expandBF16(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), rows)
+	return true
+}
+
+// roundRow rounds the longest multiple of 16 floats of src to bf16 values
+// into dst with AVX-512F and returns how many it did.
+func roundRow(dst, src []float32) int {
+	n := len(src) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	if len(dst) < n {
+		panic("gemm: roundRow destination too short")
+	}
+	roundBF16(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), n)
+	return n
+}

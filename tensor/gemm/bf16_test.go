@@ -87,6 +87,15 @@ func bf16Modes(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	if k := amxKernel(); k != nil { // AMX machines only
+		t.Run("amxbf16", func(t *testing.T) {
+			defer useBF16Native(true)()
+			old := bf16AMX
+			bf16AMX = k
+			defer func() { bf16AMX = old }()
+			f(t)
+		})
+	}
 }
 
 // bf16Problem is p with A and B rounded to bf16: the product the bf16 path
@@ -166,4 +175,46 @@ func TestBF16DeterministicAcrossThreads(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRoundRowAndExpand compares the AVX-512F rounding and expansion of the
+// emulated path with ToBF16 and the definition of the pair layout.
+func TestRoundRowAndExpand(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	specials := []uint32{0x3f808000, 0x3f818000, 0x3f808001, 0x00000001, 0x807fffff, 0x7f7fffff, 0x7fc00001, 0x7f800001, 0xff800000, 0, 0x80000000, 0x3fffffff}
+	for _, n := range []int{1, 15, 16, 17, 48, 100, 768} {
+		src := make([]float32, n)
+		for i := range src {
+			if r.IntN(3) == 0 {
+				src[i] = math.Float32frombits(specials[r.IntN(len(specials))])
+			} else {
+				src[i] = math.Float32frombits(r.Uint32())
+			}
+		}
+		dst := make([]float32, n)
+		for p := roundRow(dst, src); p < n; p++ {
+			dst[p] = FromBF16(ToBF16(src[p]))
+		}
+		for i := range src {
+			if got, want := math.Float32bits(dst[i]), uint32(ToBF16(src[i]))<<16; got != want {
+				t.Fatalf("n=%d: round %#08x → %#08x, want %#08x", n, math.Float32bits(src[i]), got, want)
+			}
+		}
+	}
+	for _, rows := range []int{1, 2, 7, 384} {
+		src := make([]uint32, rows*nr)
+		for i := range src {
+			src[i] = r.Uint32()
+		}
+		dst := make([]float32, 2*rows*nr)
+		expandPairs(dst, src)
+		for q := 0; q < rows; q++ {
+			for c := 0; c < nr; c++ {
+				w := src[q*nr+c]
+				if lo, hi := math.Float32bits(dst[2*q*nr+c]), math.Float32bits(dst[(2*q+1)*nr+c]); lo != w<<16 || hi != w&0xffff0000 {
+					t.Fatalf("rows=%d: pair (%d,%d) = %#08x → %#08x, %#08x", rows, q, c, w, lo, hi)
+				}
+			}
+		}
+	}
 }

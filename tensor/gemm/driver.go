@@ -320,7 +320,7 @@ func (j *job) partition(t int) {
 			}
 			p := (nt + tn - 1) / tn
 			cost := r*p*nr*max(j.kk, 1) + threadCost*(tm*tn-1)
-			if p >= packMinPanels {
+			if p >= packMinPanels && !j.k.noPack {
 				cost += r * j.kk * packCost // every band packs its rows of A
 			}
 			if bestCost < 0 || cost < bestCost {
@@ -341,7 +341,7 @@ func (j *job) partition(t int) {
 			bd.p0, bd.p1 = nt*bj/bestN, nt*(bj+1)/bestN
 			bd.first = int32(len(j.pieces))
 			bd.next.Store(bd.first)
-			pack := bd.p1-bd.p0 >= packMinPanels && j.kk > 0
+			pack := bd.p1-bd.p0 >= packMinPanels && j.kk > 0 && !j.k.noPack
 			// row blocks of the band, each cut into panel groups
 			mc := rowBlock(bd.i1-bd.i0, kc, mr)
 			nrb := (bd.i1 - bd.i0 + mc - 1) / mc

@@ -384,6 +384,18 @@ func bf16512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c un
 func bf16512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
+func amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)
+
+//go:noescape
+func amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)
+
+//go:noescape
+func expandBF16(dst, src unsafe.Pointer, rows int)
+
+//go:noescape
+func roundBF16(dst, src unsafe.Pointer, n int)
+
+//go:noescape
 func cvtBF16(dst, src unsafe.Pointer, n int)
 
 //go:noescape

@@ -130,3 +130,88 @@ func peakLoop(w *asm, name string, op func(x, y, acc string) string) {
 	w.f("VZEROUPPER")
 	w.f("RET")
 }
+
+// expandRoutine writes
+//
+//	func expandBF16(dst, src unsafe.Pointer, rows int)
+//
+// (AVX-512F) which expands rows pair rows of a bf16 panel (32 words each)
+// into 2·rows float32 rows of 32: the low halves (shifted up) to row 2r,
+// the high halves (low 16 bits cleared) to row 2r+1. The emulated bf16
+// path runs the fp32 kernels on these.
+func expandRoutine(w *asm) {
+	fmt.Fprintf(w, "\n// func expandBF16(dst, src unsafe.Pointer, rows int)\n")
+	fmt.Fprintf(w, "TEXT ·expandBF16(SB), NOSPLIT, $0-24\n")
+	w.f("MOVQ dst+0(FP), DI")
+	w.f("MOVQ src+8(FP), SI")
+	w.f("MOVQ rows+16(FP), CX")
+	w.f("MOVL $0xffff0000, AX")
+	w.f("VPBROADCASTD AX, Z31")
+	w.f("TESTQ CX, CX")
+	w.f("JEQ end")
+	w.label("loop")
+	w.f("VMOVDQU32 (SI), Z0")
+	w.f("VMOVDQU32 64(SI), Z1")
+	w.f("VPSLLD $16, Z0, Z2")
+	w.f("VPSLLD $16, Z1, Z3")
+	w.f("VPANDD Z31, Z0, Z0")
+	w.f("VPANDD Z31, Z1, Z1")
+	w.f("VMOVDQU32 Z2, (DI)")
+	w.f("VMOVDQU32 Z3, 64(DI)")
+	w.f("VMOVDQU32 Z0, 128(DI)")
+	w.f("VMOVDQU32 Z1, 192(DI)")
+	w.f("ADDQ $128, SI")
+	w.f("ADDQ $256, DI")
+	w.f("DECQ CX")
+	w.f("JNE loop")
+	w.label("end")
+	w.f("VZEROUPPER")
+	w.f("RET")
+}
+
+// roundRoutine writes
+//
+//	func roundBF16(dst, src unsafe.Pointer, n int)
+//
+// (AVX-512F) which rounds n floats (a multiple of 16) to the nearest bf16
+// value, ties to even, kept as float32 (low 16 bits zero): the same
+// results as VCVTNEPS2BF16 followed by a shift back (denormals become
+// zero of the same sign, NaNs stay quiet NaNs), for CPUs without it.
+func roundRoutine(w *asm) {
+	fmt.Fprintf(w, "\n// func roundBF16(dst, src unsafe.Pointer, n int)\n")
+	fmt.Fprintf(w, "TEXT ·roundBF16(SB), NOSPLIT, $0-24\n")
+	w.f("MOVQ dst+0(FP), DI")
+	w.f("MOVQ src+8(FP), SI")
+	w.f("MOVQ n+16(FP), CX")
+	for _, c := range []struct {
+		v   uint32
+		reg string
+	}{{0xffff0000, "Z31"}, {0x7fff, "Z30"}, {1, "Z29"}, {0x7f800000, "Z28"}, {0x7fffffff, "Z27"}, {0x80000000, "Z26"}, {0x00400000, "Z25"}} {
+		w.f("MOVL $%#x, AX", c.v)
+		w.f("VPBROADCASTD AX, %s", c.reg)
+	}
+	w.f("SHRQ $4, CX")
+	w.f("JEQ end")
+	w.label("loop")
+	w.f("VMOVDQU32 (SI), Z0")
+	w.f("VPSRLD $16, Z0, Z1")      // bit 16 to the bottom
+	w.f("VPANDD Z29, Z1, Z1")      // lsb of the result
+	w.f("VPADDD Z30, Z1, Z1")      // 0x7fff + lsb
+	w.f("VPADDD Z0, Z1, Z1")       // rounded (carries into the exponent)
+	w.f("VPANDD Z31, Z1, Z1")      // truncate
+	w.f("VPANDD Z28, Z0, Z2")      // exponent bits
+	w.f("VPTESTNMD Z2, Z2, K1")    // zero or denormal
+	w.f("VPANDD Z26, Z0, K1, Z1")  // → signed zero
+	w.f("VPANDD Z27, Z0, Z2")      // |x|
+	w.f("VPCMPUD $6, Z28, Z2, K2") // |x| > Inf: NaN
+	w.f("VPORD Z25, Z0, Z3")       // quiet
+	w.f("VPANDD Z31, Z3, K2, Z1")  // NaN, truncated
+	w.f("VMOVDQU32 Z1, (DI)")
+	w.f("ADDQ $64, SI")
+	w.f("ADDQ $64, DI")
+	w.f("DECQ CX")
+	w.f("JNE loop")
+	w.label("end")
+	w.f("VZEROUPPER")
+	w.f("RET")
+}

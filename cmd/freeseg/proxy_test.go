@@ -34,8 +34,7 @@ func TestProxyCLIPCommands(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := rep.Settings["proxy"].(map[string]any)
-	if rep.Settings["method"] != "proxyclip" || p["beta"] != 1.1 || p["gamma"] != 3.0 {
+	if rep.Settings["method"] != "proxyclip" || rep.Settings["proxy_beta"] != 1.1 || rep.Settings["proxy_gamma"] != 3.0 {
 		t.Fatalf("settings %v", rep.Settings)
 	}
 

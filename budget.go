@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/tensor/attn"
 )
 
@@ -42,6 +45,15 @@ type Budget struct {
 	// accumulating each window's logits, PAMR's iterations), which
 	// dominates with many small windows or large images.
 	GFLOPs float64
+	// TextSequences are the prompts the text encoder must run for the
+	// names not in the classifier cache (names × templates), TextGFLOPs
+	// their work (an upper estimate: prompts sharing a template's prefix
+	// encode it once). Set by AddTextCost.
+	TextSequences int
+	TextGFLOPs    float64
+	// Patch is the patch of the model whose pass has the most tokens (the
+	// vision foundation model's for a proxy method), for the hints.
+	Patch int
 	// MaxSquare is the largest square input side whose tokens fit the
 	// limit the budget was checked against (0 before Check).
 	MaxSquare int
@@ -53,6 +65,10 @@ type Limits struct {
 	MaxTokens int     // tokens of one encoder pass
 	MaxBytes  int64   // Budget.PeakBytes
 	MaxGFLOPs float64 // Budget.GFLOPs
+	// MaxTextGFLOPs bounds Budget.TextGFLOPs. The engine does not
+	// estimate text work itself (DefaultLimits: no bound); the service
+	// does, before a request waits for a slot.
+	MaxTextGFLOPs float64
 }
 
 // DefaultLimits are the engine's (and so the command line's) limits: a
@@ -60,12 +76,12 @@ type Limits struct {
 // working memory, 50,000 GFLOPs (minutes on a desktop CPU). The service's
 // defaults are smaller (server.DefaultConfig).
 func DefaultLimits() Limits {
-	return Limits{MaxTokens: 16385, MaxBytes: 8 << 30, MaxGFLOPs: 50_000}
+	return Limits{MaxTokens: 16385, MaxBytes: 8 << 30, MaxGFLOPs: 50_000, MaxTextGFLOPs: math.Inf(1)}
 }
 
 // NoLimits turns every check off (the command line's --force).
 func NoLimits() Limits {
-	return Limits{MaxTokens: math.MaxInt, MaxBytes: math.MaxInt64, MaxGFLOPs: math.Inf(1)}
+	return Limits{MaxTokens: math.MaxInt, MaxBytes: math.MaxInt64, MaxGFLOPs: math.Inf(1), MaxTextGFLOPs: math.Inf(1)}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -79,6 +95,9 @@ func (l Limits) withDefaults() Limits {
 	if !(l.MaxGFLOPs > 0) {
 		l.MaxGFLOPs = d.MaxGFLOPs
 	}
+	if !(l.MaxTextGFLOPs > 0) {
+		l.MaxTextGFLOPs = d.MaxTextGFLOPs
+	}
 	return l
 }
 
@@ -87,7 +106,7 @@ func (l Limits) withDefaults() Limits {
 type BudgetError struct {
 	Budget Budget
 	Limits Limits
-	// What is "tokens", "memory" or "gflops".
+	// What is "tokens", "memory", "gflops" or "text".
 	What string
 }
 
@@ -97,6 +116,9 @@ func (e *BudgetError) Error() string {
 	case "tokens":
 		return fmt.Sprintf("%s: a network input pass of %dx%d pixels is %d tokens, more than the limit of %d (its attention alone grows with the square of the tokens): use an input side of at most %d pixels, or sliding windows",
 			b.Op, b.PassW, b.PassH, b.Tokens, l.MaxTokens, b.MaxSquare)
+	case "text":
+		return fmt.Sprintf("%s: %d prompts to encode for names not yet cached are about %.0f GFLOPs of text encoding, more than the limit of %.0f: use fewer new names, or a smaller template set (single)",
+			b.Op, b.TextSequences, b.TextGFLOPs, l.MaxTextGFLOPs)
 	case "memory":
 		return fmt.Sprintf("%s: the %dx%d image with a %dx%d network input needs about %s of working memory (activations %s, attention %s, maps %s), more than the limit of %s: use a smaller input or image (scale it down first) or fewer classes",
 			b.Op, b.ImageW, b.ImageH, b.InputW, b.InputH, fmtBytes(b.PeakBytes), fmtBytes(b.ActivationBytes), fmtBytes(b.AttentionBytes), fmtBytes(b.MapBytes), fmtBytes(l.MaxBytes))
@@ -119,6 +141,9 @@ func fmtBytes(n int64) string {
 // memory, then time), else nil. It sets b.MaxSquare for the message.
 func (b *Budget) Check(l Limits, patch int) error {
 	l = l.withDefaults()
+	if b.Patch > 0 {
+		patch = b.Patch
+	}
 	if patch > 0 && l.MaxTokens < math.MaxInt {
 		b.MaxSquare = int(math.Sqrt(float64(max(0, l.MaxTokens-1)))) * patch
 	}
@@ -129,6 +154,8 @@ func (b *Budget) Check(l Limits, patch int) error {
 		return &BudgetError{Budget: *b, Limits: l, What: "memory"}
 	case b.GFLOPs > l.MaxGFLOPs:
 		return &BudgetError{Budget: *b, Limits: l, What: "gflops"}
+	case b.TextGFLOPs > l.MaxTextGFLOPs:
+		return &BudgetError{Budget: *b, Limits: l, What: "text"}
 	}
 	return nil
 }
@@ -147,17 +174,18 @@ func sat(x float64) int64 {
 // inputSize is the network input size prepare gives an imgW×imgH image.
 func inputSize(imgW, imgH int, r Resize) (int, int) {
 	switch r.Mode {
-	case "short":
+	case ResizeShort:
 		return imageio.KeepRatioSize(imgW, imgH, r.Size, r.MaxLong)
-	case "square":
+	case ResizeSquare:
 		return r.Size, r.Size
 	}
 	return imgW, imgH
 }
 
 // encoderCost fills the tokens, activation, attention and GFLOPs of B
-// passes of H×W through the method's encoder (dense.Method.Features).
-func encoderCost(b *Budget, m *clip.Model, meth dense.Method, B, H, W int) {
+// passes of H×W through the method's encoder (dense.Method.Features), and
+// for a proxy method those of the vision foundation model vfm too.
+func encoderCost(b *Budget, m *clip.Model, vfm *dino.Config, meth dense.Method, B, H, W int) {
 	v := m.Vision
 	p := max(1, v.Patch)
 	gh, gw := H/p, W/p
@@ -198,6 +226,61 @@ func encoderCost(b *Budget, m *clip.Model, meth dense.Method, B, H, W int) {
 	}
 	embed := 2*float64(gh*gw)*3*float64(p*p)*D + 2*N*D*E
 	b.GFLOPs = fb * (L*perBlock + extra + embed) / 1e9
+	b.Patch = p
+	if meth.Proxy && vfm != nil {
+		proxyCost(b, vfm, D, E, float64(gh*gw), B, H, W)
+	}
+}
+
+// defaultVFM are the shapes of DefaultVFM (DINO ViT-B/8), assumed for a
+// proxy method's budget while the engine's VFM is not loaded yet.
+var defaultVFM = dino.Config{Width: 768, Layers: 12, Heads: 12, Patch: 8, MLP: 3072}
+
+// vfmConfig is the engine's VFM's shapes, or DefaultVFM's before it is
+// loaded.
+func (e *Engine) vfmConfig() *dino.Config {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		c := e.VFM.Config
+		return &c
+	}
+	c := defaultVFM
+	return &c
+}
+
+// proxyCost adds ProxyCLIP's vision foundation model to b: its own
+// transformer pass over its (finer) grid, and the proxy attention over
+// that grid (dense/proxy.go), whose output lives on the VFM grid. The
+// pass with the most tokens sets b.Tokens and the patch of the hints.
+func proxyCost(b *Budget, v *dino.Config, D, E, clipPatches float64, B, H, W int) {
+	pv := max(1, v.Patch)
+	n := float64((H / pv) * (W / pv))
+	Nv := 1 + n
+	Dv, Mv, Lv := float64(v.Width), float64(v.MLP), float64(v.Layers)
+	if Mv == 0 {
+		Mv = 4 * Dv
+	}
+	fb := float64(B)
+	heads := max(1, v.Heads)
+	workers := float64(min(runtime.GOMAXPROCS(0), B*heads))
+	// The VFM's stream, LN, q|k|v, context, MLP hidden; CLIP's values
+	// resized to the VFM grid, the unit features, the proxy context and
+	// output rows and the head; per worker a 64-row block of scores.
+	act := fb*Nv*(6*Dv+Mv) + 3*D*n + n*Dv + fb*Nv*(3*D+E) + D*clipPatches
+	b.ActivationBytes += sat(4 * act)
+	att := workers * (64*n + 2*Nv*Dv/float64(heads) + 8192)
+	if attn.Kernel() == "unfused" {
+		att += workers * Nv * Nv
+	}
+	b.AttentionBytes += sat(4 * att)
+	perBlock := 2*Nv*(4*Dv*Dv+2*Dv*Mv) + 4*Nv*Nv*Dv
+	embed := 2 * n * 3 * float64(pv*pv) * Dv
+	proxy := 2*n*n*Dv + 2*n*n*D + 2*n*D*D + 2*n*D*E // F·Fᵀ, softmax·V, out_proj, head
+	b.GFLOPs += fb * (Lv*perBlock + embed + proxy) / 1e9
+	if int(Nv) > b.Tokens {
+		b.Tokens, b.Patch = int(Nv), pv
+	}
 }
 
 // SegmentBudget is the cost of Segment on an imgW×imgH image with
@@ -207,33 +290,39 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 		return Budget{}, fmt.Errorf("empty image (%dx%d)", imgW, imgH)
 	}
 	b := Budget{Op: "segment", ImageW: imgW, ImageH: imgH}
+	vfm := e.vfmFor(o.Method)
 	w, h := inputSize(imgW, imgH, o.Resize)
 	b.InputW, b.InputH = w, h
 	p := max(1, e.Model.Vision.Patch)
 	Q, C := float64(queries), float64(classes)
 	in, out := float64(w)*float64(h), float64(imgW)*float64(imgH)
 	maps := 3*in + in*3/4 // the normalised input and the resized RGB
-	if o.Window.Crop == 0 {
+	win := o.window()
+	if win.Crop == 0 {
 		b.PassW, b.PassH, b.Passes, b.Batch = w, h, 1, 1
-		encoderCost(&b, e.Model, o.Method, 1, h, w)
+		encoderCost(&b, e.Model, vfm, o.Method, 1, h, w)
 		gh, gw := float64(h/p), float64(w/p)
 		maps += 2*Q*gh*gw + Q*out // grid logits, upsampled logits
 	} else {
 		// seg.Windows' count and crop size, computed without listing the
 		// windows (a 1-pixel stride on a large input would be billions).
-		crop, stride := o.Window.Crop, max(1, o.Window.Stride)
+		crop, stride := win.Crop, max(1, win.Stride)
 		nwin := (max(h-crop+stride-1, 0)/stride + 1) * (max(w-crop+stride-1, 0)/stride + 1)
 		ch, cw := min(crop, h), min(crop, w)
-		if o.Window.PadToPatch {
-			ch, cw = (ch+p-1)/p*p, (cw+p-1)/p*p
+		if win.PadToPatch {
+			mult := p
+			if win.PadMultiple > 0 {
+				mult = win.PadMultiple
+			}
+			ch, cw = (ch+mult-1)/mult*mult, (cw+mult-1)/mult*mult
 		}
-		batch := o.Window.Batch
+		batch := win.Batch
 		if batch <= 0 {
 			batch = 8
 		}
 		batch = min(batch, nwin)
 		b.PassW, b.PassH, b.Passes, b.Batch = cw, ch, nwin, batch
-		encoderCost(&b, e.Model, o.Method, batch, ch, cw)
+		encoderCost(&b, e.Model, vfm, o.Method, batch, ch, cw)
 		b.GFLOPs *= float64(nwin) / float64(batch)
 		// Each window: cosines, bilinear upsampling (4 multiply-adds a
 		// value) and accumulation of Q maps, and its crop's copy.
@@ -257,13 +346,13 @@ func (e *Engine) SegmentBudget(imgW, imgH, queries, classes int, o Options) (Bud
 
 // ExplainBudget is the cost of Explain on an imgW×imgH image with texts
 // texts, computed from the shapes only.
-func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget, error) {
+func (e *Engine) ExplainBudget(imgW, imgH, texts int, o Options) (Budget, error) {
 	if imgW <= 0 || imgH <= 0 {
 		return Budget{}, fmt.Errorf("empty image (%dx%d)", imgW, imgH)
 	}
-	s := o.Size
+	s := o.Resize.Size
 	b := Budget{Op: "explain", ImageW: imgW, ImageH: imgH, InputW: s, InputH: s, PassW: s, PassH: s, Passes: 1, Batch: 1}
-	encoderCost(&b, e.Model, o.Method, 1, s, s)
+	encoderCost(&b, e.Model, e.vfmFor(o.Method), o.Method, 1, s, s)
 	K, out := float64(texts+1), float64(imgW)*float64(imgH)
 	N := float64(b.Tokens)
 	b.MapBytes = sat(4 * (3*float64(s)*float64(s) + 3*N*K + 2*K*out))
@@ -272,13 +361,63 @@ func (e *Engine) ExplainBudget(imgW, imgH, texts int, o ExplainOptions) (Budget,
 }
 
 // FeaturesBudget is the cost of dense features of one H×W input
-// (dense.Method.Features), as freeseg features computes them.
-func FeaturesBudget(m *clip.Model, meth dense.Method, H, W int) Budget {
+// (dense.Method.Features), as freeseg features computes them; vfm is the
+// shapes of a proxy method's vision foundation model (nil: DefaultVFM's).
+func FeaturesBudget(m *clip.Model, vfm *dino.Config, meth dense.Method, H, W int) Budget {
 	b := Budget{Op: "features", ImageW: W, ImageH: H, InputW: W, InputH: H, PassW: W, PassH: H, Passes: 1, Batch: 1}
-	encoderCost(&b, m, meth, 1, H, W)
+	if vfm == nil {
+		c := defaultVFM
+		vfm = &c
+	}
+	encoderCost(&b, m, vfm, meth, 1, H, W)
 	b.PeakBytes = b.ActivationBytes + b.AttentionBytes
 	return b
 }
 
+// vfmFor is the VFM shapes a method needs (nil for non-proxy methods).
+func (e *Engine) vfmFor(m dense.Method) *dino.Config {
+	if !m.Proxy {
+		return nil
+	}
+	return e.vfmConfig()
+}
+
 // limits are the engine's limits with defaults filled in.
 func (e *Engine) limits() Limits { return e.Limits.withDefaults() }
+
+// AddTextCost sets b's text work for encoding names with the template set
+// templates: the prompts of the names the classifier cache does not hold,
+// each costed by its token count (template plus name, estimated from their
+// separate encodings) through the text transformer.
+func (e *Engine) AddTextCost(b *Budget, names []string, templates string) error {
+	tpl, err := prompts.Templates(templates)
+	if err != nil {
+		return err
+	}
+	m := e.Model
+	missing := e.Cache.Uncached(m, names, templates, tpl)
+	b.TextSequences, b.TextGFLOPs = len(missing)*len(tpl), 0
+	if len(missing) == 0 || m.Text == nil || m.Tokenizer == nil {
+		return nil
+	}
+	D := float64(m.Text.Width)
+	M := 4 * D
+	if len(m.Text.Blocks) > 0 {
+		M = float64(m.Text.Blocks[0].FC.Out)
+	}
+	L, ctx := float64(len(m.Text.Blocks)), max(1, m.Text.Context)
+	tplTokens := make([]int, len(tpl))
+	for j, t := range tpl {
+		tplTokens[j] = len(m.Tokenizer.Encode(strings.ReplaceAll(t, prompts.Placeholder, ""))) + 2 // start and end
+	}
+	var flops float64
+	for _, n := range missing {
+		nt := len(m.Tokenizer.Encode(n))
+		for _, tt := range tplTokens {
+			S := float64(min(ctx, tt+nt))
+			flops += L * S * (2*(4*D*D+2*D*M) + 4*S*D)
+		}
+	}
+	b.TextGFLOPs = flops / 1e9
+	return nil
+}

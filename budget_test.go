@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"runtime"
@@ -58,8 +59,8 @@ func TestBudgetRefusesHugeInputs(t *testing.T) {
 	e := randomEngine(t)
 	img := &imageio.RGB{W: 17, H: 8, Pix: make([]uint8, 17*8*3)} // like the 155-byte PNG: tiny
 	eo := freeseg.DefaultExplainOptions()
-	eo.Size = 4096
-	_, err := e.Explain(img, []string{"cat", "dog"}, eo)
+	eo.Resize.Size = 4096
+	_, err := e.Explain(context.Background(), img, []string{"cat", "dog"}, eo)
 	var be *freeseg.BudgetError
 	if !errors.As(err, &be) || be.What != "tokens" || be.Budget.Tokens != 65537 {
 		t.Fatalf("explain size 4096: %v", err)
@@ -69,11 +70,11 @@ func TestBudgetRefusesHugeInputs(t *testing.T) {
 		t.Errorf("hint: %v", err)
 	}
 	o := freeseg.DefaultOptions()
-	o.Resize = freeseg.Resize{Mode: "square", Size: 4096}
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 4096}
 	o.Window = seg.Window{}
 	o.PAMRSteps = 0
 	v, _ := prompts.ParseClassList("cat; dog")
-	_, err = e.Segment(img, v, o)
+	_, err = e.Segment(context.Background(), img, v, o)
 	if !errors.As(err, &be) || be.Budget.Tokens != 65537 || be.Budget.Passes != 1 {
 		t.Fatalf("segment square 4096 whole: %v", err)
 	}
@@ -93,7 +94,7 @@ func TestBudgetWindowCount(t *testing.T) {
 	e := randomEngine(t)
 	for _, c := range [][4]int{{336, 448, 224, 112}, {333, 500, 224, 100}, {100, 90, 224, 112}, {1000, 37, 64, 63}, {64, 64, 64, 1}} {
 		o := freeseg.DefaultOptions()
-		o.Resize = freeseg.Resize{Mode: "none"}
+		o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
 		o.Window = seg.Window{Crop: c[2], Stride: c[3]}
 		b, err := e.SegmentBudget(c[1], c[0], 2, 2, o)
 		rects := seg.Windows(c[0], c[1], c[2], c[3])
@@ -102,7 +103,7 @@ func TestBudgetWindowCount(t *testing.T) {
 		}
 	}
 	o := freeseg.DefaultOptions()
-	o.Resize = freeseg.Resize{Mode: "none"}
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
 	o.Window = seg.Window{Crop: 16, Stride: 1}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -139,14 +140,14 @@ func TestBudgetWindows(t *testing.T) {
 func TestBudgetGFLOPsViTB16(t *testing.T) {
 	e := &freeseg.Engine{Model: shapeOnly()}
 	vanilla := dense.Method{Name: "vanilla"}
-	b := freeseg.FeaturesBudget(e.Model, vanilla, 224, 224)
+	b := freeseg.FeaturesBudget(e.Model, nil, vanilla, 224, 224)
 	if b.Tokens != 197 || math.Abs(b.GFLOPs-35.16)/35.16 > 0.03 {
 		t.Fatalf("tokens %d, %.2f GFLOPs; want 197 and 35.2 ±3%%", b.Tokens, b.GFLOPs)
 	}
 	// Attention grows with the square of the tokens: 2048 whole is far
 	// more than 64× the work of 256 (linear layers alone would be 64×).
-	small := freeseg.FeaturesBudget(e.Model, vanilla, 256, 256)
-	big := freeseg.FeaturesBudget(e.Model, vanilla, 2048, 2048)
+	small := freeseg.FeaturesBudget(e.Model, nil, vanilla, 256, 256)
+	big := freeseg.FeaturesBudget(e.Model, nil, vanilla, 2048, 2048)
 	if r := big.GFLOPs / small.GFLOPs; r < 100 {
 		t.Errorf("2048/256 work ratio %.0f, want > 100 (quadratic attention)", r)
 	}
@@ -159,7 +160,7 @@ func TestBudgetGFLOPsViTB16(t *testing.T) {
 // estimate must be of the same size (not off by a factor).
 func TestBudgetMemoryMatchesAllocation(t *testing.T) {
 	e := randomEngine(t)
-	b := freeseg.FeaturesBudget(e.Model, dense.NACLIP, 1024, 1024)
+	b := freeseg.FeaturesBudget(e.Model, nil, dense.NACLIP, 1024, 1024)
 	if b.Tokens != 4097 || b.AttentionBytes < 4097*4097*4 {
 		t.Fatalf("%+v", b)
 	}
@@ -169,7 +170,7 @@ func TestBudgetMemoryMatchesAllocation(t *testing.T) {
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	f, err := dense.NACLIP.Features(e.Model, x, 1, 1024, 1024)
+	f, err := dense.NACLIP.Features(context.Background(), e.Model, x, 1, 1024, 1024)
 	runtime.ReadMemStats(&m1)
 	if err != nil || f.Tokens() != b.Tokens {
 		t.Fatal(err)
@@ -210,5 +211,73 @@ func TestValidateFinite(t *testing.T) {
 	}
 	if err := freeseg.DefaultOptions().Validate(12); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The text work counts only the names the cache does not hold, once each,
+// for every template of the set.
+func TestBudgetTextCost(t *testing.T) {
+	e := freeseg.NewEngine(randomEngine(t).Model) // its own, empty cache
+	names := []string{"zebra crossing", "aardvark", "zebra crossing"}
+	var single, all freeseg.Budget
+	if err := e.AddTextCost(&single, names, "single"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddTextCost(&all, names, "openai80"); err != nil {
+		t.Fatal(err)
+	}
+	if single.TextSequences != 2 || all.TextSequences != 160 || !(single.TextGFLOPs > 0) || all.TextGFLOPs < 40*single.TextGFLOPs {
+		t.Fatalf("single %d prompts %.4f GFLOPs; openai80 %d prompts %.4f GFLOPs", single.TextSequences, single.TextGFLOPs, all.TextSequences, all.TextGFLOPs)
+	}
+	if _, err := e.Classifier([]string{"aardvark"}, "single"); err != nil {
+		t.Fatal(err)
+	}
+	var after freeseg.Budget
+	e.AddTextCost(&after, names, "single")
+	if after.TextSequences != 1 {
+		t.Errorf("after caching one name: %d prompts", after.TextSequences)
+	}
+	l := freeseg.Limits{MaxTextGFLOPs: single.TextGFLOPs / 2}
+	var be *freeseg.BudgetError
+	if err := all.Check(l, 16); !errors.As(err, &be) || be.What != "text" || !strings.Contains(err.Error(), "single") {
+		t.Errorf("%v", err)
+	}
+	// The engine's own limits do not bound text work.
+	if err := all.Check(freeseg.Limits{}, 16); err != nil {
+		t.Error(err)
+	}
+}
+
+// ProxyCLIP's vision foundation model (DINO ViT-B/8 until one is loaded)
+// runs on a grid twice as fine: its tokens set the pass's size, by hand
+// 1 + (336/8)² = 1,765 for a 336 window (padded to a multiple of 56), and
+// a whole 1024² input is 1 + 128² = 16,385, refused with a hint in
+// /8 patches.
+func TestBudgetProxy(t *testing.T) {
+	e := freeseg.NewEngine(randomEngine(t).Model)
+	o := freeseg.DefaultOptions()
+	o.Method = dense.ProxyCLIP
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
+	o.Window = seg.Window{Crop: 336, Stride: 112}
+	b, err := e.SegmentBudget(600, 400, 2, 2, o)
+	if err != nil || b.Tokens != 1765 || b.PassW != 336 || b.Patch != 8 {
+		t.Fatalf("%+v %v", b, err)
+	}
+	o.Window = seg.Window{Crop: 300, Stride: 112} // padded to 336
+	if b, _ := e.SegmentBudget(600, 400, 2, 2, o); b.PassW != 336 || b.Tokens != 1765 {
+		t.Errorf("padded window: %+v", b)
+	}
+	plain := o
+	plain.Method = dense.SCLIP
+	pb, _ := e.SegmentBudget(600, 400, 2, 2, plain)
+	if b, _ := e.SegmentBudget(600, 400, 2, 2, o); !(b.GFLOPs > pb.GFLOPs) || !(b.PeakBytes > pb.PeakBytes) {
+		t.Errorf("the VFM adds no cost: %+v vs %+v", b, pb)
+	}
+	o.Window = seg.Window{}
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 1024}
+	b, _ = e.SegmentBudget(600, 400, 2, 2, o)
+	var be *freeseg.BudgetError
+	if err := b.Check(freeseg.Limits{MaxTokens: 4097}, 16); !errors.As(err, &be) || be.Budget.Tokens != 16385 || be.Budget.MaxSquare != 512 {
+		t.Errorf("%v", err)
 	}
 }

@@ -177,11 +177,13 @@ func hashStrings(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Get returns the classifier [len(names), E] for templates (named setName
-// in the cache layout), computing the rows that are not cached.
-func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, templates []string) ([]float32, error) {
-	E := m.Config.EmbedDim
-	tplKey := hashStrings(templates...)[:16]
+// keys returns the memory key of a name and the disk key of the template
+// list, for model m (rows of different models, or precisions, differ).
+func (c *ClassifierCache) keys(m *clip.Model, templates []string) (memKey func(string) string, tplKey string) {
+	tplKey = hashStrings(templates...)[:16]
+	if p := m.Precision(); p != clip.FP32 {
+		tplKey += "-" + p.String() // bf16 embeddings differ from fp32 ones
+	}
 	c.mu.Lock()
 	if c.models == nil {
 		c.models = map[*clip.Model]int{}
@@ -192,10 +194,14 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 		c.models[m] = id
 	}
 	c.mu.Unlock()
-	memKey := func(n string) string { return fmt.Sprintf("%d\x00%s\x00%s", id, tplKey, n) }
-	if p := m.Precision(); p != clip.FP32 {
-		tplKey += "-" + p.String() // bf16 embeddings differ from fp32 ones
-	}
+	return func(n string) string { return fmt.Sprintf("%d\x00%s\x00%s", id, tplKey, n) }, tplKey
+}
+
+// Get returns the classifier [len(names), E] for templates (named setName
+// in the cache layout), computing the rows that are not cached.
+func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, templates []string) ([]float32, error) {
+	E := m.Config.EmbedDim
+	memKey, tplKey := c.keys(m, templates)
 	var digest string
 	if c.Dir != "" {
 		d, err := c.digest(m)
@@ -247,6 +253,37 @@ func (c *ClassifierCache) Get(m *clip.Model, names []string, setName string, tem
 		}
 	}
 	return out, nil
+}
+
+// Uncached returns the names whose rows for templates are neither in
+// memory nor on disk (an entry file that exists counts as cached), without
+// computing or reading any.
+func (c *ClassifierCache) Uncached(m *clip.Model, names []string, setName string, templates []string) []string {
+	memKey, tplKey := c.keys(m, templates)
+	var digest string
+	if c.Dir != "" {
+		digest, _ = c.digest(m)
+	}
+	var out []string
+	seen := map[string]bool{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if _, ok := c.mem[memKey(n)]; ok {
+			continue
+		}
+		if digest != "" {
+			if _, err := os.Stat(c.path(digest, setName, tplKey, n)); err == nil {
+				continue
+			}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func (c *ClassifierCache) path(digest, setName, tplKey, name string) string {

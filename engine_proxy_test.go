@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestProxyCLIPEngineEqualsComposition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.Method.Proxy || o.Method.Beta != 1.2 || o.Method.Gamma != 3 || o.Window.Crop != 336 || !o.Background || o.ProbThd != 0.2 {
+	if !o.Method.Proxy || o.Method.Beta != 1.2 || o.Method.Gamma != 3 || o.Window.Crop != 336 || o.Whole || o.ProbThd != 0.2 {
 		t.Fatalf("proxyclip voc21 options %+v", o)
 	}
 	img, _, err := imageio.Open(golden.Path(t, "cases", "chelsea.png"))
@@ -38,8 +39,8 @@ func TestProxyCLIPEngineEqualsComposition(t *testing.T) {
 	}
 	// Without resizing, chelsea's windows are 300 high (the image height)
 	// and must be padded to 336.
-	o.Resize.Mode = "none"
-	res, err := e.Segment(img, goldenVocab(), o)
+	o.Resize.Mode = freeseg.ResizeNone
+	res, err := e.Segment(context.Background(), img, goldenVocab(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestProxyCLIPEngineEqualsComposition(t *testing.T) {
 			t.Fatalf("window %dx%d not padded to 56", W, H)
 		}
 		padded++
-		return dense.ProxyCLIP.FeaturesWith(m, e.VFM, imgs, B, H, W)
+		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, e.VFM, imgs, B, H, W)
 	}
 	win := seg.Window{Crop: 336, Stride: 112, PadToPatch: true, PadMultiple: 56}
 	lg, err := seg.Infer(enc, x, h, w, G, len(queries), m.Config.EmbedDim, win, 16, img.H, img.W)
@@ -86,20 +87,19 @@ func TestProxyCLIPWithFreeSegStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	img = img.Crop(0, 0, 400, 336)
-	v := &prompts.Vocabulary{Names: [][]string{{"sky"}, {"cat"}, {"person"}, {"rocket"}, {"flag"}}}
+	v := &prompts.Vocabulary{Names: [][]string{{"sky"}, {"cat"}, {"person"}, {"rocket"}, {"flag"}}, Background: true}
 	o := freeseg.DefaultOptions()
 	o.Method = dense.ProxyCLIP
 	o.Window = seg.Window{Crop: 336, Stride: 112}
-	o.Background = true
 	o.PAMRSteps = 0
 	o.Partial.Enabled = false
-	plain, err := e.Segment(img, v, o)
+	plain, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.PAMRSteps = 10
 	o.Partial = seg.PartialOptions{Enabled: true, Pool: seg.PoolMax, TopK: 1, Thd: 0, Tau: 1, TopQ: 0.1}
-	full, err := e.Segment(img, v, o)
+	full, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,31 +126,27 @@ func TestProxyCLIPWithFreeSegStages(t *testing.T) {
 			t.Fatalf("pixel %d labelled with removed class %d", i, l)
 		}
 	}
-	if p := o.Summary()["proxy"]; p == nil {
-		t.Fatal("settings do not report beta and gamma")
+	if v := freeseg.SettingValues(freeseg.Values(&o, freeseg.ForSegment)); v.Value("proxy_beta") != 1.2 || v.Value("proxy_gamma") != 3.0 {
+		t.Fatalf("settings do not report beta and gamma: %v", v)
 	}
 }
 
-// β and γ travel through Params (the CLI flags and the service's form).
-func TestProxyParams(t *testing.T) {
-	p := freeseg.ParamsOf(freeseg.DefaultOptions())
-	if p.ProxyBeta != 1.2 || p.ProxyGamma != 3 {
-		t.Fatalf("default params beta %g gamma %g", p.ProxyBeta, p.ProxyGamma)
+// β and γ are settings of the table (the CLI flags and the service's form).
+func TestProxySettings(t *testing.T) {
+	o := freeseg.DefaultOptions()
+	if err := freeseg.Apply(&o, map[string]string{"method": "proxyclip"}, freeseg.ForSegment); err != nil {
+		t.Fatal(err)
 	}
-	p.Method, p.ProxyBeta, p.ProxyGamma = "proxyclip", 1.0, 5
-	o, err := p.Options(freeseg.DefaultOptions())
-	if err != nil {
+	if !o.Method.Proxy || o.Method.Beta != 1.2 || o.Method.Gamma != 3 {
+		t.Fatalf("proxyclip defaults %+v", o.Method)
+	}
+	if err := freeseg.Apply(&o, map[string]string{"proxy_beta": "1", "proxy_gamma": "5", "method": "proxyclip"}, freeseg.ForSegment); err != nil {
 		t.Fatal(err)
 	}
 	if !o.Method.Proxy || o.Method.Beta != 1 || o.Method.Gamma != 5 {
 		t.Fatalf("method %+v", o.Method)
 	}
-	if q := freeseg.ParamsOf(o); q.ProxyBeta != 1 || q.ProxyGamma != 5 {
-		t.Fatalf("round trip %+v", q)
-	}
-	p.ProxyGamma = -1
-	o, _ = p.Options(freeseg.DefaultOptions())
-	if err := o.Validate(12); err == nil || !strings.Contains(err.Error(), "gamma") {
+	if err := freeseg.Apply(&o, map[string]string{"proxy_gamma": "-1"}, freeseg.ForSegment); err == nil || !strings.Contains(err.Error(), "gamma") {
 		t.Fatalf("negative gamma: %v", err)
 	}
 }
@@ -166,7 +162,7 @@ func TestProxyCLIPBadVFM(t *testing.T) {
 	}
 	o := freeseg.DefaultOptions()
 	o.Method = dense.ProxyCLIP
-	_, err = e.Segment(img, goldenVocab(), o)
+	_, err = e.Segment(context.Background(), img, goldenVocab(), o)
 	if err == nil || !strings.Contains(err.Error(), "no-such-dino") {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -26,13 +27,12 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	vocab, background, _, err := freeseg.WithBackground(classes, "default")
+	vocab, _, err := freeseg.WithBackground(classes, "default")
 	if err != nil {
 		log.Fatal(err)
 	}
 	opts := freeseg.DefaultOptions()
-	opts.Background = background
-	res, err := e.Segment(img, vocab, opts)
+	res, err := e.Segment(context.Background(), img, vocab, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,13 +60,12 @@ func ExampleEngine_Segment() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	vocab, background, _, err := freeseg.WithBackground(classes, "default")
+	vocab, _, err := freeseg.WithBackground(classes, "default")
 	if err != nil {
 		log.Fatal(err)
 	}
 	opts := freeseg.DefaultOptions()
-	opts.Background = background
-	res, err := e.Segment(img, vocab, opts)
+	res, err := e.Segment(context.Background(), img, vocab, opts)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -15,11 +16,11 @@ func TestSegmentExtremeAspect(t *testing.T) {
 	e := freeseg.NewEngine(testmodel.Tiny(t))
 	for _, sz := range [][2]int{{1, 19999}, {20000, 1}} {
 		img := imageio.NewRGB(sz[0], sz[1])
-		for _, mode := range []string{"short", "none"} {
+		for _, mode := range []freeseg.ResizeMode{freeseg.ResizeShort, freeseg.ResizeNone} {
 			o := freeseg.DefaultOptions()
 			o.Resize.Mode = mode
 			o.PAMRSteps = 0
-			_, err := e.Segment(img, goldenVocab(), o)
+			_, err := e.Segment(context.Background(), img, goldenVocab(), o)
 			if err == nil || !strings.Contains(err.Error(), "smaller than one") {
 				t.Fatalf("%dx%d image, resize %q: error %v, want one about the patch size", sz[0], sz[1], mode, err)
 			}

@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -114,7 +115,7 @@ func TestBF16Accuracy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := meth.Features(m16, sq, 3, 224, 224)
+		f, err := meth.Features(context.Background(), m16, sq, 3, 224, 224)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +143,12 @@ func TestBF16Accuracy(t *testing.T) {
 	}
 	o := sclipGoldenOptions()
 	o.Precision = clip.BF16
-	res, err := e.Segment(photo, goldenVocab(), o)
+	res, err := e.Segment(context.Background(), photo, goldenVocab(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Precision = clip.PrecisionDefault // the fp32 model as loaded
-	res32, err := e.Segment(photo, goldenVocab(), o)
+	res32, err := e.Segment(context.Background(), photo, goldenVocab(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

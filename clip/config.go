@@ -1,13 +1,13 @@
 // Package clip is the CLIP model: configuration inferred from checkpoint
 // shapes, the vision and text transformers (OpenAI clip/model.py semantics,
-// SPEC section 3), prompt ensembles, and the primitives the dense methods of
+// docs/model.md), prompt ensembles, and the primitives the dense methods of
 // package dense build on.
 package clip
 
 import "fmt"
 
 // Config holds the sizes of a ViT CLIP model. Every field is inferred from
-// tensor shapes (SPEC 3.1, OpenAI build_model), so no config file is needed.
+// tensor shapes (docs/model.md#architecture-from-shapes, OpenAI build_model), so no config file is needed.
 type Config struct {
 	VisionWidth  int // D
 	VisionLayers int // L

@@ -30,7 +30,7 @@ func (n LayerNorm) Apply(out, x []float32, rows int) {
 
 // AttnKind selects which projections form the attention logits of a head.
 // The output is always A·v. These are the attention forms of the dense
-// methods (SPEC 5.6).
+// methods (docs/method.md#dense-methods).
 type AttnKind int
 
 const (
@@ -79,7 +79,7 @@ func getScratch(n int) *[]float32 {
 
 // Attention computes, for each of the B sequences of N tokens and each of
 // the heads, ctx_h = A_h · v_h with A_h chosen by kind, from qkv [B·N, 3D]
-// (columns q | k | v, head h at columns h·hd..(h+1)·hd-1 of each; SPEC 3.3).
+// (columns q | k | v, head h at columns h·hd..(h+1)·hd-1 of each; docs/model.md#vision-transformer).
 // ctx is [B·N, D]. The scale is hd^-0.5 as in nn.MultiheadAttention.
 //
 // Each head runs the fused kernel of tensor/attn (logits, softmax and

@@ -21,7 +21,7 @@ type Linear struct {
 // LayerNorm holds the affine parameters of a torch LayerNorm (eps 1e-5).
 type LayerNorm struct{ W, B []float32 }
 
-// Block is one pre-LN residual attention block (SPEC 3.3).
+// Block is one pre-LN residual attention block (docs/model.md#vision-transformer).
 type Block struct {
 	LN1, LN2 LayerNorm
 	InProj   Linear // D → 3D; output columns are q | k | v

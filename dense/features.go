@@ -1,6 +1,7 @@
 package dense
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -30,7 +31,8 @@ func (f *Features) Image(b int) []float32 {
 func (f *Features) Patches(b int) []float32 { return f.Image(b)[f.E:] }
 
 // Features runs the method on B images (planar [B,3,H,W], CLIP-normalised).
-func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Features, error) {
+// A cancelled ctx stops it between transformer blocks with ctx's error.
+func (m Method) Features(ctx context.Context, model *clip.Model, imgs []float32, B, H, W int) (*Features, error) {
 	v := model.Vision
 	L := len(v.Blocks)
 	if err := m.Validate(L); err != nil {
@@ -56,7 +58,15 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 	s := L - m.Blocks
 	ws := clip.GetWorkspace()
 	defer clip.PutWorkspace(ws)
-	v.RunBlocks(ws, x, B, N, 0, s)
+	for l := 0; l < s; l++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v.RunBlocks(ws, x, B, N, l, l+1)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var opt clip.AttnOptions
 	if m.Sigma > 0 {
 		opt.Bias = gaussianBias(gh, gw, m.Sigma)
@@ -73,6 +83,9 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 			copy(xnew, x)
 		}
 		for l := s; l < L; l++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			blk := &v.Blocks[l]
 			qkv := blk.QKV(ws, x, B*N)
 			blk.AttendInto(ws, xnew, qkv, B, N, m.Attn, opt, true)
@@ -121,7 +134,7 @@ var (
 
 // gaussianBias is NACLIP's neighbourhood term Ω over 1+gh·gw tokens:
 // exp(-((a-c)²+(b-d)²)/(2σ²)) between patches at grid positions (a,b) and
-// (c,d), zero in the CLS row and column (SPEC 5.5). Cached per grid.
+// (c,d), zero in the CLS row and column (docs/method.md#dense-methods). Cached per grid.
 func gaussianBias(gh, gw int, sigma float64) []float32 {
 	k := biasKey{gh, gw, sigma}
 	biasMu.Lock()

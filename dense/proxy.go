@@ -1,6 +1,7 @@
 package dense
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -43,14 +44,15 @@ func VFMInput(imgs []float32, B, H, W int) []float32 {
 
 // FeaturesWith is Features for every method, with the vision foundation
 // model the proxy method needs (vfm may be nil for the others).
-func (m Method) FeaturesWith(model *clip.Model, vfm *dino.Model, imgs []float32, B, H, W int) (*Features, error) {
+// A cancelled ctx stops it between transformer blocks.
+func (m Method) FeaturesWith(ctx context.Context, model *clip.Model, vfm *dino.Model, imgs []float32, B, H, W int) (*Features, error) {
 	if !m.Proxy {
-		return m.Features(model, imgs, B, H, W)
+		return m.Features(ctx, model, imgs, B, H, W)
 	}
 	if vfm == nil {
 		return nil, fmt.Errorf("method %s needs a vision foundation model (a DINO ViT; --vfm)", m.Name)
 	}
-	return m.proxyFeatures(model, vfm, imgs, B, H, W)
+	return m.proxyFeatures(ctx, model, vfm, imgs, B, H, W)
 }
 
 // proxyRows is how many query rows of the proxy attention are computed at
@@ -64,7 +66,7 @@ const proxyRows = 64
 // residual, no FFN; ln_post and proj. The features live on the VFM grid.
 // Row 0 of each image is CLIP's own CLS output (the unchanged last block),
 // which the reference does not compute; freeseg's image-level scores use it.
-func (m Method) proxyFeatures(model *clip.Model, vfm *dino.Model, imgs []float32, B, H, W int) (*Features, error) {
+func (m Method) proxyFeatures(cctx context.Context, model *clip.Model, vfm *dino.Model, imgs []float32, B, H, W int) (*Features, error) {
 	v := model.Vision
 	L := len(v.Blocks)
 	if err := m.Validate(L); err != nil {
@@ -90,7 +92,15 @@ func (m Method) proxyFeatures(model *clip.Model, vfm *dino.Model, imgs []float32
 	N, D := 1+gh*gw, v.Width
 	ws := clip.GetWorkspace()
 	defer clip.PutWorkspace(ws)
-	v.RunBlocks(ws, x, B, N, 0, L-1)
+	for l := 0; l < L-1; l++ {
+		if err := cctx.Err(); err != nil {
+			return nil, err
+		}
+		v.RunBlocks(ws, x, B, N, l, l+1)
+	}
+	if err := cctx.Err(); err != nil {
+		return nil, err
+	}
 	blk := &v.Blocks[L-1]
 	qkv := blk.QKV(ws, x, B*N)
 
@@ -110,7 +120,7 @@ func (m Method) proxyFeatures(model *clip.Model, vfm *dino.Model, imgs []float32
 			}
 		}
 		vals := interp.ResizeBilinearTorch(planar, D, gh, gw, vh, vw, false)
-		V := seg2rows(vals, D, n)
+		V := planarToRows(vals, D, n)
 		feats := append([]float32(nil), tok[(b*nt+1)*C:(b+1)*nt*C]...)
 		normalizeRows(feats, n, C)
 		proxyAttention(ctx[(b*nt+1)*D:(b+1)*nt*D], feats, V, n, C, D, m.Beta, m.Gamma)
@@ -132,8 +142,8 @@ func (m Method) proxyFeatures(model *clip.Model, vfm *dino.Model, imgs []float32
 	return &Features{B: B, GH: vh, GW: vw, E: v.Proj.Out, Data: v.Head(out, B*nt)}, nil
 }
 
-// seg2rows turns planar [D, n] into rows [n, D].
-func seg2rows(planar []float32, D, n int) []float32 {
+// planarToRows turns planar [D, n] into rows [n, D].
+func planarToRows(planar []float32, D, n int) []float32 {
 	out := make([]float32, n*D)
 	for c := 0; c < D; c++ {
 		src := planar[c*n : (c+1)*n]

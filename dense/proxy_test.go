@@ -1,6 +1,7 @@
 package dense_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/freeseg/freeseg/dense"
@@ -24,7 +25,7 @@ func TestGoldenProxyWindow(t *testing.T) {
 	m := testmodel.Tiny(t)
 	vfm := testmodel.TinyDINO(t)
 	in := golden.Proxy(t, "proxy/crop_input")
-	f, err := dense.ProxyCLIP.FeaturesWith(m, vfm, in.F32, 1, 336, 336)
+	f, err := dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, in.F32, 1, 336, 336)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +43,10 @@ func TestGoldenProxyWindow(t *testing.T) {
 	golden.AssertClose(t, "proxy/crop_logits", up, wl.F32, 2e-5*peak(wl.F32))
 
 	// Without the VFM the method refuses to run.
-	if _, err := dense.ProxyCLIP.Features(m, in.F32, 1, 336, 336); err == nil {
+	if _, err := dense.ProxyCLIP.Features(context.Background(), m, in.F32, 1, 336, 336); err == nil {
 		t.Fatal("proxyclip ran without a VFM")
 	}
-	if _, err := dense.ProxyCLIP.FeaturesWith(m, nil, in.F32, 1, 336, 336); err == nil {
+	if _, err := dense.ProxyCLIP.FeaturesWith(context.Background(), m, nil, in.F32, 1, 336, 336); err == nil {
 		t.Fatal("proxyclip ran with a nil VFM")
 	}
 }
@@ -65,12 +66,12 @@ func TestProxyBatchEqualsSingles(t *testing.T) {
 			}
 		}
 	}
-	all, err := dense.ProxyCLIP.FeaturesWith(m, vfm, crops, 2, S, S)
+	all, err := dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, crops, 2, S, S)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for b := 0; b < 2; b++ {
-		one, err := dense.ProxyCLIP.FeaturesWith(m, vfm, crops[b*3*S*S:(b+1)*3*S*S], 1, S, S)
+		one, err := dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, crops[b*3*S*S:(b+1)*3*S*S], 1, S, S)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/weights"
 )
 
 func peak(x []float32) float64 {
@@ -110,4 +111,31 @@ func TestTokensErrors(t *testing.T) {
 	if _, _, _, err := m.Tokens(make([]float32, 10), 1, 16, 16); err == nil {
 		t.Fatal("short input accepted")
 	}
+}
+
+// A DINO training checkpoint (teacher.backbone.* and student.backbone.*
+// names) loads the teacher.
+func TestTeacherPrefix(t *testing.T) {
+	f, err := weights.Read(golden.Path(t, "proxyclip", "tiny-dino", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &weights.File{Path: "full_checkpoint.pth", Tensors: map[string]*weights.Tensor{}}
+	for n, x := range f.Tensors {
+		g.Tensors["teacher.module.backbone."+n] = x
+		bad := *x
+		bad.F32 = make([]float32, len(x.F32)) // the student differs
+		g.Tensors["student.module.backbone."+n] = &bad
+	}
+	m, err := dino.FromWeights(g, &dino.HFConfig{Heads: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := golden.Proxy(t, "proxy/dino_input")
+	want := golden.Proxy(t, "proxy/dino_tokens")
+	got, _, _, err := m.Tokens(in.F32, 1, 336, 336)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.AssertClose(t, "teacher checkpoint tokens", got, want.F32, 2e-5*peak(want.F32))
 }

@@ -119,13 +119,19 @@ var (
 func canonicalize(f *weights.File) (map[string]*weights.Tensor, error) {
 	src := map[string]*weights.Tensor{}
 	for name, t := range f.Tensors {
-		n := name
-		for _, p := range []string{"module.", "backbone.", "teacher.", "vit.", "dino."} {
-			n = strings.TrimPrefix(n, p)
+		// A training checkpoint holds the student and the teacher; DINO's
+		// released backbones are the teacher's.
+		if strings.HasPrefix(name, "student.") || t.F32 == nil {
+			continue
 		}
-		if t.F32 != nil {
-			src[n] = t
+		n, prev := name, ""
+		for n != prev {
+			prev = n
+			for _, p := range []string{"module.", "backbone.", "teacher.", "vit.", "dino."} {
+				n = strings.TrimPrefix(n, p)
+			}
 		}
+		src[n] = t
 	}
 	if _, ok := src["patch_embed.proj.weight"]; ok {
 		return src, nil

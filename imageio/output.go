@@ -196,7 +196,7 @@ func JetColormap(v float32) [3]uint8 {
 	return Jet(HeatByte(v))
 }
 
-// HeatOverlay is CLIP Surgery's visualisation (demo.py; SPEC 6.1): the map
+// HeatOverlay is CLIP Surgery's visualisation (demo.py; docs/method.md#similarity-maps): the map
 // heat (H×W values in [0,1], row-major) through JetColormap, blended as
 // uint8(0.4·img + 0.6·jet) in float64 with truncation. The demo does this in
 // BGR and converts to RGB; the blend is per channel, so the RGB result is

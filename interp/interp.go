@@ -3,7 +3,7 @@
 // UpSampleKernel.cpp): bilinear with align_corners False or True, and
 // bicubic (A = −0.75) with align_corners False and an optional explicit
 // scale factor. No antialiasing. It is used for positional embeddings
-// (SPEC 3.4), similarity maps and logits.
+// (docs/model.md#positional-tables), similarity maps and logits.
 //
 // The arithmetic follows PyTorch 1.13's x86-64 build (the AVX2 kernels,
 // where the compiler fuses multiply-adds), which was measured against
@@ -210,7 +210,7 @@ func parallelChannels(c, n int, f func(c0, c1 int)) {
 // (cpu_upsample_linear_channels_last), which F.interpolate takes when the
 // input tensor is laid out channels-last — as in CLIP Surgery's
 // get_similarity_map, whose input is a permute(0, 3, 1, 2) of [B,h,w,K]
-// (SPEC 6.1). Input and output are still planar [c,h,w] / [c,outH,outW];
+// (docs/method.md#similarity-maps). Input and output are still planar [c,h,w] / [c,outH,outW];
 // only the rounding differs from ResizeBilinearTorch. Each output is
 // x00·w00 + x01·w01 + x10·w10 + x11·w11 with the four weights rounded to
 // float32 products of the row and column weights; the first c − c%8
@@ -300,7 +300,7 @@ func cubicTaps(in, out int, scale float64) []cubicTap {
 // [c,outH,outW]. When scaleH > 0 (scaleW > 0) the coordinate map uses that
 // explicit scale factor, src = (dst+0.5)/scale − 0.5, as PyTorch does for
 // F.interpolate(scale_factor=..., recompute_scale_factor=False) (SCLIP,
-// NACLIP and ClearCLIP's positional-embedding interpolation, SPEC 3.4; the
+// NACLIP and ClearCLIP's positional-embedding interpolation, docs/model.md#positional-tables; the
 // caller passes outH = floor(h·scaleH)); otherwise src = (dst+0.5)·in/out −
 // 0.5. src is not clamped; the four taps floor(src)−1 .. floor(src)+2 are
 // clamped to the edge, weighted by the cubic convolution kernel with

@@ -89,7 +89,7 @@ func TestTorchReference(t *testing.T) {
 	t.Logf("torch %s: %d cases, %d bit-exact (all bilinear); bicubic worst max|Δ|/max(peak,1) = %.3g", m.Torch, len(m.Cases), exact, worst)
 }
 
-// CLIP Surgery's get_similarity_map (SPEC 6.1) on the golden feature-surgery
+// CLIP Surgery's get_similarity_map (docs/method.md#similarity-maps) on the golden feature-surgery
 // output: min-max per class over the 196 patch tokens, then bilinear
 // (align_corners=False) to chelsea's 300×451.
 func TestGoldenSimilarityMap(t *testing.T) {
@@ -159,7 +159,7 @@ func TestBilinearKnown(t *testing.T) {
 		func() []float32 { return ResizeBicubicTorch(c, 2, 3, 5, 3, 5, 3.1/3, 5.1/5) },
 	} {
 		for _, v := range f() {
-			if math.Abs(float64(v)-1.5) > 4e-6 {
+			if !numtest.Near(float64(v), 1.5, 4e-6) {
 				t.Fatalf("constant map changed: %v", v)
 			}
 		}

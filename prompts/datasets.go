@@ -12,7 +12,7 @@ import (
 //
 //   - classes/cls_*.txt: wangf3014/SCLIP configs/ (commit
 //     57fa9aa7448d476b237547a16a11af4e6c3f50ea), used by SCLIP and, per
-//     BENCHMARKS 2.3, unchanged by NACLIP, ResCLIP and CASS. (NACLIP's copies
+//     docs/protocols.md#class-files, unchanged by NACLIP, ResCLIP and CASS. (NACLIP's copies
 //     were not retrievable for comparison.)
 //   - classes/clearclip/cls_voc21.txt: mc-lan/ClearCLIP configs/cls_voc21.txt
 //     (commit fd05ce4a6adf002935445fdfc288d9e4f4c513d8), which names the

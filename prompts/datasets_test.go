@@ -66,7 +66,7 @@ func TestClassFileBytes(t *testing.T) {
 	}
 }
 
-// Counts from BENCHMARKS 2.3 and 2.1 (prompt counts = names × 80).
+// Counts from docs/protocols.md#class-files (prompt counts = names × 80).
 func TestDatasetCounts(t *testing.T) {
 	cases := []struct {
 		name            string

@@ -7,7 +7,7 @@ import (
 )
 
 // Protocol is one method's published evaluation setting on one benchmark
-// (BENCHMARKS 2.2), as set by the segmentor defaults and configs/cfg_*.py of
+// (docs/protocols.md#per-dataset-settings), as set by the segmentor defaults and configs/cfg_*.py of
 // the reference repository.
 //
 // Images are resized with mmseg's Resize(scale=(MaxLong, Short),
@@ -69,10 +69,10 @@ func (p Protocol) Vocabulary() (*Vocabulary, error) {
 
 const (
 	noteClearCLIPFile   = "ClearCLIP's own copy of this class file was not retrievable; SCLIP's file is used (ClearCLIP builds on SCLIP, and only its VOC21 file is known to differ)"
-	noteClearCLIPConfig = "ClearCLIP's config for this benchmark was not retrievable; short side 448 as in its other configs and BENCHMARKS 2.2"
+	noteClearCLIPConfig = "ClearCLIP's config for this benchmark was not retrievable; short side 448 as in its other configs (docs/protocols.md#per-dataset-settings)"
 	noteProxyCLIPConfig = "ProxyCLIP's config for this benchmark was not retrievable; its segmentor defaults (short side 336, crop 336, stride 112, no threshold) as in its configs of the other benchmarks without background"
 	noteProxyCLIPFile   = "ProxyCLIP's copy of this class file was not retrievable; SCLIP's file is used, with SCLIP's separator"
-	noteClearCLIPObject = "ClearCLIP's cls_coco_object.txt was not retrievable (BENCHMARKS 2.3 says it names the background \"background\", unlike SCLIP's 26-synonym line); supply the class file yourself"
+	noteClearCLIPObject = "ClearCLIP's cls_coco_object.txt was not retrievable (it names the background \"background\", unlike SCLIP's 26-synonym line; docs/protocols.md#class-files); supply the class file yourself"
 )
 
 // benchmarkFiles names each benchmark's SCLIP class file.

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The values of BENCHMARKS 2.2, re-read from the repositories' configs.
+// The values of docs/protocols.md#per-dataset-settings, re-read from the repositories' configs.
 func TestProtocolValues(t *testing.T) {
 	type want struct {
 		short, crop, stride int

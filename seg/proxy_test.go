@@ -1,6 +1,7 @@
 package seg_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -33,7 +34,7 @@ func checkProxySlide(t *testing.T, in []float32, H, W int) {
 	G := golden.Proxy(t, "proxy/query_features")
 	Q, E := G.Shape[0], G.Shape[1]
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
-		return dense.ProxyCLIP.FeaturesWith(m, vfm, imgs, B, h, w)
+		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, imgs, B, h, w)
 	}
 	lg, err := seg.Infer(enc, in, H, W, G.F32, Q, E, proxyWindow, m.Vision.Patch, 300, 451)
 	if err != nil {
@@ -120,7 +121,7 @@ func TestProxyPadTo56(t *testing.T) {
 		if h%56 != 0 || w%56 != 0 {
 			t.Fatalf("window %dx%d not padded to a multiple of 56", w, h)
 		}
-		return dense.ProxyCLIP.FeaturesWith(m, vfm, imgs, B, h, w)
+		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, imgs, B, h, w)
 	}
 	lg, err := seg.Infer(enc, crop, S, S, G.F32, Q, E, proxyWindow, 16, S, S)
 	if err != nil {

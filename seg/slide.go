@@ -47,7 +47,7 @@ func (w Window) Validate() error {
 // Rect is a window position in the input, [Y0,Y1)×[X0,X1).
 type Rect struct{ Y0, X0, Y1, X1 int }
 
-// Windows lists the crops of forward_slide (SPEC 7.2, identical in SCLIP,
+// Windows lists the crops of forward_slide (docs/method.md#sliding-windows, identical in SCLIP,
 // NACLIP and ClearCLIP): grids = max(H−crop+stride−1, 0)//stride + 1 per
 // axis, the last window shifted back to end at the border, a crop larger
 // than the image clipped to it.
@@ -76,7 +76,7 @@ type Logits struct {
 }
 
 // Infer computes query logits for img (planar [3,H,W]) by the window rule,
-// at size outH×outW (the original image size; SPEC 7.2): each window's patch
+// at size outH×outW (the original image size; docs/method.md#sliding-windows): each window's patch
 // cosines are upsampled bilinearly to the window, summed and divided by the
 // per-pixel count, and the result resized to outH×outW. With the whole-image
 // rule the grid is upsampled to outH×outW directly (NACLIP forward_feature).

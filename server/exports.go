@@ -87,7 +87,7 @@ func addExports(resp *SegmentResponse, x exportRequest, r *freeseg.Result, names
 			return err
 		}
 		resp.Instances = append([]export.Region{}, regs...)
-		resp.Settings["instances"] = map[string]any{"min_area": x.opts.MinArea, "connectivity": int(x.opts.Connectivity), "max_instances": export.DefaultMaxInstances}
+		resp.Settings = append(resp.Settings, freeseg.Value{Name: "instances", Value: map[string]any{"min_area": x.opts.MinArea, "connectivity": int(x.opts.Connectivity), "max_instances": export.DefaultMaxInstances}})
 	} else {
 		regs = export.ClassRegions(&named)
 	}

@@ -75,8 +75,8 @@ func TestSegmentExports(t *testing.T) {
 			t.Fatalf("pixel %d in %d instances", i, n)
 		}
 	}
-	if s, ok := r.Settings["instances"].(map[string]any); !ok || s["connectivity"] != 4.0 {
-		t.Errorf("settings.instances %v", r.Settings["instances"])
+	if s, ok := r.Settings.Value("instances").(map[string]any); !ok || s["connectivity"] != 4.0 {
+		t.Errorf("settings.instances %v", r.Settings.Value("instances"))
 	}
 
 	// Not asked for: not there.

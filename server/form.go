@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/clip"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -257,26 +255,45 @@ type segmentRequest struct {
 	heatmaps  bool
 	exports   exportRequest // masks, coco, instances (exports.go)
 	exif      bool
-	maxSide   int // downscale larger images to this long side (0 = off)
 }
 
-// segmentFields are the accepted fields besides image.
-var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
-	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
-	"heatmaps", "exif", "max_side", "precision", "proxy_beta", "proxy_gamma")
+// Fields of the forms besides the settings of freeseg.Settings, which are
+// accepted by name (see GET /v1/params).
+var (
+	segmentFields = fieldSet(freeseg.ForSegment, append([]string{"classes", "background", "heatmaps", "exif"}, exportFields...)...)
+	explainFields = fieldSet(freeseg.ForExplain, "texts", "exif", "size")
+)
 
-func init() {
-	for _, n := range exportFields {
-		segmentFields[n] = true
-	}
-}
-
-func fieldSet(names ...string) map[string]bool {
+func fieldSet(u freeseg.Use, names ...string) map[string]bool {
 	m := map[string]bool{}
-	for _, n := range names {
+	for _, n := range append(names, freeseg.SettingNames(u)...) {
 		m[n] = true
 	}
 	return m
+}
+
+// applySettings sets the form's settings fields on o (each checked for its
+// type and range by the table) and then checks the sizes against the
+// service's own limit.
+func applySettings(f *form, o *freeseg.Options, u freeseg.Use, lim Limits) error {
+	given := map[string]string{}
+	for _, n := range freeseg.SettingNames(u) {
+		if v, ok := f.value(n); ok {
+			given[n] = v
+		}
+	}
+	if err := freeseg.Apply(o, given, u); err != nil {
+		return errorf(http.StatusBadRequest, "field %v", err)
+	}
+	for _, n := range []string{"short_side", "square", "crop", "stride", "max_side"} {
+		if v, ok := given[n]; ok {
+			s, _ := freeseg.SettingByName(n)
+			if x := s.Get(o).(int); x > lim.MaxSide {
+				return errorf(http.StatusBadRequest, "field %s: %s is above this service's limit of %d", n, v, lim.MaxSide)
+			}
+		}
+	}
+	return nil
 }
 
 // parseSegmentForm reads and checks a segment request; layers is the
@@ -320,43 +337,15 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 		// first class into background.
 		return nil, errorf(http.StatusBadRequest, "background %q is not offered here: use default, none, or your own names (\"sky, wall\")", background)
 	}
-	vocab, hasBG, notes, err := freeseg.WithBackground(v, background)
+	vocab, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	if q, _ := vocab.Queries(); len(q) > lim.MaxNames {
 		return nil, errorf(http.StatusBadRequest, "%d names to encode (synonyms and background names included); at most %d per request", len(q), lim.MaxNames)
 	}
-
-	d := freeseg.DefaultOptions()
-	p := freeseg.ParamsOf(d)
-	if v, ok := f.value("method"); ok {
-		p.Method = v
-	}
-	if v, ok := f.value("templates"); ok {
-		p.Templates = v
-	}
-	if v, ok := f.value("partial_labels"); ok {
-		p.Partial = v
-	}
-	for _, x := range []struct {
-		name string
-		dst  *int
-	}{{"short_side", &p.ShortSide}, {"square", &p.Square}, {"crop", &p.Crop}, {"stride", &p.Stride}, {"pamr", &p.PAMR}, {"partial_topk", &p.PartialTopK}} {
-		if err := f.intField(x.name, x.dst); err != nil {
-			return nil, err
-		}
-	}
-	for _, x := range []struct {
-		name string
-		dst  *float64
-	}{{"logit_scale", &p.LogitScale}, {"prob_thd", &p.ProbThd}, {"area_thd", &p.AreaThd}, {"partial_thd", &p.PartialThd}, {"partial_tau", &p.PartialTau}, {"partial_topq", &p.PartialQ},
-		{"proxy_beta", &p.ProxyBeta}, {"proxy_gamma", &p.ProxyGamma}} {
-		if err := f.floatField(x.name, x.dst); err != nil {
-			return nil, err
-		}
-	}
-	if err := f.boolField("whole", &p.Whole); err != nil {
+	o := freeseg.DefaultOptions()
+	if err := applySettings(f, &o, freeseg.ForSegment, lim); err != nil {
 		return nil, err
 	}
 	req = &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
@@ -368,44 +357,14 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 			return nil, err
 		}
 	}
-	if err := f.intField("max_side", &req.maxSide); err != nil {
-		return nil, err
-	}
 	if req.exports, err = parseExportFields(f); err != nil {
 		return nil, err
-	}
-	for _, x := range []struct {
-		name string
-		v    int
-	}{{"short_side", p.ShortSide}, {"square", p.Square}, {"crop", p.Crop}, {"stride", p.Stride}, {"max_side", req.maxSide}} {
-		if x.v < 0 || x.v > lim.MaxSide {
-			return nil, errorf(http.StatusBadRequest, "field %s: %d is outside 0..%d", x.name, x.v, lim.MaxSide)
-		}
-	}
-	if p.PAMR > 100 {
-		return nil, errorf(http.StatusBadRequest, "field pamr: %d steps; at most 100", p.PAMR)
-	}
-	o, err := p.Options(d)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	o.Background = hasBG
-	if !hasBG {
-		o.ProbThd = 0
 	}
 	if err := o.Validate(layers); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
-	if v, ok := f.value("precision"); ok {
-		if o.Precision, err = clip.ParsePrecision(v); err != nil {
-			return nil, errorf(http.StatusBadRequest, "field precision: %v", err)
-		}
-	}
 	req.opts = o
-	req.names = vocab.ClassNames()
-	if hasBG {
-		req.names[0] = "background"
-	}
+	req.names = vocab.DisplayNames()
 	return req, nil
 }
 
@@ -414,12 +373,9 @@ type explainRequest struct {
 	image     *upload
 	imageName string
 	texts     []string
-	opts      freeseg.ExplainOptions
+	opts      freeseg.Options
 	exif      bool
-	maxSide   int
 }
-
-var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
 
 // On success the caller must close req.image.
 func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *explainRequest, err error) {
@@ -453,58 +409,30 @@ func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits
 	if len(texts) > lim.MaxClasses {
 		return nil, errorf(http.StatusBadRequest, "%d texts; at most %d per request", len(texts), lim.MaxClasses)
 	}
+	// size is the older name of square.
+	if size, ok := f.value("size"); ok {
+		if _, dup := f.value("square"); dup {
+			return nil, errorf(http.StatusBadRequest, "give square or size (its older name), not both")
+		}
+		f.fields["square"] = size
+	}
 	o := freeseg.DefaultExplainOptions()
-	if s, ok := f.value("method"); ok {
-		m, err := dense.ByName(s)
-		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
-		}
-		o.Method = m
-	}
-	if err := o.Method.Validate(layers); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	if s, ok := f.value("templates"); ok {
-		if _, err := prompts.Templates(s); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
-		}
-		o.Templates = s
-	}
-	o.FeatureSurgery = "auto"
-	if s, ok := f.value("feature_surgery"); ok {
-		o.FeatureSurgery = strings.ToLower(s)
-	}
-	switch o.FeatureSurgery {
-	case "auto":
-		o.FeatureSurgery = "multi"
-		if len(texts) == 1 {
-			o.FeatureSurgery = "redundant"
-		}
-	case "multi":
-		if len(texts) < 2 {
-			return nil, errorf(http.StatusBadRequest, "feature_surgery multi needs two or more texts; use redundant or auto for one")
-		}
-	case "redundant", "off":
-	default:
-		return nil, errorf(http.StatusBadRequest, "feature_surgery %q: want auto, multi, redundant or off", o.FeatureSurgery)
-	}
-	req = &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
-	if err := f.intField("size", &o.Size); err != nil {
+	if err := applySettings(f, &o, freeseg.ForExplain, lim); err != nil {
 		return nil, err
 	}
-	if o.Size < 1 || o.Size > lim.MaxSide {
-		return nil, errorf(http.StatusBadRequest, "field size: %d is outside 1..%d", o.Size, lim.MaxSide)
+	if o.Resize.Mode != freeseg.ResizeSquare {
+		return nil, errorf(http.StatusBadRequest, "field square: explanations need a square input size of at least 1")
 	}
+	if o.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
+		return nil, errorf(http.StatusBadRequest, "feature_surgery multi needs two or more texts; use redundant or auto for one")
+	}
+	if err := o.Validate(layers); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	req = &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true, opts: o}
 	if err := f.boolField("exif", &req.exif); err != nil {
 		return nil, err
 	}
-	if err := f.intField("max_side", &req.maxSide); err != nil {
-		return nil, err
-	}
-	if req.maxSide < 0 || req.maxSide > lim.MaxSide {
-		return nil, errorf(http.StatusBadRequest, "field max_side: %d is outside 0..%d", req.maxSide, lim.MaxSide)
-	}
-	req.opts = o
 	return req, nil
 }
 

@@ -56,7 +56,7 @@ func FuzzParseSegmentForm(f *testing.F) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Fatalf("%d files left in the upload folder", len(entries))
 		}
-		if (req.opts.Background && req.names[0] != "background") || req.maxSide < 0 || req.maxSide > lim.MaxSide {
+		if (req.vocab.Background && req.names[0] != "background") || req.opts.MaxSide < 0 || req.opts.MaxSide > lim.MaxSide {
 			t.Fatalf("accepted %+v", req)
 		}
 	})

@@ -377,3 +377,30 @@ func TestUploadSpill(t *testing.T) {
 	}
 	healthy(t, ts.URL)
 }
+
+// Many names the cache has never seen cost minutes of text encoding (20
+// names × 80 templates took 12 s on ViT-B's text tower, 2 cores): past the
+// text budget a request is refused before it waits, and says how to fit.
+func TestTextWorkRefused(t *testing.T) {
+	cfg := DefaultConfig()
+	var names []string
+	for i := range 300 {
+		names = append(names, fmt.Sprintf("never seen %d", i))
+	}
+	parts := []part{{"image", "p.png", string(photo(t, 32, 24))}, {"classes", "", strings.Join(names, "; ")}, {"background", "", "none"}, {"pamr", "", "0"}}
+	var b0 freeseg.Budget
+	q := make([]string, len(names))
+	copy(q, names)
+	testEngine(t).AddTextCost(&b0, q, "openai80")
+	cfg.Budget.MaxTextGFLOPs = b0.TextGFLOPs / 2 // the tiny model's text tower is cheap: scale the limit to it
+	_, ts := testServer(t, cfg)
+	resp, b := postForm(t, ts.URL+"/v1/segment", parts...)
+	if msg := errorBody(t, b); resp.StatusCode != 422 || !strings.Contains(msg, "templates=single") || !strings.Contains(msg, "24000 prompts") {
+		t.Errorf("%d %s", resp.StatusCode, msg)
+	}
+	healthy(t, ts.URL)
+	resp, b = postForm(t, ts.URL+"/v1/segment", append(parts, part{"templates", "", "single"})...)
+	if resp.StatusCode != 200 {
+		t.Errorf("with one template: %d %.200s", resp.StatusCode, b)
+	}
+}

@@ -184,7 +184,7 @@ func (m *metrics) write(w io.Writer, g gauges) {
 	counter := func(name, help string, v any) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %v\n", name, help, name, name, v)
 	}
-	gauge("freeseg_inference_queue_length", "Inference requests waiting for a slot.", g.queued)
+	gauge("freeseg_inference_queue_length", "Inference requests admitted and waiting for a slot (or still sending their bodies).", g.queued)
 	gauge("freeseg_inference_in_flight", "Inferences running.", g.inFlight)
 	gauge("freeseg_inference_max_concurrent", "Inference slots (--concurrency).", g.maxConcurrent)
 	gauge("freeseg_inference_queue_capacity", "Requests that may wait for a slot before 429 (--queue).", g.queueCapacity)

@@ -14,17 +14,6 @@ import (
 	"github.com/freeseg/freeseg/tokenizer"
 )
 
-// ClassJSON describes one class of a segmentation.
-type ClassJSON struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`    // RGB of the class in the overlay and the label PNG's palette
-	Fraction float64  `json:"fraction"` // share of the pixels labelled with it
-	Score    float64  `json:"score"`    // image-level score (softmax over classes of the pooled logits)
-	Kept     bool     `json:"kept"`     // kept by the partial-label stage (always true when it is off)
-}
-
 // HeatmapJSON is one class's probability map as an 8-bit greyscale PNG
 // (round(p·255)), base64.
 type HeatmapJSON struct {
@@ -42,22 +31,15 @@ type Timing struct {
 	TotalMS     float64 `json:"total_ms"`
 }
 
-// SegmentResponse is the JSON answer of POST /v1/segment.
+// SegmentResponse is the JSON answer of POST /v1/segment: the report that
+// freeseg segment also writes (freeseg.SegmentReport), and the images.
 type SegmentResponse struct {
-	Model       string         `json:"model"`
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	InputWidth  int            `json:"input_width"`
-	InputHeight int            `json:"input_height"`
-	Classes     []ClassJSON    `json:"classes"`
-	Notes       []string       `json:"notes,omitempty"`
-	Settings    map[string]any `json:"settings"`
-	Timing      Timing         `json:"timing"`
+	freeseg.SegmentReport
+	Timing Timing `json:"timing"`
 	// LabelsPNG is the label map: a palette PNG whose pixel values are the
 	// class indices (LabelsFormat "palette", up to 256 classes) or a
 	// 16-bit greyscale PNG of them ("gray16").
-	LabelsPNG    string `json:"labels_png"`
-	LabelsFormat string `json:"labels_format"`
+	LabelsPNG string `json:"labels_png"`
 	// OverlayPNG is the photo with the class colours blended in and a
 	// legend of the classes present on its right.
 	OverlayPNG string        `json:"overlay_png"`
@@ -121,30 +103,33 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer req.image.close()
 	queries, _ := req.vocab.Queries()
-	ow, oh, err := s.checkUpload(req.image, req.maxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries)))
+	ow, oh, err := s.checkUpload(req.image, req.opts.MaxSide, len(queries)+req.vocab.Len(), fmt.Sprintf("%d classes (%d names)", req.vocab.Len(), len(queries)))
 	if err != nil {
 		return err
 	}
 	b, err := s.eng.SegmentBudget(ow, oh, len(queries), req.vocab.Len(), req.opts)
+	if err == nil {
+		err = s.eng.AddTextCost(&b, queries, req.opts.Templates)
+	}
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
 	}
-	if err := s.checkBudget(&b, req.opts.Window.Crop == 0); err != nil {
+	if err := s.checkBudget(&b, req.opts.Whole); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var res *freeseg.Result
-	img, times, err := s.decodeAndRun(ctx, "segment", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	_, times, err := s.decodeAndRun(ctx, "segment", tk, req.image, req.imageName, req.exif, req.opts.MaxSide, func(img *imageio.RGB) error {
 		var err error
-		res, err = s.eng.Segment(img, req.vocab, req.opts)
+		res, err = s.eng.Segment(ctx, img, req.vocab, req.opts)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	t := time.Now()
-	resp, err := s.segmentResponse(req, img, res)
+	resp, err := s.segmentResponse(req, res)
 	if err != nil {
 		return err
 	}
@@ -207,6 +192,10 @@ func (s *Server) checkBudget(b *freeseg.Budget, whole bool) error {
 		hint = "send max_side=1024 (a smaller image), a smaller size or fewer texts"
 	case be.What == "memory":
 		hint = "send max_side=1024 (a smaller image), fewer classes, pamr=0, or a smaller short_side or square"
+	case be.What == "text" && b.Op == "explain":
+		hint = "send fewer new texts (texts already used are cached), or templates=single"
+	case be.What == "text":
+		hint = "send fewer new class names (names already used are cached, the default background's too), or templates=single"
 	case b.Op == "explain":
 		hint = "send a smaller size"
 	default:
@@ -216,6 +205,9 @@ func (s *Server) checkBudget(b *freeseg.Budget, whole bool) error {
 	case "tokens":
 		return errorf(http.StatusUnprocessableEntity, "the network input (%dx%d pixels a pass) would be %d tokens, more than this server's limit of %d: %s",
 			b.PassW, b.PassH, b.Tokens, l.MaxTokens, hint)
+	case "text":
+		return errorf(http.StatusUnprocessableEntity, "this %s needs %d prompts encoded for names not yet cached, about %.0f GFLOPs, more than this server's limit of %.0f: %s",
+			b.Op, b.TextSequences, b.TextGFLOPs, l.MaxTextGFLOPs, hint)
 	case "memory":
 		return errorf(http.StatusRequestEntityTooLarge, "this %s (image %dx%d, network input %dx%d) needs about %s of working memory, more than this server's limit of %s: %s",
 			b.Op, b.ImageW, b.ImageH, b.InputW, b.InputH, describeLimit(b.PeakBytes), describeLimit(l.MaxBytes), hint)
@@ -261,25 +253,18 @@ func (s *Server) decodeAndRun(ctx context.Context, op string, tk *ticket, image 
 	return img, st, err
 }
 
-func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *freeseg.Result) (*SegmentResponse, error) {
+func (s *Server) segmentResponse(req *segmentRequest, r *freeseg.Result) (*SegmentResponse, error) {
 	C := len(req.names)
-	pal := freeseg.ClassColors(C, req.opts.Background)
-	resp := &SegmentResponse{
-		Model: s.modelName(), Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Notes: req.notes, Settings: req.opts.Summary(),
-	}
-	resp.Settings["max_side"] = req.maxSide
-	resp.Settings["exif"] = req.exif
-	for c := 0; c < C; c++ {
-		resp.Classes = append(resp.Classes, ClassJSON{Index: c, Name: req.names[c], Synonyms: req.vocab.Names[c], Color: pal[c],
-			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-	}
+	pal := freeseg.ClassColors(C, r.Background)
+	resp := &SegmentResponse{SegmentReport: freeseg.NewSegmentReport(r, req.vocab, &req.opts)}
+	resp.Image, resp.Model, resp.Notes = displayName(req.imageName), s.modelName(), req.notes
+	resp.Settings = append(resp.Settings, freeseg.Value{Name: "exif", Value: req.exif})
 	var err error
-	resp.LabelsPNG, resp.LabelsFormat, err = labelsBase64(r.Labels, r.Width, r.Height, pal)
+	resp.LabelsPNG, _, err = labelsBase64(r.Labels, r.Width, r.Height, pal)
 	if err != nil {
 		return nil, err
 	}
-	overlay := freeseg.Overlay(img, r, req.names, req.opts.Background)
+	overlay := freeseg.Overlay(r)
 	if resp.OverlayPNG, err = rgbBase64(overlay); err != nil {
 		return nil, err
 	}
@@ -293,25 +278,18 @@ func (s *Server) segmentResponse(req *segmentRequest, img *imageio.RGB, r *frees
 			resp.Heatmaps = append(resp.Heatmaps, HeatmapJSON{Index: c, Name: req.names[c], PNG: png})
 		}
 	}
-	if err := addExports(resp, req.exports, r, req.names, req.opts.Background); err != nil {
+	if err := addExports(resp, req.exports, r, req.names, r.Background); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
-// ExplainResponse is the JSON answer of POST /v1/explain.
+// ExplainResponse is the JSON answer of POST /v1/explain: the report that
+// freeseg explain also writes (freeseg.ExplainReport), and the heat maps.
 type ExplainResponse struct {
-	Model          string         `json:"model"`
-	Width          int            `json:"width"`
-	Height         int            `json:"height"`
-	Texts          []string       `json:"texts"`
-	Method         string         `json:"method"`
-	FeatureSurgery string         `json:"feature_surgery"`
-	Size           int            `json:"size"`
-	Templates      string         `json:"templates"`
-	Heatmaps       []ExplainHeat  `json:"heatmaps"`
-	Timing         Timing         `json:"timing"`
-	Settings       map[string]any `json:"settings"`
+	freeseg.ExplainReport
+	Heatmaps []ExplainHeat `json:"heatmaps"`
+	Timing   Timing        `json:"timing"`
 }
 
 // ExplainHeat is one text's similarity map as CLIP Surgery draws it (jet
@@ -333,14 +311,21 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer req.image.close()
-	if p := s.eng.Model.Vision.Patch; req.opts.Size < p {
-		return errorf(http.StatusBadRequest, "field size: %d is smaller than one %d-pixel patch", req.opts.Size, p)
+	if p := s.eng.Model.Vision.Patch; req.opts.Resize.Size < p {
+		return errorf(http.StatusBadRequest, "field square: %d is smaller than one %d-pixel patch", req.opts.Resize.Size, p)
 	}
-	ow, oh, err := s.checkUpload(req.image, req.maxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts)))
+	ow, oh, err := s.checkUpload(req.image, req.opts.MaxSide, len(req.texts)+1, fmt.Sprintf("%d texts", len(req.texts)))
 	if err != nil {
 		return err
 	}
 	b, err := s.eng.ExplainBudget(ow, oh, len(req.texts), req.opts)
+	if err == nil {
+		texts := req.texts
+		if req.opts.FeatureSurgery.For(len(req.texts)) == freeseg.SurgeryRedundant {
+			texts = append(texts[:len(texts):len(texts)], "") // the empty name's ensemble
+		}
+		err = s.eng.AddTextCost(&b, texts, req.opts.Templates)
+	}
 	if err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -350,21 +335,21 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InferenceTimeout)
 	defer cancel()
 	var ex *freeseg.Explanation
-	img, times, err := s.decodeAndRun(ctx, "explain", tk, req.image, req.imageName, req.exif, req.maxSide, func(img *imageio.RGB) error {
+	_, times, err := s.decodeAndRun(ctx, "explain", tk, req.image, req.imageName, req.exif, req.opts.MaxSide, func(img *imageio.RGB) error {
 		var err error
-		ex, err = s.eng.Explain(img, req.texts, req.opts)
+		ex, err = s.eng.Explain(ctx, img, req.texts, req.opts)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	t := time.Now()
-	resp := &ExplainResponse{Model: s.modelName(), Width: img.W, Height: img.H, Texts: req.texts, Method: req.opts.Method.Name,
-		FeatureSurgery: req.opts.FeatureSurgery, Size: req.opts.Size, Templates: req.opts.Templates,
-		Settings: map[string]any{"max_side": req.maxSide, "exif": req.exif}}
-	HW := img.W * img.H
+	resp := &ExplainResponse{ExplainReport: freeseg.NewExplainReport(ex, &req.opts)}
+	resp.Image, resp.Model = displayName(req.imageName), s.modelName()
+	resp.Settings = append(resp.Settings, freeseg.Value{Name: "exif", Value: req.exif})
+	HW := ex.Width * ex.Height
 	for k, text := range req.texts {
-		png, err := rgbBase64(imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW]))
+		png, err := rgbBase64(imageio.HeatOverlay(ex.Image, ex.Maps[k*HW:(k+1)*HW]))
 		if err != nil {
 			return err
 		}

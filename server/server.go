@@ -6,6 +6,7 @@
 //	POST /v1/segment  multipart: image, classes, options  → JSON with PNGs (base64)
 //	POST /v1/explain  multipart: image, texts, options    → JSON with heat-map PNGs
 //	GET  /v1/models   the loaded model, methods, template sets, limits
+//	GET  /v1/params   every setting: name, help, type, default, range
 //	GET  /healthz     {"status":"ok"} (503 while shutting down)
 //	GET  /metrics     Prometheus text format
 //	GET  /            the page
@@ -96,9 +97,11 @@ func DefaultConfig() Config {
 // ServiceLimits are the service's default inference budget: one pass of at
 // most 4,097 tokens (a 1024×1024 input of /16 patches, 896×896 of /14),
 // 2 GiB of estimated working memory, 4,000 GFLOPs (about 110 windows of
-// ViT-B/16 at 224, some seconds to a minute on a CPU).
+// ViT-B/16 at 224, some seconds to a minute on a CPU), and 10,000 GFLOPs
+// of text encoding for names not yet cached (about 130 new names with the
+// 80 ImageNet templates on ViT-B/16's text tower).
 func ServiceLimits() freeseg.Limits {
-	return freeseg.Limits{MaxTokens: 4097, MaxBytes: 2 << 30, MaxGFLOPs: 4000}
+	return freeseg.Limits{MaxTokens: 4097, MaxBytes: 2 << 30, MaxGFLOPs: 4000, MaxTextGFLOPs: 10_000}
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	set(&c.Budget.MaxBytes, d.Budget.MaxBytes)
 	if !(c.Budget.MaxGFLOPs > 0) {
 		c.Budget.MaxGFLOPs = d.Budget.MaxGFLOPs
+	}
+	if !(c.Budget.MaxTextGFLOPs > 0) {
+		c.Budget.MaxTextGFLOPs = d.Budget.MaxTextGFLOPs
 	}
 	if c.Queue < 0 {
 		c.Queue = 0
@@ -183,6 +189,7 @@ func New(e *freeseg.Engine, cfg Config) *Server {
 		"/v1/segment": {[]string{http.MethodPost}, s.handleSegment},
 		"/v1/explain": {[]string{http.MethodPost}, s.handleExplain},
 		"/v1/models":  {[]string{http.MethodGet, http.MethodHead}, s.handleModels},
+		"/v1/params":  {[]string{http.MethodGet, http.MethodHead}, s.handleParams},
 		"/healthz":    {[]string{http.MethodGet, http.MethodHead}, s.handleHealth},
 		"/metrics":    {[]string{http.MethodGet, http.MethodHead}, s.handleMetrics},
 	}

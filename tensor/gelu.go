@@ -7,13 +7,26 @@ import "math"
 // 2016), the activation of DINO and of the LAION-trained open_clip models.
 // CLIP's OpenAI models use QuickGELU instead.
 //
-// The result is within about one ulp of the correctly rounded float32 value
-// for every input (tested against math.Erf). For |x| < 10, Φ comes from a
+// With AVX-512 (gelu_amd64.s, about 15 times faster) Φ comes from
+// Numerical Recipes' erfc in float32, 16 values at a time: within 1.5e-6
+// relative of the exact value for x ≥ −5 (measured 1.2e-6), 1e-5 below
+// (measured 7.5e-6; the values there are under 2e-6·|x|, and a float32
+// exponent near −z² carries that much), and subnormal results may flush
+// to zero. Otherwise the result is within about one ulp of the correctly
+// rounded float32 value for every input (tested against math.Erf): for
+// |x| < 10, Φ comes from a
 // table of Φ, φ and φ' = −x·φ at steps of 1/32, joined by quintic Hermite
 // interpolation in float64 (error below 1e-9 of Φ, and of φ/|x| in the
 // lower tail, where 1 + erf would cancel); beyond, math.Erfc is evaluated
 // directly. NaN stays NaN, +Inf gives +Inf, −Inf gives −0.
 func GELU(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	if simdLevel == levelAVX512 {
+		geluAVX512(&x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		x[i] = gelu1(v)
 	}

@@ -23,7 +23,7 @@ const (
 )
 
 // numMerges is how many merge lines CLIP uses: lines[1 : 49152-256-2+1] of
-// the OpenAI file (SPEC 3.6 step 1). The file holds many more; the rest are
+// the OpenAI file (docs/model.md#tokenizer). The file holds many more; the rest are
 // ignored by the reference too.
 const numMerges = 49152 - 256 - 2
 
@@ -118,7 +118,7 @@ func isFile(p string) bool {
 }
 
 // LoadOpenAI builds the tokenizer from OpenAI's bpe_simple_vocab_16e6.txt.gz
-// exactly as simple_tokenizer.py does (SPEC 3.6 step 1): the vocabulary is
+// exactly as simple_tokenizer.py does (docs/model.md#tokenizer): the vocabulary is
 // not stored in the file but derived from the byte alphabet and the first
 // 48894 merges.
 func LoadOpenAI(bpeGz string) (*Tokenizer, error) {
@@ -187,7 +187,7 @@ func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 	}
 
 	// vocab = byte chars, the same with "</w>", the joined merges, then the
-	// two special tokens (SPEC 3.6 step 1).
+	// two special tokens (docs/model.md#tokenizer).
 	vocab := make([]string, 0, 2*256+len(merges)+2)
 	for _, r := range byteRunes {
 		vocab = append(vocab, string(r))

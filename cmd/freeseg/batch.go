@@ -372,7 +372,9 @@ func checkOutDir(dir string) error {
 	return nil
 }
 
-// batchFlags are the batch and safety flags of the image commands.
+// batchFlags are the batch and safety flags of the image commands. The
+// scaling bound, maxSide, is the max_side setting of the settings table
+// (--max-side), copied here once the flags are parsed.
 type batchFlags struct {
 	strict, recursive bool
 	maxSide           int
@@ -382,7 +384,6 @@ type batchFlags struct {
 func (b *batchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.strict, "strict", false, "stop at the first image that fails (default: go on, list the failures at the end and exit 1)")
 	fs.BoolVar(&b.recursive, "recursive", false, "take the images of subfolders too; outputs mirror the input tree")
-	fs.IntVar(&b.maxSide, "max-side", 0, "scale images whose long side is larger down to this many pixels first (0 = off)")
 	fs.Int64Var(&b.maxMemoryMB, "max-memory-mb", 0, "refuse images whose run is estimated (from the header) to need more memory than this (0 = half of the available memory)")
 }
 

@@ -473,11 +473,11 @@ func TestSegmentValidatesFirst(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--logit-scale", "Inf"}, "--logit-scale +Inf must be a finite number"},
-		{[]string{"--prob-thd", "NaN"}, "--prob-thd NaN"},
-		{[]string{"--partial-labels", "median"}, "smoothmin, max, mean, lse, cls or off"},
-		{[]string{"--max-side", "-1"}, "--max-side"},
-		{[]string{"--max-long", "-5"}, "--max-long"},
+		{[]string{"--logit-scale", "Inf"}, `logit_scale: "Inf" is not a finite number`},
+		{[]string{"--prob-thd", "NaN"}, `prob_thd: "NaN" is not a finite number`},
+		{[]string{"--partial-labels", "median"}, "off, smoothmin, max, mean, lse, cls"},
+		{[]string{"--max-side", "-1"}, "max_side: -1 is outside"},
+		{[]string{"--max-long", "-5"}, "max_long: -5 is outside"},
 	} {
 		code, _, errs := run(t, append(segmentArgs(model, "--out", out, img), c.args...)...)
 		if code != 2 || !strings.Contains(errs, c.want) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -155,7 +156,7 @@ func runBench(e *env, args []string) error {
 	for i := range crop {
 		crop[i] = float32(math.Sin(float64(i)))
 	}
-	s, err := timeIt(*repeat, func() error { _, err := dense.Vanilla.Features(m, crop, 1, S, S); return err })
+	s, err := timeIt(*repeat, func() error { _, err := dense.Vanilla.Features(context.Background(), m, crop, 1, S, S); return err })
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func runBench(e *env, args []string) error {
 	res["crop224_cpu_ms"] = round1(lastCPU * 1000)
 	logf("one %dx%d crop (vanilla, all tokens): %.1f ms (CPU %.0f ms)\n", S, S, s*1000, lastCPU*1000)
 	for _, meth := range []dense.Method{dense.Surgery, dense.SCLIP, dense.NACLIP} {
-		s, err := timeIt(*repeat, func() error { _, err := meth.Features(m, crop, 1, S, S); return err })
+		s, err := timeIt(*repeat, func() error { _, err := meth.Features(context.Background(), m, crop, 1, S, S); return err })
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func runBench(e *env, args []string) error {
 	for i := range big {
 		big[i] = float32(math.Sin(float64(i)))
 	}
-	s, err = timeIt(*repeat, func() error { _, err := dense.Vanilla.Features(m, big, 1, 2*S, 2*S); return err })
+	s, err = timeIt(*repeat, func() error { _, err := dense.Vanilla.Features(context.Background(), m, big, 1, 2*S, 2*S); return err })
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func runBench(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = eng.Segment(img, vocab, opts)
+		_, err = eng.Segment(context.Background(), img, vocab, opts)
 		return err
 	})
 	if err != nil {

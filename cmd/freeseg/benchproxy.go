@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 
 	"github.com/freeseg/freeseg"
@@ -47,7 +48,7 @@ func benchProxyCLIP(m *clip.Model, vfm string, repeat int, photo []byte, res map
 	res["vfm_window336_ms"] = round1(s * 1000)
 	logf("proxyclip, %s on one 336x336 window: %.1f ms\n", eng.VFM.Config.Name(), s*1000)
 	s, err = timeIt(repeat, func() error {
-		_, err := dense.ProxyCLIP.FeaturesWith(m, eng.VFM, crop, 1, S, S)
+		_, err := dense.ProxyCLIP.FeaturesWith(context.Background(), m, eng.VFM, crop, 1, S, S)
 		return err
 	})
 	if err != nil {
@@ -78,7 +79,7 @@ func benchProxyCLIP(m *clip.Model, vfm string, repeat int, photo []byte, res map
 		if err != nil {
 			return err
 		}
-		_, err = eng.Segment(img, vocab, opts)
+		_, err = eng.Segment(context.Background(), img, vocab, opts)
 		return err
 	})
 	if err != nil {

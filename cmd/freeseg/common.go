@@ -131,38 +131,38 @@ func writeJSON(w io.Writer, v any) error {
 
 // buildVocabulary assembles the classes of segment: --classes or
 // --classes-file, and the background rule.
-func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, bool, []string, error) {
+func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
 	var v *prompts.Vocabulary
 	var err error
 	switch {
 	case classes != "" && classesFile != "":
-		return nil, false, nil, usagef("give --classes or --classes-file, not both")
+		return nil, nil, usagef("give --classes or --classes-file, not both")
 	case classes != "":
 		v, err = prompts.ParseClassList(classes)
 	case classesFile != "":
 		f, ferr := os.Open(classesFile)
 		if ferr != nil {
-			return nil, false, nil, ferr
+			return nil, nil, ferr
 		}
 		defer f.Close()
 		v, err = prompts.ParseClassFile(f, classesFile, prompts.SepSCLIP)
 	default:
-		return nil, false, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
+		return nil, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
 	}
 	if err != nil {
-		return nil, false, nil, err
+		return nil, nil, err
 	}
 	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
-		return nil, false, nil, usagef("--background file needs --classes-file (line 0 is the background)")
+		return nil, nil, usagef("--background file needs --classes-file (line 0 is the background)")
 	}
-	out, hasBG, notes, err := freeseg.WithBackground(v, background)
+	out, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		if classesFile != "" {
-			return nil, false, nil, fmt.Errorf("%s: %w", classesFile, err)
+			return nil, nil, fmt.Errorf("%s: %w", classesFile, err)
 		}
-		return nil, false, nil, fmt.Errorf("--background: %w", err)
+		return nil, nil, fmt.Errorf("--background: %w", err)
 	}
-	return out, hasBG, notes, nil
+	return out, notes, nil
 }
 
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
@@ -226,3 +226,5 @@ func softmaxScaled(x []float64, scale float64) []float64 {
 	}
 	return out
 }
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -43,6 +42,7 @@ type evalFlags struct {
 	limit, overlays                                            int
 	shard                                                      string
 	resume, strict, noCache, quiet                             bool
+	vfm                                                        string
 	saveEvery                                                  time.Duration
 }
 
@@ -68,15 +68,14 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.saveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not read or write the on-disk text classifier cache")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
-func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *segmentFlags) {
+func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
 	fs := newFlags(e, commands["eval"])
 	ef := &evalFlags{}
 	ef.register(fs)
-	sf := &segmentFlags{}
-	sf.register(fs, preset)
-	return fs, ef, sf
+	return fs, ef, bindSettings(fs, preset, freeseg.ForEval)
 }
 
 // evalPreset is the protocol of the flags' method on their dataset (for a
@@ -102,9 +101,8 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 		return p, o, err
 	}
 	if folder {
-		o.Background = ef.withBackground
-		if !o.Background {
-			o.ProbThd, o.AreaThd = 0, 0
+		if !ef.withBackground {
+			o.AreaThd = 0 // the preset's area rule is for a background set
 		}
 	}
 	return p, o, nil
@@ -114,7 +112,7 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
+func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
 	none := prompts.Protocol{}
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
@@ -150,11 +148,6 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[strin
 	return ef, sf, set, p, preset, nil
 }
 
-// pipelineFlags are the segmentFlags names, to list the overrides.
-var pipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq",
-	"vfm", "proxy-beta", "proxy-gamma"}
-
 func parseShard(s string) (int, int, error) {
 	if s == "" {
 		return 0, 1, nil
@@ -179,72 +172,17 @@ func protocolName(p prompts.Protocol) string {
 	return p.Method
 }
 
-// describeMethod is a dense method's definition in words (dense.Method),
-// for the report's method_params.
-func describeMethod(m dense.Method) string {
-	if m.Blocks == 0 {
-		return "no block changed"
+// pipelineSettings describes every option that changes the labels: the
+// settings table's values, and the rules the table does not hold.
+func pipelineSettings(o freeseg.Options, background bool) map[string]string {
+	m := map[string]string{}
+	for _, v := range freeseg.ReportSettings(&o, freeseg.ForEval, background) {
+		m[v.Name] = fmt.Sprint(v.Value)
 	}
-	parts := []string{fmt.Sprintf("last %d block(s) changed", m.Blocks)}
-	if m.DualPath {
-		parts = append(parts, "dual path")
-	}
-	parts = append(parts, "attention "+m.Attn.String())
-	if m.Sigma > 0 {
-		parts = append(parts, fmt.Sprintf("Gaussian neighbourhood sigma %g", m.Sigma))
-	}
-	yes := map[bool]string{true: "with", false: "without"}
-	parts = append(parts, yes[m.Residual]+" residual", yes[m.FFN]+" FFN")
-	switch m.Pos {
-	case dense.PosBilinear:
-		parts = append(parts, "positions resized bilinearly")
-	case dense.PosBicubicScale:
-		parts = append(parts, "positions resized bicubically by scale factor")
-	}
-	return strings.Join(parts, ", ")
-}
-
-// pipelineSettings describes every option that changes the labels.
-func pipelineSettings(o freeseg.Options) map[string]string {
-	m := map[string]string{
-		"method":        o.Method.Name,
-		"method_params": describeMethod(o.Method),
-		"templates":     o.Templates,
-		"logit_scale":   fmt.Sprint(o.LogitScale),
-		"prob_thd":      fmt.Sprint(o.ProbThd),
-		"area_thd":      fmt.Sprint(o.AreaThd),
-	}
-	switch o.Resize.Mode {
-	case "short":
-		m["resize"] = fmt.Sprintf("short side %d, long side at most %d (cv2 bilinear)", o.Resize.Size, o.Resize.MaxLong)
-	case "square":
-		m["resize"] = fmt.Sprintf("square %dx%d (PIL bicubic)", o.Resize.Size, o.Resize.Size)
-	default:
-		m["resize"] = "none"
-	}
-	if o.Window.Crop > 0 {
-		m["window"] = fmt.Sprintf("slide, crop %d, stride %d", o.Window.Crop, o.Window.Stride)
-	} else {
-		m["window"] = "whole image"
-	}
-	if o.Window.PadToPatch {
-		m["window"] += ", crops padded to the patch size"
-	}
-	if o.Background {
-		m["background"] = "class 0"
-	} else {
-		m["background"] = "none"
-	}
-	if o.PAMRSteps > 0 {
-		m["pamr"] = fmt.Sprintf("%d steps, dilations %v", o.PAMRSteps, o.PAMRDilations)
-	} else {
-		m["pamr"] = "off"
-	}
-	if o.Partial.Enabled {
-		m["partial_labels"] = fmt.Sprintf("%s, tau %g, top-q %g, thd %g, top-k %d", o.Partial.Pool, o.Partial.Tau, o.Partial.TopQ, o.Partial.Thd, o.Partial.TopK)
-	} else {
-		m["partial_labels"] = "off"
-	}
+	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
+	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
+	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
+	m["method_params"] = o.Method.Describe()
 	return m
 }
 
@@ -287,23 +225,16 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if ef.overlays < 0 {
 		return nil, usagef("--overlays %d must not be negative", ef.overlays)
 	}
-	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: sf.vfm}
+	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
-	_, crop := set["crop"]
-	_, stride := set["stride"]
-	if _, whole := set["whole"]; (crop || stride) && !whole {
-		sf.whole = false // an explicit window replaces a whole-image preset
-	}
-	if c.opts, err = sf.options(preset); err != nil {
+	c.opts = preset
+	if err := sf.apply(&c.opts); err != nil {
 		return nil, err
 	}
-	for _, n := range pipelineFlags {
-		if v, ok := set[n]; ok {
-			c.overrides = append(c.overrides, "--"+n+"="+v)
-		}
-	}
+	usePrecision(c.opts.Precision)
+	c.overrides = sf.overrides()
 	return c, nil
 }
 
@@ -369,10 +300,8 @@ func runEval(e *env, args []string) error {
 	if vocab.Len() != ds.Classes {
 		return fmt.Errorf("the vocabulary has %d classes but %s has %d", vocab.Len(), ds.Name, ds.Classes)
 	}
-	names := vocab.ClassNames()
-	if ds.Background {
-		names[0] = "background"
-	}
+	vocab.Background = ds.Background
+	names := vocab.DisplayNames()
 	protoLabel := protocolName(proto)
 	if folder {
 		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
@@ -414,7 +343,7 @@ func runEval(e *env, args []string) error {
 	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
+		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
 	if opts.Method.Proxy {
@@ -470,8 +399,8 @@ func runEval(e *env, args []string) error {
 	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
 	run := &eval.Run{
 		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
-		Segment: func(_ context.Context, img *imageio.RGB) ([]int32, error) {
-			res, err := eng.Segment(img, vocab, opts)
+		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
+			res, err := eng.Segment(ctx, img, vocab, opts)
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -43,13 +43,10 @@ func runExplain(e *env, args []string) error {
 	var images, textFlags listFlag
 	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
 	fs.Var(&textFlags, "text", "texts to explain: repeatable, and each may list several separated by commas (or ';')")
-	d := freeseg.DefaultExplainOptions()
-	method := fs.String("method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
-	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
-	square := fs.Int("square", d.Size, "square input size SxS (224 as in CLIP Surgery's demo; 512 for finer maps)")
-	fs.IntVar(square, "size", d.Size, "deprecated alias of --square")
-	templates := fs.String("templates", d.Templates, "prompt templates: surgery85, openai80 or single")
+	opt := freeseg.DefaultExplainOptions()
+	settings := bindSettings(fs, opt, freeseg.ForExplain)
+	vfm := vfmFlag(fs)
+	size := fs.Int("size", 0, "deprecated alias of --square")
 	out := fs.String("out", "freeseg-out", "output folder (created if needed; inputs are never overwritten)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	noCache := fs.Bool("no-cache", false, "do not use the on-disk text classifier cache")
@@ -93,20 +90,23 @@ func runExplain(e *env, args []string) error {
 	if len(texts) == 0 {
 		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
 	}
-	if *square <= 0 {
-		return usagef("--square %d must be positive", *square)
-	}
-	m, err := dense.ByName(*method)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	opt := freeseg.ExplainOptions{Method: m, Templates: *templates, Size: *square, FeatureSurgery: *fsMode}
-	if opt.FeatureSurgery == "auto" {
-		opt.FeatureSurgery = "multi"
-		if len(texts) == 1 {
-			opt.FeatureSurgery = "redundant"
+	if *size != 0 {
+		if _, dup := settings.given["square"]; dup {
+			return usagef("give --square or --size (its older name), not both")
 		}
+		settings.given["square"] = fmt.Sprint(*size)
 	}
+	if err := settings.apply(&opt); err != nil {
+		return err
+	}
+	if opt.Resize.Mode != freeseg.ResizeSquare {
+		return usagef("--square must be at least 1: explanations take a square input")
+	}
+	if opt.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
+		return usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
+	}
+	usePrecision(opt.Precision)
+	bf.maxSide = opt.MaxSide // images are scaled as they are decoded
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func runExplain(e *env, args []string) error {
 	return fails.err()
 }
 
-func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string, texts []string, opt freeseg.ExplainOptions, exif bool, maxSide int) error {
+func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string, texts []string, opt freeseg.Options, exif bool, maxSide int) error {
 	img, err := loadImageMax(in.path, exif, maxSide)
 	if err != nil {
 		return err
@@ -185,10 +185,11 @@ func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string
 	if b, err := eng.ExplainBudget(img.W, img.H, len(texts), opt); err == nil {
 		warnBudget(e, in.path, b)
 	}
-	ex, err := eng.Explain(img, texts, opt)
+	ex, err := eng.Explain(context.Background(), img, texts, opt)
 	if err != nil {
 		return budgetError(in.path, err)
 	}
+	img = ex.Image
 	HW := img.W * img.H
 	var written []string
 	for k, t := range texts {
@@ -201,10 +202,12 @@ func explainOne(e *env, eng *freeseg.Engine, outs *outputs, in input, dir string
 		}
 		written = append(written, p)
 	}
-	rep := map[string]any{
-		"generator": generator, "image": in.path, "width": img.W, "height": img.H, "texts": texts, "method": opt.Method.Name,
-		"feature_surgery": opt.FeatureSurgery, "square": opt.Size, "templates": opt.Templates, "outputs": written,
-	}
+	rep := struct {
+		Generator string `json:"generator"`
+		freeseg.ExplainReport
+		Outputs []string `json:"outputs"`
+	}{generator, freeseg.NewExplainReport(ex, &opt), written}
+	rep.Image = in.path
 	if err := outs.writeFile(filepath.Join(dir, in.base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
 		return err
 	}

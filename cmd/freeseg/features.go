@@ -1,14 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/dino"
-	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -16,7 +14,7 @@ func init() {
 	register(&command{
 		name:    "features",
 		summary: "write the dense token features of a method for one image (safetensors)",
-		usage:   "[--model DIR|ORG/NAME] --method M (--square S | --short-side S) --out FILE.safetensors IMAGE",
+		usage:   "[--model DIR|ORG/NAME] [--method M] [--square S | --short-side S] --out FILE.safetensors IMAGE",
 		run:     runFeatures,
 	})
 }
@@ -25,11 +23,10 @@ func runFeatures(e *env, args []string) error {
 	fs := newFlags(e, commands["features"])
 	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file (or give it as the positional argument)")
-	method := fs.String("method", "surgery", "dense method: "+strings.Join(dense.Names(), ", "))
-	square := fs.Int("square", 0, "resize to SxS with PIL bicubic and CLIP normalisation (CLIP Surgery)")
-	short := fs.Int("short-side", 0, "resize the short side to S keeping the ratio, cv2 bilinear and mmseg normalisation (SCLIP/NACLIP)")
+	opts := freeseg.DefaultOptions()
+	settings := bindSettings(fs, opts, freeseg.ForFeatures)
 	out := fs.String("out", "", "output .safetensors file")
-	vfm := fs.String("vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id)")
+	vfm := vfmFlag(fs)
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	force := forceFlag(fs)
 	maxMem := fs.Int64("max-memory-mb", 0, "refuse an image whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
@@ -46,13 +43,11 @@ func runFeatures(e *env, args []string) error {
 	if *image == "" || *out == "" {
 		return usagef("an image and --out are required")
 	}
-	if (*square > 0) == (*short > 0) {
-		return usagef("give exactly one of --square S and --short-side S")
+	if err := settings.apply(&opts); err != nil {
+		return err
 	}
-	m, err := dense.ByName(*method)
-	if err != nil {
-		return usageError{err.Error()}
-	}
+	usePrecision(opts.Precision)
+	m := opts.Method
 	if err := checkImages([]string{*image}, *exif, *maxMem); err != nil {
 		return err
 	}
@@ -64,11 +59,8 @@ func runFeatures(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	bw, bh := *square, *square
-	if *short > 0 {
-		bw, bh = imageio.KeepRatioSize(img.W, img.H, *short, imageio.MMSegMaxLong)
-	}
-	b := freeseg.FeaturesBudget(cm, m, bh, bw)
+	x, w, h := freeseg.Prepare(img, opts.Resize)
+	b := freeseg.FeaturesBudget(cm, nil, m, h, w)
 	warnBudget(e, *image, b)
 	limits := freeseg.DefaultLimits()
 	if *force {
@@ -76,13 +68,6 @@ func runFeatures(e *env, args []string) error {
 	}
 	if err := b.Check(limits, cm.Vision.Patch); err != nil {
 		return budgetError(*image, err)
-	}
-	var x []float32
-	var w, h int
-	if *square > 0 {
-		x, w, h = imageio.PreprocessSquare(img, *square), *square, *square
-	} else {
-		x, w, h = imageio.PreprocessMMSeg(img, *short)
 	}
 	var guide *dino.Model
 	if m.Proxy {
@@ -92,7 +77,7 @@ func runFeatures(e *env, args []string) error {
 			return err
 		}
 	}
-	f, err := m.FeaturesWith(cm, guide, x, 1, h, w)
+	f, err := m.FeaturesWith(context.Background(), cm, guide, x, 1, h, w)
 	if err != nil {
 		return err
 	}

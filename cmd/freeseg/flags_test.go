@@ -25,11 +25,11 @@ func TestExplainFlags(t *testing.T) {
 	}
 	var rep struct {
 		Texts     []string
-		Square    int
+		Settings  struct{ Square int }
 		Generator string
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "astronaut.explain.json"))
-	if err := json.Unmarshal(b, &rep); err != nil || strings.Join(rep.Texts, "|") != "person|rocket|sky" || rep.Square != 64 || rep.Generator == "" {
+	if err := json.Unmarshal(b, &rep); err != nil || strings.Join(rep.Texts, "|") != "person|rocket|sky" || rep.Settings.Square != 64 || rep.Generator == "" {
 		t.Fatalf("report %s: %v", b, err)
 	}
 	for _, n := range []string{"person", "rocket", "sky"} {

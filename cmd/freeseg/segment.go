@@ -1,20 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
-	"github.com/freeseg/freeseg/seg"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -25,96 +27,6 @@ func init() {
 		usage:   "[--model DIR|ORG/NAME] --classes \"cat, dog; sky\" [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runSegment,
 	})
-}
-
-// segmentFlags are the pipeline flags shared by segment and eval.
-type segmentFlags struct {
-	method, templates                string
-	shortSide, square, crop, stride  int
-	whole                            bool
-	logitScale, probThd, areaThd     float64
-	pamr                             int
-	partial                          string
-	partialThd, partialTau, partialQ float64
-	partialTopK                      int
-	vfm                              string  // proxy methods: the vision foundation model
-	proxyBeta, proxyGamma            float64 // proxy methods: β and γ
-}
-
-func (s *segmentFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-	BoolVar(*bool, string, bool, string)
-	Float64Var(*float64, string, float64, string)
-}, d freeseg.Options) {
-	fs.StringVar(&s.method, "method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	fs.StringVar(&s.templates, "templates", d.Templates, "prompt templates: openai80, surgery85 or single")
-	fs.IntVar(&s.shortSide, "short-side", d.Resize.Size, "resize the short side to this many pixels, keeping the ratio (long side at most 2048)")
-	fs.IntVar(&s.square, "square", 0, "resize to SxS instead (CLIP Surgery's demo), overriding --short-side")
-	fs.IntVar(&s.crop, "crop", d.Window.Crop, "sliding-window crop size in pixels")
-	fs.IntVar(&s.stride, "stride", d.Window.Stride, "sliding-window stride in pixels")
-	fs.BoolVar(&s.whole, "whole", d.Window.Crop == 0, "infer on the whole image at once instead of sliding windows")
-	fs.Float64Var(&s.logitScale, "logit-scale", d.LogitScale, "scale of the cosine logits before the softmax over classes")
-	fs.Float64Var(&s.probThd, "prob-thd", d.ProbThd, "pixels whose best class probability is below this become background (class 0)")
-	fs.Float64Var(&s.areaThd, "area-thd", d.AreaThd, "drop foreground classes covering at most this share of the foreground (0 = off; SCLIP VOC uses 0.1)")
-	fs.IntVar(&s.pamr, "pamr", d.PAMRSteps, "PAMR refinement steps with dilations 8,16 (0 = off)")
-	part := "off"
-	if d.Partial.Enabled {
-		part = d.Partial.Pool.String()
-	}
-	fs.StringVar(&s.partial, "partial-labels", part, "FreeSeg partial labels: keep only classes present at image level, scored by pooling smoothmin, max, mean, lse or cls; off to disable")
-	fs.Float64Var(&s.partialThd, "partial-thd", seg.DefaultPartial.Thd, "partial labels: remove classes whose image score (softmax over classes) is below this")
-	fs.IntVar(&s.partialTopK, "partial-topk", 0, "partial labels: keep at most this many foreground classes (0 = no limit)")
-	fs.Float64Var(&s.partialTau, "partial-tau", seg.DefaultPartial.Tau, "partial labels: temperature of smoothmin/lse pooling, in scaled-logit units")
-	fs.Float64Var(&s.partialQ, "partial-topq", seg.DefaultPartial.TopQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
-	// ProxyCLIP (--method proxyclip): its vision foundation model and β, γ.
-	fs.StringVar(&s.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
-	beta, gamma := dense.ProxyCLIP.Beta, dense.ProxyCLIP.Gamma
-	if d.Method.Proxy {
-		beta, gamma = d.Method.Beta, d.Method.Gamma
-	}
-	fs.Float64Var(&s.proxyBeta, "proxy-beta", beta, "proxyclip: similarities below beta times their mean are masked out")
-	fs.Float64Var(&s.proxyGamma, "proxy-gamma", gamma, "proxyclip: sharpness of the proxy attention")
-}
-
-// options turns the flags into pipeline options on top of d (the mapping
-// is freeseg.Params.Options, shared with the HTTP service).
-func (s *segmentFlags) options(d freeseg.Options) (freeseg.Options, error) {
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"logit-scale", s.logitScale}, {"prob-thd", s.probThd}, {"area-thd", s.areaThd},
-		{"partial-thd", s.partialThd}, {"partial-tau", s.partialTau}, {"partial-topq", s.partialQ}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return d, usagef("--%s %g must be a finite number", f.name, f.v)
-		}
-	}
-	if p := strings.TrimSpace(s.partial); p != "" && !strings.EqualFold(p, "off") {
-		if _, err := seg.ParsePool(p); err != nil {
-			return d, usagef("--partial-labels %q: want smoothmin, max, mean, lse, cls or off", s.partial)
-		}
-	}
-	if !s.whole && s.crop <= 0 {
-		return d, usagef("--crop %d must be positive (or use --whole)", s.crop)
-	} else if !s.whole && s.stride <= 0 {
-		return d, usagef("--stride %d must be positive", s.stride)
-	}
-	o, err := s.params().Options(d)
-	if err != nil {
-		return o, usageError{err.Error()}
-	}
-	return o, nil
-}
-
-// params are the flags as freeseg.Params.
-func (s *segmentFlags) params() freeseg.Params {
-	return freeseg.Params{
-		Method: s.method, Templates: s.templates, ShortSide: s.shortSide, Square: s.square,
-		Crop: s.crop, Stride: s.stride, Whole: s.whole,
-		LogitScale: s.logitScale, ProbThd: s.probThd, AreaThd: s.areaThd, PAMR: s.pamr,
-		Partial: s.partial, PartialThd: s.partialThd, PartialTau: s.partialTau, PartialQ: s.partialQ, PartialTopK: s.partialTopK,
-		ProxyBeta: s.proxyBeta, ProxyGamma: s.proxyGamma,
-	}
 }
 
 func runSegment(e *env, args []string) error {
@@ -133,40 +45,31 @@ func runSegment(e *env, args []string) error {
 	force := forceFlag(fs)
 	var bf batchFlags
 	bf.register(fs)
-	maxLong := fs.Int("max-long", 0, "with --short-side: the most pixels the long side may have after resizing (0 = 2048, the mmseg protocols'); raise it for panoramas, whose short side the cap shrinks")
-	var sf segmentFlags
-	sf.register(fs, freeseg.DefaultOptions())
+	vfm := vfmFlag(fs)
+	opts := freeseg.DefaultOptions()
+	settings := bindSettings(fs, opts, freeseg.ForSegment)
 	var xf exportFlags
 	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if *maxLong < 0 {
-		return usagef("--max-long %d must not be negative", *maxLong)
-	}
 	if err := bf.validate(); err != nil {
 		return err
 	}
 	// Everything that can be checked without the model is checked first.
-	vocab, hasBG, notes, err := buildVocabulary(*classes, *classesFile, *background)
+	vocab, notes, err := buildVocabulary(*classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}
 	if vocab.Len() > maxLabelClasses {
 		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
 	}
-	opts, err := sf.options(freeseg.DefaultOptions())
-	if err != nil {
+	if err := settings.apply(&opts); err != nil {
 		return err
 	}
-	if *maxLong > 0 {
-		opts.Resize.MaxLong = *maxLong
-	}
-	opts.Background = hasBG
-	if !hasBG {
-		opts.ProbThd = 0
-	}
+	bf.maxSide = opts.MaxSide // images are scaled as they are decoded
+	usePrecision(opts.Precision)
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
@@ -224,8 +127,8 @@ func runSegment(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng.VFMSource = sf.vfm
-	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
+	eng.VFMSource = *vfm
+	if err := eng.Validate(opts); err != nil {
 		return usageError{err.Error()}
 	}
 	applyForce(eng, *force)
@@ -249,10 +152,6 @@ func runSegment(e *env, args []string) error {
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
-	names := vocab.ClassNames()
-	if hasBG {
-		names[0] = "background"
-	}
 	if err := buildClassifier(e.stderr, eng, queries, opts.Templates, *quiet); err != nil {
 		return err
 	}
@@ -272,6 +171,9 @@ func runSegment(e *env, args []string) error {
 		return err
 	}
 	defer exp.close()
+	// Ctrl-C stops the image in progress (between windows) and the run.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	done := make(chan struct{})
 	defer close(done)
 	decoded := prefetchImages(todo, *exif, bf.maxSide, done)
@@ -285,18 +187,17 @@ func runSegment(e *env, args []string) error {
 			if b, berr := eng.SegmentBudget(l.img.W, l.img.H, len(queries), vocab.Len(), opts); berr == nil {
 				warnBudget(e, in.path, b)
 			}
-			res, err = eng.Segment(l.img, vocab, opts)
+			res, err = eng.Segment(ctx, l.img, vocab, opts)
 			if err != nil {
 				err = budgetError(in.path, err)
 			}
 		}
 		if err == nil {
-			res.Classes = names
 			dir := filepath.Join(*out, in.rel)
 			var x *imageExports
-			x, err = exp.image(i, outs, dir, in.base, in.path, res, opts.Background) // exports, segment_export.go
+			x, err = exp.image(i, outs, dir, in.base, in.path, res, res.Background) // exports, segment_export.go
 			if err == nil {
-				err = writeSegmentOutputs(outs, dir, in.base, in.path, l.img, res, vocab.Names, opts, x)
+				err = writeSegmentOutputs(outs, dir, in.base, in.path, res, vocab, opts, x)
 			}
 			if err == nil && *saveTensors != "" {
 				p := strings.ReplaceAll(*saveTensors, "{name}", filepath.Join(in.rel, in.base))
@@ -344,7 +245,7 @@ func planSegment(in *input, names, classes int, o freeseg.Options, maxSide int, 
 	iw, ih := w, hh
 	warn := ""
 	switch o.Resize.Mode {
-	case "short":
+	case freeseg.ResizeShort:
 		iw, ih = imageio.KeepRatioSize(w, hh, o.Resize.Size, o.Resize.MaxLong)
 		need := (max(w, hh)*o.Resize.Size + min(w, hh) - 1) / min(w, hh)
 		if iw < 1 || ih < 1 {
@@ -354,16 +255,16 @@ func planSegment(in *input, names, classes int, o freeseg.Options, maxSide int, 
 		if short := min(iw, ih); short < o.Resize.Size {
 			warn = fmt.Sprintf("%s: %dx%d is resized to %dx%d: the long side is capped at %d, so the short side is %d pixels, not %d",
 				in.path, w, hh, iw, ih, o.Resize.MaxLong, short, o.Resize.Size)
-			if c := o.Window.Crop; c > 0 && short < c {
+			if c := o.Window.Crop; !o.Whole && short < c {
 				warn += fmt.Sprintf(", smaller than the %d crop", c)
 			}
 			warn += fmt.Sprintf("; --max-long %d keeps the short side", need)
 		}
-	case "square":
+	case freeseg.ResizeSquare:
 		iw, ih = o.Resize.Size, o.Resize.Size
 	}
 	in.inW, in.inH = iw, ih
-	if c := o.Window.Crop; c > 0 && c > iw && c > ih {
+	if c := o.Window.Crop; !o.Whole && c > iw && c > ih {
 		return "", fmt.Errorf("%s: crop %d is larger than the %dx%d network input; use --whole or a smaller --crop", in.path, c, iw, ih)
 	}
 	st := segmentMemory(h, w, hh, iw, ih, names, classes, o, exif, tensors)
@@ -400,45 +301,21 @@ func summarize(r *freeseg.Result, d time.Duration) string {
 	return fmt.Sprintf("%dx%d in %.2fs: %s", r.Width, r.Height, d.Seconds(), strings.Join(parts, ", "))
 }
 
-type classInfo struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`
-	Fraction float64  `json:"fraction"`
-	Score    float64  `json:"score"`
-	Kept     bool     `json:"kept"`
-}
-
+// segmentReport is NAME.json: the report the service also answers with,
+// the files written and the exports.
 type segmentReport struct {
-	Generator   string `json:"generator"`
-	Image       string `json:"image"`
-	Width       int    `json:"width"`
-	Height      int    `json:"height"`
-	InputWidth  int    `json:"input_width"`
-	InputHeight int    `json:"input_height"`
-	// LabelsFormat is "palette" (pixel = class, up to 256 classes) or
-	// "gray16" (16-bit grey value = class, for more).
-	LabelsFormat string         `json:"labels_format"`
-	Classes      []classInfo    `json:"classes"`
-	Settings     map[string]any `json:"settings"`
-	Outputs      []string       `json:"outputs"`
+	freeseg.SegmentReport
+	Outputs []string `json:"outputs"`
 	// With --instances (segment_export.go).
 	Instances        []export.Region `json:"instances,omitzero"`
 	InstancesDropped int             `json:"instances_dropped,omitempty"`
 }
 
-// settingsOf is the "settings" object of the JSON report.
-func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
-
-func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options, x *imageExports) error {
+func writeSegmentOutputs(g *outputs, dir, base, imgPath string, r *freeseg.Result, vocab *prompts.Vocabulary, o freeseg.Options, x *imageExports) error {
 	C := len(r.Classes)
-	pal := freeseg.ClassColors(C, o.Background)
+	pal := freeseg.ClassColors(C, r.Background)
 	labelsPath := filepath.Join(dir, base+".labels.png")
-	format := "palette"
-	if C > 256 {
-		format = "gray16" // as the service: a palette holds 256 colours
-	}
+	format := freeseg.LabelsFormat(C)
 	if err := g.writeFile(labelsPath, func(w io.Writer) error {
 		return markedPNG(w, "labels", func(w io.Writer) error {
 			if format == "gray16" {
@@ -449,19 +326,15 @@ func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB
 	}); err != nil {
 		return err
 	}
-	overlay := freeseg.Overlay(img, r, nil, o.Background)
+	overlay := freeseg.Overlay(r)
 	overlayPath := filepath.Join(dir, base+".overlay.png")
 	if err := g.writeFile(overlayPath, func(w io.Writer) error {
 		return markedPNG(w, "overlay", func(w io.Writer) error { return imageio.EncodePNG(w, overlay) })
 	}); err != nil {
 		return err
 	}
-	rep := segmentReport{Generator: generator, Image: imgPath, Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		LabelsFormat: format, Settings: settingsOf(o), Outputs: []string{labelsPath, overlayPath}}
-	for c := 0; c < C; c++ {
-		rep.Classes = append(rep.Classes, classInfo{Index: c, Name: r.Classes[c], Synonyms: synonyms[c], Color: pal[c],
-			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-	}
+	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(r, vocab, &o), Outputs: []string{labelsPath, overlayPath}}
+	rep.Generator, rep.Image = generator, imgPath
 	x.addTo(&rep)
 	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
 }
@@ -469,8 +342,6 @@ func writeSegmentOutputs(g *outputs, dir, base, imgPath string, img *imageio.RGB
 // generator marks freeseg's JSON outputs (as the PNG text chunk marks its
 // images).
 var generator = "freeseg " + version
-
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 // writeSegTensors writes logits [Q,H,W], probs [C,H,W] and labels [H,W].
 func writeSegTensors(w io.Writer, r *freeseg.Result) error {

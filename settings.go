@@ -39,10 +39,10 @@ const (
 type Use uint8
 
 const (
-	ForSegment Use = 1 << iota // segmenting photos: freeseg segment, the service's /v1/segment
-	ForEval                    // freeseg eval's protocol overrides (predictions at the label's resolution)
-	ForExplain                 // heat maps: freeseg explain, /v1/explain
-	ForFeatures                // dense features of one network input: freeseg features
+	ForSegment  Use = 1 << iota // segmenting photos: freeseg segment, the service's /v1/segment
+	ForEval                     // freeseg eval's protocol overrides (predictions at the label's resolution)
+	ForExplain                  // heat maps: freeseg explain, /v1/explain
+	ForFeatures                 // dense features of one network input: freeseg features
 
 	ForPipeline = ForSegment | ForEval // every segmentation setting but those eval cannot take
 	ForAll      = ForPipeline | ForExplain

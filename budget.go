@@ -389,13 +389,13 @@ func (e *Engine) limits() Limits { return e.Limits.withDefaults() }
 // templates: the prompts of the names the classifier cache does not hold,
 // each costed by its token count (template plus name, estimated from their
 // separate encodings) through the text transformer.
-func (e *Engine) AddTextCost(b *Budget, names []string, templates string) error {
-	tpl, err := prompts.Templates(templates)
+func (e *Engine) AddTextCost(b *Budget, names []string, set prompts.TemplateSet) error {
+	tpl, err := set.List()
 	if err != nil {
 		return err
 	}
 	m := e.Model
-	missing := e.Cache.Uncached(m, names, templates, tpl)
+	missing := e.Cache.Uncached(m, names, string(set), tpl)
 	b.TextSequences, b.TextGFLOPs = len(missing)*len(tpl), 0
 	if len(missing) == 0 || m.Text == nil || m.Tokenizer == nil {
 		return nil

@@ -215,7 +215,7 @@ func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.V
 		return nil, err
 	}
 	Q, E := len(queries), m.Config.EmbedDim
-	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, win, p, img.H, img.W)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: x, H: h, W: w, Classifier: cls, Q: Q, E: E, Window: win, Patch: p, OutH: img.H, OutW: img.W})
 	if err != nil {
 		return nil, err
 	}
@@ -276,12 +276,12 @@ func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.V
 
 // Classifier returns the prompt-ensemble classifier [len(names), E] for the
 // template set, from the cache where possible.
-func (e *Engine) Classifier(names []string, templates string) ([]float32, error) {
-	tpl, err := prompts.Templates(templates)
+func (e *Engine) Classifier(names []string, set prompts.TemplateSet) ([]float32, error) {
+	tpl, err := set.List()
 	if err != nil {
 		return nil, err
 	}
-	return e.Cache.Get(e.Model, names, templates, tpl)
+	return e.Cache.Get(e.Model, names, string(set), tpl)
 }
 
 // String describes the engine's model.

@@ -59,7 +59,7 @@ func TestProxyCLIPEngineEqualsComposition(t *testing.T) {
 		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, e.VFM, imgs, B, H, W)
 	}
 	win := seg.Window{Crop: 336, Stride: 112, PadToPatch: true, PadMultiple: 56}
-	lg, err := seg.Infer(enc, x, h, w, G, len(queries), m.Config.EmbedDim, win, 16, img.H, img.W)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: x, H: h, W: w, Classifier: G, Q: len(queries), E: m.Config.EmbedDim, Window: win, Patch: 16, OutH: img.H, OutW: img.W})
 	if err != nil {
 		t.Fatal(err)
 	}

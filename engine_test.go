@@ -98,7 +98,7 @@ func TestStrategiesOffEqualsReference(t *testing.T) {
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
 		return dense.Surgery.Features(context.Background(), m, imgs, B, H, W)
 	}
-	lg, err := seg.Infer(enc, x, h, w, G, len(queries), m.Config.EmbedDim, o.Window, 16, img.H, img.W)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: x, H: h, W: w, Classifier: G, Q: len(queries), E: m.Config.EmbedDim, Window: o.Window, Patch: 16, OutH: img.H, OutW: img.W})
 	if err != nil {
 		t.Fatal(err)
 	}

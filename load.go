@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/hub"
@@ -35,7 +36,12 @@ func LoadModel(ctx context.Context, path string, log io.Writer) (*clip.Model, er
 	if err != nil {
 		return nil, err
 	}
+	// Reading a checkpoint leaves a buffer of garbage per tensor; collect
+	// it sooner while loading, or the peak memory holds much of it
+	// beside the weights (ViT-B/16 in bf16, 448 image: 0.90 GB → 0.73 GB).
+	gc := debug.SetGCPercent(25)
 	m, err := clip.Load(dir)
+	debug.SetGCPercent(gc)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ type Resize struct {
 // ProtocolOptions. Each field that a user sets is a row of Settings.
 type Options struct {
 	Method    dense.Method
-	Templates string // template set name: openai80, surgery85 or single
+	Templates prompts.TemplateSet // openai80, surgery85 or single
 	Resize    Resize
 	// MaxSide scales an image whose long side is larger down to it before
 	// anything else (results are at the scaled size); 0 = off.
@@ -135,7 +135,7 @@ func (o Options) Validate(layers int) error {
 	if err := o.Method.Validate(layers); err != nil {
 		return err
 	}
-	if _, err := prompts.Templates(o.Templates); err != nil {
+	if _, err := o.Templates.List(); err != nil {
 		return err
 	}
 	switch o.Resize.Mode {

@@ -38,13 +38,13 @@ func (e *Engine) modelFor(p clip.Precision) (*clip.Model, error) {
 
 // classifierFor is Classifier for the model m (the engine's or its bf16
 // variant).
-func (e *Engine) classifierFor(m *clip.Model, names []string, templates string) ([]float32, error) {
+func (e *Engine) classifierFor(m *clip.Model, names []string, set prompts.TemplateSet) ([]float32, error) {
 	if m == e.Model {
-		return e.Classifier(names, templates)
+		return e.Classifier(names, set)
 	}
-	tpl, err := prompts.Templates(templates)
+	tpl, err := set.List()
 	if err != nil {
 		return nil, err
 	}
-	return e.bf16.cache.Get(m, names, templates, tpl)
+	return e.bf16.cache.Get(m, names, string(set), tpl)
 }

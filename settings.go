@@ -39,10 +39,10 @@ const (
 type Use uint8
 
 const (
-	ForSegment Use = 1 << iota // segmenting photos: freeseg segment, the service's /v1/segment
-	ForEval                    // freeseg eval's protocol overrides (predictions at the label's resolution)
-	ForExplain                 // heat maps: freeseg explain, /v1/explain
-	ForFeatures                // dense features of one network input: freeseg features
+	ForSegment  Use = 1 << iota // segmenting photos: freeseg segment, the service's /v1/segment
+	ForEval                     // freeseg eval's protocol overrides (predictions at the label's resolution)
+	ForExplain                  // heat maps: freeseg explain, /v1/explain
+	ForFeatures                 // dense features of one network input: freeseg features
 
 	ForPipeline = ForSegment | ForEval // every segmentation setting but those eval cannot take
 	ForAll      = ForPipeline | ForExplain
@@ -208,8 +208,8 @@ var Settings = []Setting{
 		}},
 	{Name: "templates", Kind: KindChoice, Use: ForAll, Choices: prompts.TemplateSetNames, Min: none, Max: none,
 		Help: "prompt templates of the text classifier: openai80, surgery85 or single",
-		get:  func(o *Options) any { return o.Templates },
-		set:  func(o *Options, v any) error { o.Templates = v.(string); return nil }},
+		get:  func(o *Options) any { return o.Templates.String() },
+		set:  func(o *Options, v any) error { o.Templates = prompts.TemplateSet(v.(string)); return nil }},
 	{Name: "short_side", Kind: KindInt, Use: ForPipeline | ForFeatures, Min: 0, Max: MaxSide,
 		Help: "resize the short side to this many pixels, keeping the ratio (long side at most 2048; cv2 bilinear as the benchmark protocols); 0 = no resizing",
 		get: func(o *Options) any {

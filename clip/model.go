@@ -3,6 +3,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/freeseg/freeseg/tensor/gemm"
 	"github.com/freeseg/freeseg/tokenizer"
@@ -91,9 +92,10 @@ func FromWeights(f *weights.File) (*Model, error) {
 // builder fetches tensors by canonical name, checking shapes, and records
 // the first error so that construction code stays linear.
 type builder struct {
-	path string
-	w    map[string]*weights.Tensor
-	err  error
+	path     string
+	w        map[string]*weights.Tensor
+	err      error
+	released int // bytes of tensor data released since the last FreeOSMemory
 }
 
 func (b *builder) get(name string, shape ...int) []float32 {
@@ -149,8 +151,18 @@ func (b *builder) linear(prefix string, in, out int, withBias bool) Linear {
 // two).
 func (b *builder) release(name string) {
 	if t, ok := b.w[name]; ok {
+		b.released += 4 * len(t.F32)
 		t.F32 = nil
 		delete(b.w, name)
+	}
+	// The packed copies live outside the Go heap, so the heap does not grow
+	// while the model is built and no collection would run: return the
+	// released tensors to the OS every 64 MiB, or the process holds both
+	// copies at its peak (measured: 1.34 GB instead of about 0.75 GB for
+	// ViT-B/16).
+	if b.released >= 64<<20 {
+		b.released = 0
+		debug.FreeOSMemory()
 	}
 }
 

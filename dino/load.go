@@ -33,9 +33,9 @@ type HFConfig struct {
 	Layers    int    `json:"num_hidden_layers"`
 	Heads     int    `json:"num_attention_heads"`
 	Act       string `json:"hidden_act"`
-	// layer_norm_eps is not read: the Hugging Face DINO configs carry
-	// ViTConfig's default 1e-12, while DINO itself (and ProxyCLIP, which
-	// loads it from torch hub) uses 1e-6.
+	// layer_norm_eps is not read: a Hugging Face ViTConfig may carry its
+	// default 1e-12, while DINO itself (and ProxyCLIP, which loads it from
+	// torch hub) uses 1e-6.
 	PatchSize   int `json:"patch_size"`
 	NumChannels int `json:"num_channels"`
 }

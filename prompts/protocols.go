@@ -21,20 +21,20 @@ import (
 // class 0, and PAMRSteps iterations of PAMR (dilations 8 and 16) before
 // that when non-zero.
 type Protocol struct {
-	Name       string  // benchmark: a canonical name of [Dataset]
-	Method     string  // dense-feature method: "sclip", "naclip", "clearclip" or "proxyclip"
-	Short      int     // short side after resizing
-	MaxLong    int     // long-side cap of the resize (2048 in all three repositories)
-	Crop       int     // sliding-window size; 0 = whole image
-	Stride     int     // sliding-window stride; 0 with Crop 0
-	LogitScale float64 // temperature before the softmax over queries
-	ProbThd    float64 // background threshold on the top class probability; 0 = off
-	AreaThd    float64 // SCLIP's area threshold (fraction of foreground area); 0 = off
-	PAMRSteps  int     // PAMR iterations; 0 = off
-	Templates  string  // template set, a name for [Templates]
-	ClassFile  string  // embedded class file, a path for [ClassFile]; "" = not available
-	Sep        string  // synonym separator the reference splits ClassFile with
-	Note       string  // caveats about the source of these values, if any
+	Name       string      // benchmark: a canonical name of [Dataset]
+	Method     string      // dense-feature method: "sclip", "naclip", "clearclip" or "proxyclip"
+	Short      int         // short side after resizing
+	MaxLong    int         // long-side cap of the resize (2048 in all three repositories)
+	Crop       int         // sliding-window size; 0 = whole image
+	Stride     int         // sliding-window stride; 0 with Crop 0
+	LogitScale float64     // temperature before the softmax over queries
+	ProbThd    float64     // background threshold on the top class probability; 0 = off
+	AreaThd    float64     // SCLIP's area threshold (fraction of foreground area); 0 = off
+	PAMRSteps  int         // PAMR iterations; 0 = off
+	Templates  TemplateSet // template set
+	ClassFile  string      // embedded class file, a path for [ClassFile]; "" = not available
+	Sep        string      // synonym separator the reference splits ClassFile with
+	Note       string      // caveats about the source of these values, if any
 }
 
 // Vocabulary parses the protocol's class file with its separator, keeping

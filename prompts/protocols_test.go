@@ -79,7 +79,7 @@ func TestProtocolValues(t *testing.T) {
 			if wantMethod := strings.TrimSuffix(method, "+pamr"); p.Method != wantMethod {
 				t.Errorf("%s/%s: method %q", method, d, p.Method)
 			}
-			if _, err := Templates(p.Templates); err != nil {
+			if _, err := Templates(string(p.Templates)); err != nil {
 				t.Errorf("%s/%s: %v", method, d, err)
 			}
 			v, err := p.Vocabulary()

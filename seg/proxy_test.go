@@ -36,7 +36,7 @@ func checkProxySlide(t *testing.T, in []float32, H, W int) {
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
 		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, imgs, B, h, w)
 	}
-	lg, err := seg.Infer(enc, in, H, W, G.F32, Q, E, proxyWindow, m.Vision.Patch, 300, 451)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: in, H: H, W: W, Classifier: G.F32, Q: Q, E: E, Window: proxyWindow, Patch: m.Vision.Patch, OutH: 300, OutW: 451})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +123,11 @@ func TestProxyPadTo56(t *testing.T) {
 		}
 		return dense.ProxyCLIP.FeaturesWith(context.Background(), m, vfm, imgs, B, h, w)
 	}
-	lg, err := seg.Infer(enc, crop, S, S, G.F32, Q, E, proxyWindow, 16, S, S)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: crop, H: S, W: S, Classifier: G.F32, Q: Q, E: E, Window: proxyWindow, Patch: 16, OutH: S, OutW: S})
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := seg.Infer(enc, padded, P, P, G.F32, Q, E, seg.Window{}, 16, P, P)
+	full, err := seg.Infer(seg.Job{Encode: enc, Input: padded, H: P, W: P, Classifier: G.F32, Q: Q, E: E, Window: seg.Window{}, Patch: 16, OutH: P, OutW: P})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestGoldenSlidingWindowAndLabels(t *testing.T) {
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
 		return dense.SCLIP.Features(context.Background(), m, imgs, B, h, w)
 	}
-	lg, err := seg.Infer(enc, in.F32, H, W, G.F32, Q, E, seg.Window{Crop: 224, Stride: 112}, 16, 300, 451)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: in.F32, H: H, W: W, Classifier: G.F32, Q: Q, E: E, Window: seg.Window{Crop: 224, Stride: 112}, Patch: 16, OutH: 300, OutW: 451})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,12 +75,28 @@ type Logits struct {
 	CLS []float32
 }
 
-// Infer computes query logits for img (planar [3,H,W]) by the window rule,
-// at size outH×outW (the original image size; docs/method.md#sliding-windows): each window's patch
-// cosines are upsampled bilinearly to the window, summed and divided by the
-// per-pixel count, and the result resized to outH×outW. With the whole-image
-// rule the grid is upsampled to outH×outW directly (NACLIP forward_feature).
-func Infer(enc EncodeFunc, img []float32, H, W int, classifier []float32, Q, E int, win Window, patch, outH, outW int) (*Logits, error) {
+// Job is one image's inference: the network input, the text classifier,
+// the window rule and the size of the output. Shapes use the letters of
+// docs/method.md#shape-letters.
+type Job struct {
+	Encode     EncodeFunc // the dense features of a batch of crops
+	Input      []float32  // the network input, planar [3,H,W], normalised
+	H, W       int
+	Classifier []float32 // [Q,E] L2-normalised query embeddings
+	Q, E       int
+	Window     Window
+	Patch      int // the encoder's patch size (for padding to it)
+	OutH, OutW int // the output size: the original image's
+}
+
+// Infer computes the job's query logits by the window rule, at size
+// OutH×OutW (docs/method.md#sliding-windows): each window's patch cosines
+// are upsampled bilinearly to the window, summed and divided by the
+// per-pixel count, and the result resized to OutH×OutW. With the
+// whole-image rule the grid is upsampled to OutH×OutW directly (NACLIP
+// forward_feature).
+func Infer(j Job) (*Logits, error) {
+	enc, img, H, W, classifier, Q, E, win, patch, outH, outW := j.Encode, j.Input, j.H, j.W, j.Classifier, j.Q, j.E, j.Window, j.Patch, j.OutH, j.OutW
 	if err := win.Validate(); err != nil {
 		return nil, err
 	}

@@ -288,6 +288,10 @@ func benchPeaksAndGEMM(res map[string]any, logf func(string, ...any), repeat int
 	logf("peak fp32 FMA, %d threads: %.0f GFLOP/s (%.0f per CPU-second)\n", threads, fma, fmaP.PerCPU)
 	peak, peakCPU := fma, fmaP.PerCPU
 	bfP, ok := gemm.BF16Peak(threads, 300*time.Millisecond)
+	if amx, amxOK := gemm.AMXPeak(threads, 300*time.Millisecond); amxOK {
+		bfP, ok = amx, true // FREESEG_BF16=amx: the bf16 products run on the tiles
+		logf("(bf16 peak of AMX TDPBF16PS)\n")
+	}
 	if ok {
 		res["bf16_peak_gflops"] = round1(bfP.GFLOPS)
 		logf("peak bf16 VDPBF16PS, %d threads: %.0f GFLOP/s (%.0f per CPU-second)\n", threads, bfP.GFLOPS, bfP.PerCPU)

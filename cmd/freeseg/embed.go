@@ -188,10 +188,10 @@ func runClassify(e *env, args []string) error {
 	}
 	m := eng.Model
 	queries, classOf := vocab.Queries()
-	if err := buildClassifier(e.stderr, eng, queries, *templates, *quiet); err != nil {
+	if err := buildClassifier(e.stderr, eng, queries, prompts.TemplateSet(*templates), *quiet); err != nil {
 		return err
 	}
-	G, err := eng.Classifier(queries, *templates)
+	G, err := eng.Classifier(queries, prompts.TemplateSet(*templates))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/freeseg/freeseg/prompts"
 	"io"
 	"os"
 	"time"
@@ -54,7 +55,7 @@ var classifierProgressAfter = time.Second
 // vocabulary on a CPU) shows its progress on w. Nothing is printed when
 // every name comes from the cache. The engine's cache keeps the rows, so
 // the segmentation that follows reads them back.
-func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates string, quiet bool) error {
+func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates prompts.TemplateSet, quiet bool) error {
 	n := len(names)
 	batch := max(8, (n+19)/20) // about 20 progress lines at most
 	start := time.Now()

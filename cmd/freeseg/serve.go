@@ -34,7 +34,7 @@ func runServe(e *env, args []string) error {
 	fs := newFlags(e, commands["serve"])
 	d := server.DefaultConfig()
 	model := fs.String("model", "", modelHelp)
-	vfm := fs.String("vfm", "facebook/dino-vitb8", "vision foundation model of --method proxyclip (folder, checkpoint or hub id, pulled on the first proxyclip request)")
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "vision foundation model of --method proxyclip (folder, checkpoint or hub id, pulled on the first proxyclip request)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
 	noCache := fs.Bool("no-cache", false, "keep text classifiers in memory only (no on-disk cache)")
 	concurrency := fs.Int("concurrency", d.MaxConcurrent, "inferences run at once (each uses every core)")

@@ -61,3 +61,5 @@ func microAMX(mr, n int, a []float32, aoff, rs, ks int, b []float32, boff, kc in
 	flags, biasp := tileFlags(loadC, bias)
 	amxEpilogue(unsafe.Pointer(&c[coff]), ldc*4, unsafe.Pointer(&s[0]), alpha, beta, flags, biasp)
 }
+
+func amxPeak(n int) { amxPeakLoop(n, unsafe.Pointer(&amxConfig[0])) }

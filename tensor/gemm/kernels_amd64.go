@@ -384,6 +384,9 @@ func bf16512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c un
 func bf16512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
 
 //go:noescape
+func amxPeakLoop(n int, cfg unsafe.Pointer)
+
+//go:noescape
 func amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)
 
 //go:noescape

@@ -42,6 +42,16 @@ func BF16Peak(threads int, d time.Duration) (p Peak, ok bool) {
 	return peakRun(threads, d, bf16Peak, 64*peakAccs), true
 }
 
+// AMXPeak runs a loop of TDPBF16PS on zeroed tiles (4 per iteration,
+// 16384 flops each) the same way; ok is false unless the AMX kernel is in
+// use (FREESEG_BF16=amx on a CPU that has it; untested on hardware).
+func AMXPeak(threads int, d time.Duration) (p Peak, ok bool) {
+	if bf16AMX == nil {
+		return Peak{}, false
+	}
+	return peakRun(threads, d, amxPeak, 4*16384), true
+}
+
 // FMAPeakGFLOPS is FMAPeak(threads, d).GFLOPS.
 func FMAPeakGFLOPS(threads int, d time.Duration) float64 { return FMAPeak(threads, d).GFLOPS }
 

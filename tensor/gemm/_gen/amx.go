@@ -15,6 +15,10 @@ var amxBytes = map[string][]byte{
 	"TILEZERO TMM1":                 {0xc4, 0xe2, 0x7b, 0x49, 0xc8},
 	"TILEZERO TMM2":                 {0xc4, 0xe2, 0x7b, 0x49, 0xd0},
 	"TILEZERO TMM3":                 {0xc4, 0xe2, 0x7b, 0x49, 0xd8},
+	"TILEZERO TMM4":                 {0xc4, 0xe2, 0x7b, 0x49, 0xe0},
+	"TILEZERO TMM5":                 {0xc4, 0xe2, 0x7b, 0x49, 0xe8},
+	"TILEZERO TMM6":                 {0xc4, 0xe2, 0x7b, 0x49, 0xf0},
+	"TILEZERO TMM7":                 {0xc4, 0xe2, 0x7b, 0x49, 0xf8},
 	"TILELOADD (SI)(BX*1), TMM4":    {0xc4, 0xe2, 0x7b, 0x4b, 0x24, 0x1e},
 	"TILELOADD (R8)(BX*1), TMM5":    {0xc4, 0xc2, 0x7b, 0x4b, 0x2c, 0x18},
 	"TILELOADD (DX)(R9*1), TMM6":    {0xc4, 0xa2, 0x7b, 0x4b, 0x34, 0x0a},
@@ -137,5 +141,31 @@ func amxEpilogueRoutine(w *asm) {
 	w.f("DECQ CX")
 	w.f("JNE loop")
 	w.f("VZEROUPPER")
+	w.f("RET")
+}
+
+// amxPeakRoutine writes func amxPeakLoop(n int, cfg unsafe.Pointer): n
+// iterations of four independent TDPBF16PS on zeroed tiles (16×16 results,
+// 16 pairs: 16384 flops each), the AMX counterpart of the peak loops.
+func amxPeakRoutine(w *asm) {
+	fmt.Fprintf(w, "\n// func amxPeakLoop(n int, cfg unsafe.Pointer)\n")
+	fmt.Fprintf(w, "TEXT ·amxPeakLoop(SB), NOSPLIT, $0-16\n")
+	w.f("MOVQ cfg+8(FP), AX")
+	amx(w, "LDTILECFG (AX)")
+	w.f("MOVQ n+0(FP), CX")
+	for t := 0; t < 8; t++ {
+		amx(w, fmt.Sprintf("TILEZERO TMM%d", t))
+	}
+	w.f("TESTQ CX, CX")
+	w.f("JEQ end")
+	w.label("loop")
+	amx(w, "TDPBF16PS TMM4, TMM6, TMM0")
+	amx(w, "TDPBF16PS TMM4, TMM7, TMM1")
+	amx(w, "TDPBF16PS TMM5, TMM6, TMM2")
+	amx(w, "TDPBF16PS TMM5, TMM7, TMM3")
+	w.f("DECQ CX")
+	w.f("JNE loop")
+	w.label("end")
+	amx(w, "TILERELEASE")
 	w.f("RET")
 }

@@ -472,6 +472,8 @@ func main() {
 	expandRoutine(&s)
 	amxRoutine(&s)
 	amxEpilogueRoutine(&s)
+	amxPeakRoutine(&s)
+	g.WriteString("//go:noescape\nfunc amxPeakLoop(n int, cfg unsafe.Pointer)\n\n")
 	g.WriteString("//go:noescape\nfunc amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)\n\n")
 	g.WriteString("//go:noescape\nfunc amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)\n\n")
 	roundRoutine(&s)

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/internal/bomb"
 )
 
 // The memory estimate grows with what the run holds at image size.
@@ -191,5 +193,28 @@ func TestKeep(t *testing.T) {
 	}
 	if _, err := (&Failures{}).Keep(ins, true, check, nil); err == nil || err.Error() != "no good" {
 		t.Fatalf("strict: %v", err)
+	}
+}
+
+// CheckImages refuses from the header an image whose decoding exceeds the
+// bound, and freeseg's own outputs, naming the file; a small image passes.
+func TestCheckImages(t *testing.T) {
+	dir := t.TempDir()
+	big, small, own := filepath.Join(dir, "big.png"), filepath.Join(dir, "small.png"), filepath.Join(dir, "own.png")
+	os.WriteFile(big, bomb.PNG1Bit(19000, 19000), 0o644) // 361 megapixels: over 1 GiB to decode
+	os.WriteFile(small, bomb.PNG1Bit(8, 8), 0o644)
+	var b bytes.Buffer
+	if err := MarkedPNG(&b, "labels", func(w io.Writer) error { _, err := w.Write(bomb.PNG1Bit(8, 8)); return err }); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(own, b.Bytes(), 0o644)
+	if err := CheckImages([]string{small}, true, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckImages([]string{small, big}, true, 64); err == nil || !strings.Contains(err.Error(), big) || !strings.Contains(err.Error(), "more than the limit of 64 MiB") {
+		t.Fatalf("bomb: %v", err)
+	}
+	if err := CheckImages([]string{own}, true, 64); err == nil || !strings.Contains(err.Error(), "own.png is freeseg's own labels output") {
+		t.Fatalf("own output: %v", err)
 	}
 }

@@ -184,3 +184,21 @@ func CheckImageMemory(in *Input, maxSide int, exif bool, perPixel, limit int64, 
 	}
 	return nil
 }
+
+// CheckImages refuses, before any work, images that cannot be read, that
+// are freeseg's own outputs, or whose decoding needs more memory than the
+// bound of maxMemoryMB (see MemLimit), for the commands that reduce an
+// image to a fixed-size input: features, embed, classify.
+func CheckImages(paths []string, exif bool, maxMemoryMB int64) error {
+	limit, why := MemLimit(maxMemoryMB, "/proc/meminfo")
+	for _, p := range paths {
+		in := Input{Path: p}
+		if m := OwnMarker(p); m != "" {
+			return fmt.Errorf("%s is freeseg's own %s output (PNG text %s=%s), not taken as an input", p, m, MarkerKey, m)
+		}
+		if err := CheckImageMemory(&in, -1, exif, 12, limit, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}

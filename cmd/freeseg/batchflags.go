@@ -80,15 +80,5 @@ func checkImages(paths []string, exif bool, maxMemoryMB int64) error {
 	if maxMemoryMB < 0 {
 		return usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
 	}
-	limit, why := batch.MemLimit(maxMemoryMB, "/proc/meminfo")
-	for _, p := range paths {
-		in := batch.Input{Path: p}
-		if m := batch.OwnMarker(p); m != "" {
-			return fmt.Errorf("%s is freeseg's own %s output (PNG text %s=%s), not taken as an input", p, m, batch.MarkerKey, m)
-		}
-		if err := batch.CheckImageMemory(&in, -1, exif, 12, limit, why); err != nil {
-			return err
-		}
-	}
-	return nil
+	return batch.CheckImages(paths, exif, maxMemoryMB)
 }

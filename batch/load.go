@@ -43,6 +43,7 @@ func (g Guard) WriteFile(path string, write func(io.Writer) error) error {
 	return imageio.WriteFileAtomic(path, write)
 }
 
+// Loaded is one image Prefetch decoded, or the error that stopped it.
 type Loaded struct {
 	Img *imageio.RGB
 	Err error

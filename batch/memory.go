@@ -131,6 +131,7 @@ func Peak(st []Stage) Stage {
 	return m
 }
 
+// FormatBytes writes a byte count for messages (KiB, MiB or GiB).
 func FormatBytes(b int64) string {
 	switch {
 	case b >= 1<<30:

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -180,7 +179,7 @@ func runSegment(e *env, args []string) error {
 			continue
 		}
 		wrote++
-		prog.done(i, filepath.Join(in.Rel, in.Base), summarize(res, time.Since(start)))
+		prog.done(i, filepath.Join(in.Rel, in.Base), freeseg.Summary(res, time.Since(start)))
 	}
 	if err := exp.Finish(outs.Guard); err != nil {
 		return err
@@ -193,26 +192,6 @@ func runSegment(e *env, args []string) error {
 
 // maxLabelClasses is the most classes a label map holds: a 16-bit PNG.
 const maxLabelClasses = 65536
-
-// summarize is the one-line report of an image.
-func summarize(r *freeseg.Result, d time.Duration) string {
-	type cf struct {
-		name string
-		f    float64
-	}
-	var list []cf
-	for c, f := range r.Fractions {
-		if f > 0 {
-			list = append(list, cf{r.Classes[c], f})
-		}
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].f > list[b].f })
-	var parts []string
-	for _, x := range list {
-		parts = append(parts, fmt.Sprintf("%s %.1f%%", x.name, 100*x.f))
-	}
-	return fmt.Sprintf("%dx%d in %.2fs: %s", r.Width, r.Height, d.Seconds(), strings.Join(parts, ", "))
-}
 
 // generator marks freeseg's JSON outputs (as the PNG text chunk marks its
 // images).

@@ -320,7 +320,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if _, err := beam.Run(ctx, *runners.Runner, p); err != nil {
-		return fmt.Errorf("the job failed: %w", err)
+		return fmt.Errorf("the job failed: %w", jobError(err))
 	}
 	return reportEval(ctx, ef.report, ef.quiet, stdout, stderr)
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -53,6 +54,7 @@ func main() {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	quietBeamLogs()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		printHelp(stdout)
 		if len(args) == 0 {
@@ -115,10 +117,12 @@ func newFlags(c *command, stderr io.Writer) *flag.FlagSet {
 // own, which win on a name clash).
 func addBeamFlags(fs *flag.FlagSet) {
 	flag.CommandLine.VisitAll(func(f *flag.Flag) {
-		if fs.Lookup(f.Name) != nil {
+		if fs.Lookup(f.Name) != nil || strings.HasPrefix(f.Name, "test.") {
 			return
 		}
-		f.Value.Set(f.DefValue)
+		if f.Value.String() != f.DefValue {
+			f.Value.Set(f.DefValue) // a value left by an earlier command of this process
+		}
 		fs.Var(f.Value, f.Name, "Beam: "+f.Usage)
 	})
 }
@@ -182,6 +186,34 @@ func checkWritable(ctx context.Context, prefix, what string) error {
 		return os.Remove(probe)
 	}
 	return st.Remove(ctx, probe)
+}
+
+// quietBeamLogs keeps Prism's and the SDK harness's log lines (through
+// log/slog) off stderr unless FREESEG_BEAM_LOG=debug|info|warn|error asks
+// for them: the command reports the job's outcome and first error itself.
+func quietBeamLogs() {
+	level := slog.Level(100)
+	switch strings.ToLower(os.Getenv("FREESEG_BEAM_LOG")) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+}
+
+// jobError shortens the runner's error to the DoFn's own message (the
+// runner wraps it in the bundle's plan).
+func jobError(err error) error {
+	s := err.Error()
+	if i := strings.LastIndex(s, "] failed:\n"); i >= 0 {
+		return errors.New(strings.TrimSpace(strings.Trim(s[i+len("] failed:\n"):], `"`)))
+	}
+	return err
 }
 
 // initBeam runs Beam's init hooks once per process.

@@ -175,7 +175,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	p, s := beam.NewPipelineWithRoot()
 	pipeline.BuildSegment(s, cfg, pipeline.Tasks(images))
 	if _, err := beam.Run(ctx, *runners.Runner, p); err != nil {
-		return fmt.Errorf("the job failed: %w", err)
+		return fmt.Errorf("the job failed: %w", jobError(err))
 	}
 	return reportSegment(ctx, *output, len(images), *quiet, stdout, stderr)
 }

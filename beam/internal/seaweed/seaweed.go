@@ -141,7 +141,7 @@ func Start(t testing.TB) *Server {
 	cmd := exec.CommandContext(ctx, bin, "server", "-dir="+dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port="+strconv.Itoa(ports[0]), "-volume.port="+strconv.Itoa(ports[1]),
 		"-filer", "-filer.port="+strconv.Itoa(ports[2]), "-s3", "-s3.port="+strconv.Itoa(ports[3]),
-		"-master.volumeSizeLimitMB=64", "-volume.max=8")
+		"-master.volumeSizeLimitMB=64", "-volume.max=64")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -153,6 +153,9 @@ func Start(t testing.TB) *Server {
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		if t.Failed() {
+			t.Logf("weed server log (last 4 kB):\n%s", tail(logs.Bytes(), 4096))
+		}
 	})
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[3])}
 	// Ready when a bucket can be made and an object written.
@@ -213,4 +216,11 @@ func (s *Server) Env(t testing.TB) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }

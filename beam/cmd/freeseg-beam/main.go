@@ -221,4 +221,6 @@ func initBeam() {
 	if !beam.Initialized() {
 		beam.Init()
 	}
+	quietBeamLogs() // after the SDK's hooks, which set their own logger
+
 }

@@ -118,6 +118,7 @@ type evalFn struct {
 	opts  freeseg.Options
 	ds    *eval.Dataset
 	store *storage.Store
+	fail  map[string]bool
 }
 
 func (f *evalFn) Setup(ctx context.Context) error {
@@ -137,6 +138,7 @@ func (f *evalFn) Setup(ctx context.Context) error {
 	}
 	// LoadLabel needs only the label conventions.
 	f.ds = &eval.Dataset{Spec: eval.Spec{Classes: f.Config.NumClasses, ReduceZeroLabel: f.Config.ReduceZeroLabel}}
+	f.fail = failHook()
 	f.store, err = storage.Open(ctx, f.Config.Report)
 	return err
 }
@@ -154,6 +156,9 @@ func (f *evalFn) ProcessElement(ctx context.Context, t EvalTask, emit func(Image
 	rgb, orient, pred, gt, skip, err := f.score(s)
 	if err != nil {
 		return err
+	}
+	if f.fail[t.ID] {
+		return fmt.Errorf("%s: failure injected by %s", t.ID, FailHook)
 	}
 	if skip != "" {
 		if f.Config.Strict {

@@ -139,9 +139,20 @@ func marshalJSON(v any) ([]byte, error) {
 }
 
 // FailHook is the environment variable of the fault-injection test hook:
-// a comma-separated list of output names whose processing fails after the
-// label PNG is written, as a worker killed mid-image would leave it.
+// a comma-separated list of output names (segment: the image fails after
+// its label PNG is written, as a worker killed mid-image would leave it)
+// or sample IDs (eval: the image fails after it is scored).
 const FailHook = "FREESEG_BEAM_TEST_FAIL"
+
+func failHook() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Split(os.Getenv(FailHook), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			m[n] = true
+		}
+	}
+	return m
+}
 
 func init() {
 	register.DoFn3x1[context.Context, Task, func(string), error](&segmentFn{})
@@ -186,12 +197,7 @@ func (f *segmentFn) Setup(ctx context.Context) error {
 	if f.store, err = storage.Open(ctx, f.Config.Output); err != nil {
 		return err
 	}
-	f.fail = map[string]bool{}
-	for _, n := range strings.Split(os.Getenv(FailHook), ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			f.fail[n] = true
-		}
-	}
+	f.fail = failHook()
 	return nil
 }
 

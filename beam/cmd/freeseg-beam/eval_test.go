@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freeseg/freeseg/beam/pipeline"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
 )
@@ -87,8 +88,26 @@ func TestEvalMatchesCLI(t *testing.T) {
 		t.Errorf("report.md:\n%s", md)
 	}
 
+	// A job that fails part-way leaves no report; run again, it ends as a
+	// clean run.
+	again := filepath.Join(t.TempDir(), "again")
+	t.Setenv(pipeline.FailHook, ids[4])
+	code, msg := runBeam(t, append(args, "--report", again)...)
+	if code == 0 || !strings.Contains(msg, "failure injected") {
+		t.Fatalf("eval with an injected failure: exit %d\n%s", code, msg)
+	}
+	if _, err := os.Stat(filepath.Join(again, eval.StateFile)); err == nil {
+		t.Fatalf("a failed job wrote %s", eval.StateFile)
+	}
+	os.Unsetenv(pipeline.FailHook)
+	beamOK(t, append(args, "--report", again)...)
+	if as := loadState(t, again); !slices.Equal(as.Metric.Confusion, ws.Metric.Confusion) || !slices.Equal(as.Done, ws.Done) ||
+		!reflect.DeepEqual(as.Skipped, ws.Skipped) {
+		t.Errorf("rerun after a failure differs from freeseg eval:\n%+v", as)
+	}
+
 	// A finished report is not overwritten.
-	code, msg := runBeam(t, append(args, "--report", got)...)
+	code, msg = runBeam(t, append(args, "--report", got)...)
 	if code == 0 || !strings.Contains(msg, "already holds a run") {
 		t.Errorf("second run into the same report: exit %d\n%s", code, msg)
 	}

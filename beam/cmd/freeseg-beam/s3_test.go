@@ -108,6 +108,30 @@ func TestSegmentS3(t *testing.T) {
 		t.Errorf("S3 summary rows:\n%+v\nlocal:\n%+v", got, localRows)
 	}
 
+	// The model itself from the store: workers copy it into their cache.
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ms, err := storage.Open(ctx, "s3://models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.MakeBucket("models"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"} {
+		if err := ms.Write(ctx, "s3://models/tiny-clip/"+f, readFile(t, filepath.Join(fast[1], f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromStore := append([]string{}, args...)
+	fromStore[4] = "s3://models/tiny-clip" // --model's value
+	beamOK(t, append(fromStore, "--output", "s3://results/run2", "--input", "@s3://photos/list.txt")...)
+	for _, n := range names {
+		b, err := st.Read(ctx, "s3://results/run2/"+n+".labels.png")
+		if err != nil || !bytes.Equal(b, readFile(t, filepath.Join(local, n+".labels.png"))) {
+			t.Errorf("model from S3: %s.labels.png differs from the local run's (%v)", n, err)
+		}
+	}
+
 	// A rerun on S3 finds the images done.
 	out = beamOK(t, append(args, "--output", "s3://results/run1", "--input", "@s3://photos/list.txt")...)
 	if !strings.Contains(out, "3 images: 0 segmented, 3 already done") {

@@ -294,15 +294,17 @@ func (f *confusionFn) AddInput(a EvalAcc, r ImageResult) EvalAcc {
 }
 
 func (f *confusionFn) MergeAccumulators(a, b EvalAcc) EvalAcc {
-	if len(a.Confusion) == 0 {
-		a.Confusion = make([]int64, f.Classes*f.Classes)
+	// A new accumulator: neither input is changed, so a runner may reuse
+	// either (Beam allows mutating the first; not relying on it costs one
+	// C·C copy per merge).
+	out := EvalAcc{Confusion: make([]int64, f.Classes*f.Classes), Images: a.Images + b.Images}
+	for _, x := range []EvalAcc{a, b} {
+		for i, v := range x.Confusion {
+			out.Confusion[i] += v
+		}
 	}
-	for i, v := range b.Confusion {
-		a.Confusion[i] += v
-	}
-	a.Images += b.Images
-	a.Results = append(a.Results, b.Results...)
-	return a
+	out.Results = append(append(out.Results, a.Results...), b.Results...)
+	return out
 }
 
 func (f *confusionFn) ExtractOutput(a EvalAcc) EvalAcc { return a }

@@ -108,7 +108,19 @@ func newFlags(c *command, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: freeseg-beam %s %s\n\n%s\n\nflags:\n", c.name, c.usage, c.summary)
-		fs.PrintDefaults()
+		// The command's flags in full, then only the names of Beam's.
+		own := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		own.SetOutput(stderr)
+		var beamNames []string
+		fs.VisitAll(func(f *flag.Flag) {
+			if strings.HasPrefix(f.Usage, "Beam: ") {
+				beamNames = append(beamNames, "--"+f.Name)
+				return
+			}
+			own.Var(f.Value, f.Name, f.Usage)
+		})
+		own.PrintDefaults()
+		fmt.Fprintf(stderr, "\nBeam pipeline options (see docs/beam.md and Beam's documentation):\n  %s\n", strings.Join(beamNames, " "))
 	}
 	return fs
 }

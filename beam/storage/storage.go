@@ -237,6 +237,25 @@ func (s *Store) Remove(ctx context.Context, path string) error {
 	})
 }
 
+// ParseList reads an input list: one path or glob per line, blank lines
+// and # comments skipped. A nested list (@...) or a list naming nothing
+// is an error naming the list.
+func ParseList(b []byte, name string) ([]string, error) {
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			if strings.HasPrefix(l, "@") {
+				return nil, fmt.Errorf("input list %s: nested list %q", name, l)
+			}
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("input list %s names no images", name)
+	}
+	return lines, nil
+}
+
 // Expand turns the --input values into a list of files: a glob (any
 // filesystem; its matches sorted, at least one required), a list file
 // ("@list.txt": one path or glob per line, # comments) or a plain path.
@@ -258,17 +277,9 @@ func Expand(ctx context.Context, inputs []string) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("input list %s: %w", list, err)
 			}
-			var lines []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-					if strings.HasPrefix(l, "@") {
-						return nil, fmt.Errorf("input list %s: nested list %q", list, l)
-					}
-					lines = append(lines, l)
-				}
-			}
-			if len(lines) == 0 {
-				return nil, fmt.Errorf("input list %s names no images", list)
+			lines, err := ParseList(b, list)
+			if err != nil {
+				return nil, err
 			}
 			sub, err := Expand(ctx, lines)
 			if err != nil {

@@ -152,3 +152,26 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseList(f *testing.F) {
+	f.Add([]byte("# photos\na.png\n\n s3://b/*.jpg \r\n"))
+	f.Add([]byte("@other.txt\n"))
+	f.Add([]byte{0xff, '\n', '#'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lines, err := ParseList(b, "list.txt")
+		if err != nil {
+			if !strings.Contains(err.Error(), "list.txt") {
+				t.Errorf("error does not name the list: %v", err)
+			}
+			return
+		}
+		if len(lines) == 0 {
+			t.Fatal("no lines and no error")
+		}
+		for _, l := range lines {
+			if l == "" || l != strings.TrimSpace(l) || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "@") || strings.Contains(l, "\n") {
+				t.Errorf("line %q", l)
+			}
+		}
+	})
+}

@@ -2,12 +2,12 @@ package clip_test
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"testing"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/internal/testmodel"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -37,18 +37,14 @@ func goldenPrompts(t *testing.T) []string {
 
 // tol scales an absolute tolerance to the magnitude of the reference.
 func tol(want []float32, rel float64) float64 {
-	var peak float64
-	for _, v := range want {
-		peak = math.Max(peak, math.Abs(float64(v)))
-	}
-	return rel * peak
+	return rel * numtest.Peak(want) // NaN (a failing tolerance) when want is not finite
 }
 
 func TestGoldenConfigInferred(t *testing.T) {
 	m := testmodel.Tiny(t)
 	c := m.Config
 	want := clip.Config{VisionWidth: 128, VisionLayers: 8, VisionHeads: 2, Patch: 16, Grid: 14, EmbedDim: 64,
-		TextWidth: 128, TextLayers: 3, TextHeads: 2, ContextLength: 77, VocabSize: 49408}
+		TextWidth: 128, TextLayers: 3, TextHeads: 2, ContextLength: 77, VocabSize: 49408, Act: clip.ActQuickGELU}
 	if c != want {
 		t.Fatalf("config %+v, want %+v", c, want)
 	}

@@ -1,9 +1,9 @@
 package clip
 
 import (
-	"math"
 	"testing"
 
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -74,12 +74,5 @@ func TestPrefixPathMatchesFullPrompts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var worst float64
-	for i := range want {
-		worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
-	}
-	t.Logf("prefix path vs full prompts: max |Δ| = %.3g over %d values", worst, len(want))
-	if worst > 1e-5 {
-		t.Fatalf("prefix path differs from full prompts by %g", worst)
-	}
+	numtest.AssertClose(t, "prefix path vs full prompts", got, want, 1e-5)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,12 +37,59 @@ const (
 const userAgent = "freeseg-hub/1 (Go)"
 
 var (
-	stallTimeout = 60 * time.Second       // a transfer with no data this long is broken
+	stallTimeout = 60 * time.Second       // default of Options.StallTimeout
 	retryBackoff = 500 * time.Millisecond // doubled at each retry
 	maxRedirects = 10
 )
 
-var errStalled = errors.New("no data received for a minute")
+// stallMinBytes is the progress that resets the stall timer: a trickle of
+// a few bytes per interval keeps a connection open without moving the
+// download forward, and must not hold it forever.
+const stallMinBytes = 1 << 10
+
+var errStalled = errors.New("stalled")
+
+// Caps on downloads (docs/model-files.md). Every file but the checkpoint
+// is a configuration or vocabulary file: CLIP's largest, vocab.json, is
+// about 1 MB, so 16 MiB is refused whatever size is declared. A
+// checkpoint is held to the size the hub declares (listing, X-Linked-Size,
+// Content-Length or Content-Range); only with none of them is it held to
+// maxUndeclaredWeights, above the largest CLIP checkpoint (ViT-bigG/14 in
+// float32, about 10 GB).
+const (
+	maxSmallFile         = 16 << 20
+	maxUndeclaredWeights = 32 << 30
+)
+
+// isWeights reports whether name is one of the checkpoint files pulled.
+func isWeights(name string) bool {
+	return slices.Contains(weightOrder, name) || slices.Contains(openCLIPWeightOrder, name)
+}
+
+// capText writes a cap in binary units ("16 MiB").
+func capText(n int64) string {
+	if n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+func (c *client) stallTimeout() time.Duration {
+	if c.opt.StallTimeout > 0 {
+		return c.opt.StallTimeout
+	}
+	return stallTimeout
+}
+
+// checkDeclared refuses a small file whose declared size is over the cap,
+// before any byte of it is read.
+func checkDeclared(f *fileSpec) error {
+	if !isWeights(f.Name) && f.Size > maxSmallFile {
+		return fmt.Errorf("%s: the server declares %s, more than the %s a configuration or vocabulary file may have: refusing to download it",
+			f.Name, formatBytes(f.Size), capText(maxSmallFile))
+	}
+	return nil
+}
 
 // fileSpec is one file to download and what the hub says about it.
 type fileSpec struct {
@@ -269,6 +317,13 @@ func (c *client) fileURL(repo, rev, name string) string {
 // the API gives a listing with nil Files.
 func (c *client) list(ctx context.Context, repo, rev string) (*listing, error) {
 	u := c.base() + "/api/models/" + repo + "/revision/" + url.PathEscape(rev) + "?blobs=true"
+	// The listing is bounded like the downloads: 64 MiB, and the stall
+	// timeout.
+	stall := c.stallTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer timer.Stop()
 	resp, _, err := c.get(ctx, u, http.Header{"Accept": {"application/json"}})
 	if err != nil {
 		return nil, err
@@ -295,7 +350,12 @@ func (c *client) list(ctx context.Context, repo, rev string) (*listing, error) {
 			} `json:"lfs"`
 		} `json:"siblings"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil || info.Siblings == nil {
+	body := &stallReader{r: resp.Body, t: timer, d: stall}
+	if err := json.NewDecoder(io.LimitReader(body, 64<<20)).Decode(&info); err != nil || info.Siblings == nil {
+		if errors.Is(context.Cause(ctx), errStalled) {
+			return nil, fmt.Errorf("%s@%s: the file listing %w: less than 1 KiB received in %v; run the command again",
+				repo, rev, errStalled, stall)
+		}
 		return &listing{}, nil
 	}
 	l := &listing{Files: map[string]*fileSpec{}}
@@ -590,6 +650,9 @@ func (c *client) fetch(ctx context.Context, repo, rev string, f *fileSpec, stage
 		}
 		off = 0
 	}
+	if err := checkDeclared(f); err != nil {
+		return err
+	}
 	hdr := http.Header{"Accept-Encoding": {"identity"}}
 	if off > 0 {
 		hdr.Set("Range", fmt.Sprintf("bytes=%d-", off))
@@ -648,6 +711,9 @@ func (c *client) fetch(ctx context.Context, repo, rev string, f *fileSpec, stage
 	if f.Size < 0 && resp.ContentLength >= 0 {
 		f.Size = off + resp.ContentLength
 	}
+	if err := checkDeclared(f); err != nil {
+		return err
+	}
 
 	file, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -670,14 +736,27 @@ func (c *client) fetch(ctx context.Context, repo, rev string, f *fileSpec, stage
 	}
 
 	b := newBar(c.opt.Progress, f.Name, f.Size, off)
-	timer := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
+	stall := c.stallTimeout()
+	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
 	defer timer.Stop()
-	var src io.Reader = &stallReader{r: resp.Body, t: timer}
-	if f.Size >= 0 {
-		src = io.LimitReader(src, f.Size-off+1) // one byte more reveals an oversized file
+	var src io.Reader = &stallReader{r: resp.Body, t: timer, d: stall}
+	limit := f.Size // what may arrive, in all
+	if limit < 0 {
+		limit = maxSmallFile
+		if isWeights(f.Name) {
+			limit = maxUndeclaredWeights
+		}
 	}
+	src = io.LimitReader(src, limit-off+1) // one byte more reveals an oversized file
 	n, cerr := io.Copy(io.MultiWriter(file, h, b), src)
 	got := off + n
+	if cerr == nil && f.Size < 0 && got > limit {
+		file.Close()
+		b.abort()
+		os.Remove(part)
+		return fmt.Errorf("%s: more than %s arrived with no size declared, more than such a file may have: refusing it (the partial download was deleted)",
+			f.Name, capText(limit))
+	}
 	if cerr != nil {
 		file.Close()
 		b.abort()
@@ -685,7 +764,7 @@ func (c *client) fetch(ctx context.Context, repo, rev string, f *fileSpec, stage
 			return context.Cause(ctx)
 		}
 		if errors.Is(context.Cause(rctx), errStalled) {
-			cerr = errStalled
+			cerr = fmt.Errorf("%w: less than 1 KiB received in %v", errStalled, stall)
 		}
 		return &transferError{fmt.Errorf("%s: download interrupted after %s of %s: %w", f.Name, formatBytes(got), sizeText(f.Size), cerr)}
 	}
@@ -766,15 +845,21 @@ func finishPartial(part, final string, f *fileSpec, sum []byte, size int64) erro
 	return nil
 }
 
+// stallReader restarts the stall timer t (of duration d) each time
+// stallMinBytes more have arrived.
 type stallReader struct {
-	r io.Reader
-	t *time.Timer
+	r       io.Reader
+	t       *time.Timer
+	d       time.Duration
+	pending int
 }
 
 func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if n > 0 {
-		s.t.Reset(stallTimeout)
+	s.pending += n
+	if s.pending >= stallMinBytes {
+		s.t.Reset(s.d)
+		s.pending = 0
 	}
 	return n, err
 }

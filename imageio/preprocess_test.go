@@ -1,11 +1,11 @@
 package imageio
 
 import (
-	"math"
 	"math/rand"
 	"testing"
 
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/internal/numtest"
 )
 
 // compareTensor logs and checks a preprocessed tensor against golden data:
@@ -17,19 +17,8 @@ func compareTensor(t *testing.T, key string, got []float32, tol float64) {
 	if len(got) != len(want.F32) {
 		t.Fatalf("%s: %d values, want %d (shape %v)", key, len(got), len(want.F32), want.Shape)
 	}
-	var maxd float64
-	n := 0
-	for i, w := range want.F32 {
-		d := math.Abs(float64(got[i]) - float64(w))
-		if d > 0 {
-			n++
-		}
-		maxd = math.Max(maxd, d)
-	}
-	t.Logf("parity %-28s max |Δ| = %.3g, %d of %d elements differ (tol %.3g)", key, maxd, n, len(got), tol)
-	if maxd > tol {
-		t.Errorf("%s: max |Δ| %g > %g", key, maxd, tol)
-	}
+	d := numtest.AssertClose(t, key, got, want.F32, tol)
+	t.Logf("%s: %d of %d elements differ", key, d.Differ, d.N)
 }
 
 func TestPreprocessGolden(t *testing.T) {

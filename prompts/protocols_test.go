@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The values of BENCHMARKS 2.2, re-read from the repositories' configs.
+// The values of docs/protocols.md#per-dataset-settings, re-read from the repositories' configs.
 func TestProtocolValues(t *testing.T) {
 	type want struct {
 		short, crop, stride int
@@ -44,6 +44,17 @@ func TestProtocolValues(t *testing.T) {
 			"cityscapes":     {448, 224, 224, 50, 0, 0, 0, "cls_city_scapes.txt", ","},
 			"ade20k":         {448, 448, 224, 50, 0, 0, 0, "cls_ade20k.txt", ","},
 		},
+	}
+	// mc-lan/ProxyCLIP configs @05c3c18 (cfg_voc20/cfg_context59: segmentor defaults).
+	cases["proxyclip"] = map[string]want{
+		"voc21":          {336, 336, 112, 40, 0.2, 0, 0, "proxyclip/cls_voc21.txt", "; "},
+		"context60":      {336, 336, 112, 40, 0.15, 0, 0, "cls_context60.txt", ", "},
+		"coco_object":    {336, 336, 112, 40, 0.25, 0, 0, "proxyclip/cls_coco_object.txt", "; "},
+		"voc20":          {336, 336, 112, 40, 0, 0, 0, "proxyclip/cls_voc20.txt", "; "},
+		"context59":      {336, 336, 112, 40, 0, 0, 0, "cls_context59.txt", ", "},
+		"coco_stuff164k": {336, 336, 112, 40, 0, 0, 0, "cls_coco_stuff.txt", ", "},
+		"cityscapes":     {448, 224, 112, 40, 0, 0, 0, "cls_city_scapes.txt", ", "},
+		"ade20k":         {448, 336, 112, 40, 0, 0, 0, "cls_ade20k.txt", ", "},
 	}
 	// naclip+pamr is naclip with 10 PAMR steps.
 	cases["naclip+pamr"] = map[string]want{}
@@ -86,6 +97,9 @@ func TestProtocolValues(t *testing.T) {
 			if p.ClassFile == "clearclip/cls_voc21.txt" {
 				ds = "clearclip/voc21"
 			}
+			if strings.HasPrefix(p.ClassFile, "proxyclip/") {
+				ds = "proxyclip/" + d
+			}
 			ref, _ := Dataset(ds)
 			if !slicesEqual2(v.Names, ref.Names) {
 				t.Errorf("%s/%s: vocabulary differs from Dataset(%q)", method, d, ds)
@@ -111,7 +125,7 @@ func TestProtocolLookup(t *testing.T) {
 	if err == nil {
 		t.Error("clearclip/voc21 is a Dataset name, not a protocol benchmark")
 	}
-	if got := ProtocolMethods(); strings.Join(got, ",") != "clearclip,naclip,naclip+pamr,sclip" {
+	if got := ProtocolMethods(); strings.Join(got, ",") != "clearclip,naclip,naclip+pamr,proxyclip,sclip" {
 		t.Errorf("ProtocolMethods = %q", got)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/freeseg/freeseg/internal/numtest"
 )
 
-// refPAMR is the direct definition of SPEC 7.3 (gather of the 8 dilated
+// refPAMR is the direct definition of docs/method.md#pamr (gather of the 8 dilated
 // neighbours with replicate padding, affinities softmaxed over them), the
 // reference for the optimised PAMR, in float64.
 func refPAMR(img, mask []float32, K, H, W, iters int, dil []int) []float64 {
@@ -101,10 +103,12 @@ func TestPAMRMatchesDefinition(t *testing.T) {
 		if err := PAMR(img, got, K, H, W, 3, []int{2, 4}); err != nil {
 			t.Fatal(err)
 		}
-		for i := range want {
-			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5 {
-				t.Fatalf("%dx%d: value %d = %g, definition %g", H, W, i, got[i], want[i])
-			}
+		got64 := make([]float64, len(got))
+		for i, v := range got {
+			got64[i] = float64(v)
+		}
+		if _, p := numtest.Problem(got64, want, 1e-5); p != "" {
+			t.Fatalf("%dx%d: against the definition: %s", H, W, p)
 		}
 	}
 	if err := PAMR(make([]float32, 3), make([]float32, 1), 1, 1, 1, 1, []int{0}); err == nil {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/freeseg/freeseg/internal/numtest"
 )
 
 func TestTopKMatchesSort(t *testing.T) {
@@ -36,11 +38,11 @@ func TestSmoothMinLimits(t *testing.T) {
 		return poolValues(append([]float64(nil), x...), PartialOptions{Pool: PoolSmoothMin, Tau: tau, TopQ: q})
 	}
 	// τ → 0: the hard minimum of the top-q region (the 3 best: 8, 9, 10).
-	if v := pool(1e-3, 0.3); math.Abs(v-8) > 1e-2 {
+	if v := pool(1e-3, 0.3); !numtest.Near(v, 8, 1e-2) {
 		t.Fatalf("small tau gave %g, want about 8", v)
 	}
 	// τ → ∞: the mean of the region.
-	if v := pool(1e6, 0.3); math.Abs(v-9) > 1e-3 {
+	if v := pool(1e6, 0.3); !numtest.Near(v, 9, 1e-3) {
 		t.Fatalf("large tau gave %g, want about 9", v)
 	}
 	// Between the two.
@@ -51,10 +53,10 @@ func TestSmoothMinLimits(t *testing.T) {
 	lse := func(tau float64) float64 {
 		return poolValues(append([]float64(nil), x...), PartialOptions{Pool: PoolLSE, Tau: tau})
 	}
-	if v := lse(1e-3); math.Abs(v-10) > 1e-2 {
+	if v := lse(1e-3); !numtest.Near(v, 10, 1e-2) {
 		t.Fatalf("lse small tau %g", v)
 	}
-	if v := lse(1e6); math.Abs(v-5.5) > 1e-3 {
+	if v := lse(1e6); !numtest.Near(v, 5.5, 1e-3) {
 		t.Fatalf("lse large tau %g", v)
 	}
 }
@@ -84,7 +86,7 @@ func TestPartialLabelsRules(t *testing.T) {
 	for _, v := range r.Scores {
 		s += v
 	}
-	if math.Abs(s-1) > 1e-12 {
+	if !numtest.Near(s, 1, 1e-12) {
 		t.Fatalf("scores sum to %g", s)
 	}
 	// A threshold above every score keeps the best class and background.
@@ -113,7 +115,7 @@ func TestPartialLabelsRules(t *testing.T) {
 		q2b := math.Exp(40 * float64(lg.Data[12+i]))
 		q0 := math.Exp(40 * float64(lg.Data[i]))
 		want0 := q0 / (q0 + q2a + q2b)
-		if math.Abs(float64(probs[i])-want0) > 1e-5 {
+		if !numtest.Near(float64(probs[i]), want0, 1e-5) {
 			t.Fatalf("pixel %d: background %g, want %g", i, probs[i], want0)
 		}
 	}

@@ -1,11 +1,13 @@
 package seg_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/internal/testmodel"
 	"github.com/freeseg/freeseg/seg"
 )
@@ -69,7 +71,7 @@ func TestGoldenSlidingWindowAndLabels(t *testing.T) {
 	G := golden.Tensor(t, "seg/query_features")
 	Q, E := G.Shape[0], G.Shape[1]
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
-		return dense.SCLIP.Features(m, imgs, B, h, w)
+		return dense.SCLIP.Features(context.Background(), m, imgs, B, h, w)
 	}
 	lg, err := seg.Infer(enc, in.F32, H, W, G.F32, Q, E, seg.Window{Crop: 224, Stride: 112}, 16, 300, 451)
 	if err != nil {
@@ -145,7 +147,7 @@ func TestWindows(t *testing.T) {
 }
 
 func TestFeatureSurgeryClosedFormMatchesDefinition(t *testing.T) {
-	// The O(N·K·E) definition of clip_feature_surgery (SPEC 6.2) against the
+	// The O(N·K·E) definition of clip_feature_surgery (docs/method.md#feature-surgery) against the
 	// closed form, on small random data.
 	N, K, E := 5, 4, 3
 	F := []float32{}
@@ -194,7 +196,7 @@ func TestFeatureSurgeryClosedFormMatchesDefinition(t *testing.T) {
 			for c := 0; c < E; c++ {
 				s += feats[k][c] - red[c]
 			}
-			if math.Abs(s-float64(got[i*K+k])) > 1e-6 {
+			if !numtest.Near(float64(got[i*K+k]), s, 1e-6) {
 				t.Fatalf("token %d class %d: closed form %g, definition %g", i, k, got[i*K+k], s)
 			}
 		}

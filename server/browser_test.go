@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/freeseg/freeseg/dense"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -274,8 +275,8 @@ func TestBrowserPage(t *testing.T) {
 	}
 	p.waitFor(`document.readyState === "complete" && document.getElementById("model-info").textContent.includes("tiny-clip")`, 20*time.Second)
 	var methods []string
-	p.eval(`[...document.getElementById("method").options].map(o => o.value)`, &methods)
-	if len(methods) != 6 {
+	p.eval(`[...document.getElementById("set-method").options].map(o => o.value)`, &methods)
+	if len(methods) != len(dense.Names()) {
 		t.Fatalf("methods from /v1/models: %v", methods)
 	}
 

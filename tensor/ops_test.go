@@ -414,7 +414,7 @@ func TestMulAdd(t *testing.T) {
 				}
 				MulAdd(d, a, b)
 				for i := range want {
-					if math.Abs(float64(d[i]-want[i])) > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
+					if !(math.Abs(float64(d[i]-want[i])) <= 1e-6*math.Max(1, math.Abs(float64(want[i])))) { // NaN fails too
 						t.Fatalf("level %s n=%d: d[%d] = %g, want %g", name, n, i, d[i], want[i])
 					}
 				}

@@ -27,6 +27,17 @@ const (
 	maxPickleDepth = 1000
 	// maxTensorDims bounds the rank of a tensor view.
 	maxTensorDims = 64
+	// maxPickleValues bounds the values pushed on the stack over a whole
+	// run, and maxMemo the memo's entries. One opcode byte can push a
+	// 16-byte interface or a new empty container (~100 bytes), so the
+	// pickle's size alone (maxPickleBytes) would still let 16 MiB of
+	// opcodes build gigabytes. A CLIP state dict pushes about 20 values
+	// and memoizes about 8 per tensor (ViT-L/14: ~10,000 values), a
+	// TorchScript archive a few times more: 2^20 leaves a margin of 25x or
+	// more and keeps what the unpickler allocates under 200 MB at worst
+	// (measured in hostile_test.go).
+	maxPickleValues = 1 << 20
+	maxMemo         = 1 << 20
 )
 
 // Python values. None is nil, bool is bool, int is int64, float is float64,
@@ -177,6 +188,7 @@ type unpickler struct {
 	memo        map[uint32]any
 	torchScript bool                   // allow __torch__.* classes
 	storages    map[string]*storageRef // persistent ids by key; the first wins, as in torch
+	pushes      int                    // values pushed so far (maxPickleValues)
 }
 
 func newUnpickler(where string, data []byte, torchScript bool) *unpickler {
@@ -242,7 +254,10 @@ func (u *unpickler) fence() int {
 	return 0
 }
 
-func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+func (u *unpickler) push(v any) {
+	u.pushes++
+	u.stack = append(u.stack, v)
+}
 
 func (u *unpickler) pop(op int) (any, error) {
 	if len(u.stack) <= u.fence() {
@@ -330,6 +345,9 @@ func (u *unpickler) run() (any, error) {
 		op := u.pos
 		c := u.data[u.pos]
 		u.pos++
+		if u.pushes > maxPickleValues {
+			return nil, u.errAt(op, "more than %d values pushed: far more than any checkpoint needs (a pickle bomb?)", maxPickleValues)
+		}
 		switch c {
 		case 0x80: // PROTO
 			b, err := u.read(1, op)
@@ -543,6 +561,9 @@ func (u *unpickler) run() (any, error) {
 			v, err := u.top(op)
 			if err != nil {
 				return nil, err
+			}
+			if _, ok := u.memo[idx]; !ok && len(u.memo) >= maxMemo {
+				return nil, u.errAt(op, "more than %d memo entries: far more than any checkpoint needs (a pickle bomb?)", maxMemo)
 			}
 			u.memo[idx] = v
 		case 'h', 'j': // BINGET, LONG_BINGET

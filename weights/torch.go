@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,7 +109,7 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	bigEndian := false
 	if f, ok := entries[prefix+"byteorder"]; ok {
-		b, err := readEntry(f, size, 64)
+		b, err := readEntry(f, size, 64, "a byteorder record")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
@@ -127,7 +128,7 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 			break
 		}
 	}
-	pkl, err := readEntry(entries[prefix+"data.pkl"], size, -1)
+	pkl, err := readEntry(entries[prefix+"data.pkl"], size, maxPickleBytes, "a pickle (data.pkl)")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
@@ -135,12 +136,13 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	load := func(key string) ([]byte, error) {
+	load := func(key string, need int64) ([]byte, bool, int64, error) {
 		f, ok := entries[prefix+"data/"+key]
 		if !ok {
-			return nil, fmt.Errorf("no zip entry %sdata/%s for storage %q", prefix, key, key)
+			return nil, false, 0, fmt.Errorf("no zip entry %sdata/%s for storage %q", prefix, key, key)
 		}
-		return readEntry(f, size, -1)
+		b, complete, err := readEntryPrefix(f, size, need)
+		return b, complete, int64(min(f.UncompressedSize64, math.MaxInt64/2)), err
 	}
 	tensors, err := materialize(refs, load, bigEndian)
 	if err != nil {
@@ -176,47 +178,109 @@ func archivePrefix(files []*zip.File, entries map[string]*zip.File) (string, err
 	return "", fmt.Errorf("zip archive has several data.pkl entries (%s): ambiguous PyTorch checkpoint", strings.Join(found, "data.pkl, ")+"data.pkl")
 }
 
-// readEntry reads a whole zip entry, verifying its size and CRC. A stored
-// entry must lie inside the file; a compressed one is read incrementally,
-// so memory follows the data actually there, never a claimed size. limit
-// (when ≥ 0) bounds the size accepted.
-func readEntry(f *zip.File, fileSize int64, limit int64) ([]byte, error) {
-	n := f.UncompressedSize64
-	if limit >= 0 && n > uint64(limit) {
-		return nil, fmt.Errorf("zip entry %s: %d bytes, more than the %d expected", f.Name, n, limit)
+// maxPickleBytes bounds data.pkl. A state dict spends about 120 bytes of
+// pickle per tensor (name, storage key, size and stride tuples: the tiny
+// test CLIP's 148 tensors take 17,610 bytes) and a TorchScript archive a
+// few hundred more per module; the largest CLIP (ViT-bigG/14, about 900
+// tensors) needs well under 1 MiB. 16 MiB leaves room for 100,000+ tensors
+// while bounding what the unpickler can be made to build (see
+// maxPickleValues). docs/model-files.md lists every limit.
+const maxPickleBytes = 16 << 20
+
+// maxDeflateRatio is the most DEFLATE can expand: a 258-byte match costs at
+// least 2 bits, so 1 compressed byte yields at most 1032 bytes. It bounds
+// the buffer reserved for a compressed entry by what the file can really
+// hold, whatever its header claims.
+const maxDeflateRatio = 1032
+
+// entryCapHint is how many bytes to reserve for reading want bytes of f:
+// never more than the entry could hold given its compressed size, nor than
+// its declared size (archive/zip fails a read past it).
+func entryCapHint(f *zip.File, want int64) int64 {
+	want = min(want, int64(min(f.UncompressedSize64, math.MaxInt64/2)))
+	c := f.CompressedSize64
+	if f.Method != zip.Store {
+		if c > math.MaxInt64/(2*maxDeflateRatio) {
+			return want
+		}
+		c = c*maxDeflateRatio + 64
 	}
+	return min(want, int64(min(c, math.MaxInt64/2)))
+}
+
+// readEntry reads a whole zip entry, verifying its CRC, refusing it as soon
+// as more than limit bytes have come out (the declared size is never
+// trusted: the check is on the bytes read). what names the limit in the
+// error ("a pickle").
+func readEntry(f *zip.File, fileSize int64, limit int64, what string) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("zip entry %s: declares %d bytes, more than the %d bytes allowed for %s", f.Name, f.UncompressedSize64, limit, what)
+	}
+	buf, complete, err := readEntryPrefix(f, fileSize, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("zip entry %s: more than the %d bytes allowed for %s (its header claims %d)", f.Name, limit, what, f.UncompressedSize64)
+	}
+	if !complete {
+		return nil, fmt.Errorf("zip entry %s: reading: stopped before its end (truncated or corrupt file)", f.Name)
+	}
+	return buf, nil
+}
+
+// readEntryPrefix reads at most want bytes of a zip entry: all of it when
+// it is shorter (complete is then true and archive/zip has checked the
+// size and CRC), else exactly want bytes, leaving the rest unread, so a
+// storage blob far larger than its tensors need costs only what they use.
+// Memory follows the bytes actually decompressed, never a claimed size.
+func readEntryPrefix(f *zip.File, fileSize int64, want int64) (buf []byte, complete bool, err error) {
+	n := f.UncompressedSize64
 	if n > math.MaxInt64/2 {
-		return nil, fmt.Errorf("zip entry %s: impossible size %d", f.Name, n)
+		return nil, false, fmt.Errorf("zip entry %s: impossible size %d", f.Name, n)
 	}
 	if f.Method == zip.Store && (f.CompressedSize64 != n || n > uint64(fileSize)) {
-		return nil, fmt.Errorf("zip entry %s: stored entry claims %d bytes (%d compressed) in a %d-byte file (truncated or corrupt)", f.Name, n, f.CompressedSize64, fileSize)
+		return nil, false, fmt.Errorf("zip entry %s: stored entry claims %d bytes (%d compressed) in a %d-byte file (truncated or corrupt)", f.Name, n, f.CompressedSize64, fileSize)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("zip entry %s: %v", f.Name, err)
+		return nil, false, fmt.Errorf("zip entry %s: %v", f.Name, err)
 	}
 	defer rc.Close()
-	var buf []byte
-	if f.Method == zip.Store {
-		buf = make([]byte, n)
-		if _, err = io.ReadFull(rc, buf); err == nil {
-			var one [1]byte
-			if _, err = rc.Read(one[:]); err == io.EOF { // EOF makes archive/zip check the CRC
-				err = nil
-			} else if err == nil {
-				err = errors.New("more data than its size")
+	buf = make([]byte, 0, entryCapHint(f, want))
+	for int64(len(buf)) < want {
+		if len(buf) == cap(buf) {
+			grow := min(max(int64(cap(buf)), 1<<16), want-int64(len(buf)))
+			buf = slices.Grow(buf, int(grow))
+		}
+		end := min(int64(cap(buf)), want)
+		m, rerr := rc.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+m]
+		if rerr == io.EOF { // archive/zip checked the size and CRC
+			return buf, true, nil
+		}
+		if rerr != nil {
+			if errors.Is(rerr, zip.ErrFormat) { // what archive/zip says past the declared size
+				return nil, false, fmt.Errorf("zip entry %s: holds more than the %d bytes its header declares (corrupt or forged file)", f.Name, n)
 			}
-		}
-	} else {
-		buf, err = io.ReadAll(io.LimitReader(rc, int64(n)+1))
-		if err == nil && uint64(len(buf)) != n {
-			err = fmt.Errorf("%d bytes, header says %d", len(buf), n)
+			return nil, false, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, rerr)
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, err)
+	// want bytes read: the entry may end exactly here. One more read tells,
+	// and at EOF makes archive/zip check the CRC.
+	var one [1]byte
+	m, rerr := rc.Read(one[:])
+	for m == 0 && rerr == nil {
+		m, rerr = rc.Read(one[:])
 	}
-	return buf, nil
+	switch {
+	case m == 0 && rerr == io.EOF:
+		return buf, true, nil
+	case m > 0:
+		return buf, false, nil
+	default:
+		return nil, false, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, rerr)
+	}
 }
 
 // namedRef is a tensor view found under a name.
@@ -429,7 +493,12 @@ func viewExtent(t *tensorRef, limit int64) (numel, maxIdx int64, err error) {
 }
 
 // materialize reads each storage once and decodes every tensor viewing it.
-func materialize(refs []namedRef, load func(key string) ([]byte, error), bigEndian bool) (map[string]*Tensor, error) {
+//
+// load(key, need) returns the first need bytes of a storage's blob (fewer
+// when the blob is shorter), whether that is the whole blob, and the size
+// its header declares: need is the end of the furthest element any view of
+// the storage reaches, so bytes no tensor uses are never read.
+func materialize(refs []namedRef, load func(key string, need int64) ([]byte, bool, int64, error), bigEndian bool) (map[string]*Tensor, error) {
 	// Budget: the tensors may repeat storage elements (tied weights,
 	// overlapping views, stride-0 expansions), but not without bound.
 	var stored int64
@@ -444,6 +513,7 @@ func materialize(refs []namedRef, load func(key string) ([]byte, error), bigEndi
 	numels := make([]int64, len(refs))
 	var total int64
 	byStorage := map[*storageRef][]int{}
+	needs := map[*storageRef]int64{} // bytes of the storage its views reach
 	var order []*storageRef
 	names := make(map[string]bool, len(refs))
 	for i, r := range refs {
@@ -465,6 +535,7 @@ func materialize(refs []namedRef, load func(key string) ([]byte, error), bigEndi
 			return nil, fmt.Errorf("tensors hold %d elements in all, far more than the %d bytes of storage they view: refusing", total, stored)
 		}
 		numels[i] = numel
+		needs[s] = max(needs[s], (maxIdx+1)*int64(r.t.elemSize))
 		if byStorage[s] == nil {
 			order = append(order, s)
 		}
@@ -472,13 +543,17 @@ func materialize(refs []namedRef, load func(key string) ([]byte, error), bigEndi
 	}
 	out := make(map[string]*Tensor, len(refs))
 	for _, s := range order {
-		blob, err := load(s.key)
+		blob, complete, declared, err := load(s.key, needs[s])
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(blob)) < s.bytes() {
+		have := declared // what the blob holds, as far as is known without reading all of it
+		if complete || int64(len(blob)) < needs[s] {
+			have = int64(len(blob))
+		}
+		if have < s.bytes() || int64(len(blob)) < needs[s] {
 			return nil, fmt.Errorf("storage %q (%s): blob has %d bytes, the checkpoint claims %d elements = %d bytes (truncated or corrupt file)",
-				s.key, s.typeName, len(blob), s.numel, s.bytes())
+				s.key, s.typeName, have, s.numel, s.bytes())
 		}
 		for _, i := range byStorage[s] {
 			r := refs[i]

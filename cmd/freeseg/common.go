@@ -51,7 +51,7 @@ func loadModel(path string) (*clip.Model, error) {
 	if m.BuiltinVocabulary {
 		fmt.Fprintf(modelLog, "note: %s has no vocab.json/merges.txt; using the built-in CLIP vocabulary (the same for every CLIP model)\n", dir)
 	}
-	return m, nil
+	return applyPrecision(m)
 }
 
 // openEngine loads the model with the on-disk classifier cache enabled
@@ -70,37 +70,6 @@ func openEngine(path string, noCache bool) (*freeseg.Engine, error) {
 
 // imageExts are the file types expanded from a folder argument.
 var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
-
-// expandImages turns files and folders into a sorted list of image files.
-func expandImages(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", a, err)
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		ents, err := os.ReadDir(a)
-		if err != nil {
-			return nil, err
-		}
-		var found []string
-		for _, e := range ents {
-			if !e.IsDir() && imageExts[strings.ToLower(filepath.Ext(e.Name()))] {
-				found = append(found, filepath.Join(a, e.Name()))
-			}
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("folder %s holds no images (%s)", a, strings.Join(sortedKeys(imageExts), " "))
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
-}
 
 func sortedKeys(m map[string]bool) []string {
 	var k []string
@@ -139,42 +108,6 @@ func outputNames(paths []string) []string {
 	return names
 }
 
-// prepareOutDir makes the output folder and refuses one that is a file.
-func prepareOutDir(dir string) error {
-	if dir == "" {
-		return usagef("--out DIR is required")
-	}
-	st, err := os.Stat(dir)
-	if err == nil && !st.IsDir() {
-		return fmt.Errorf("output folder %s is a file", dir)
-	}
-	return os.MkdirAll(dir, 0o755)
-}
-
-// guardInputs refuses to write over any input file.
-type guardInputs map[string]bool
-
-func newGuard(inputs ...string) guardInputs {
-	g := guardInputs{}
-	for _, p := range inputs {
-		if a, err := filepath.Abs(p); err == nil {
-			g[a] = true
-		}
-	}
-	return g
-}
-
-func (g guardInputs) check(out string) error {
-	a, err := filepath.Abs(out)
-	if err != nil {
-		return err
-	}
-	if g[a] {
-		return fmt.Errorf("refusing to write %s: it is one of the inputs", out)
-	}
-	return nil
-}
-
 // writeFile writes atomically after checking the guard.
 func (g guardInputs) writeFile(path string, write func(io.Writer) error) error {
 	if err := g.check(path); err != nil {
@@ -192,66 +125,38 @@ func writeJSON(w io.Writer, v any) error {
 
 // buildVocabulary assembles the classes of segment: --classes or
 // --classes-file, and the background rule.
-func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, bool, []string, error) {
+func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
 	var v *prompts.Vocabulary
 	var err error
 	switch {
 	case classes != "" && classesFile != "":
-		return nil, false, nil, usagef("give --classes or --classes-file, not both")
+		return nil, nil, usagef("give --classes or --classes-file, not both")
 	case classes != "":
 		v, err = prompts.ParseClassList(classes)
 	case classesFile != "":
 		f, ferr := os.Open(classesFile)
 		if ferr != nil {
-			return nil, false, nil, ferr
+			return nil, nil, ferr
 		}
 		defer f.Close()
 		v, err = prompts.ParseClassFile(f, classesFile, prompts.SepSCLIP)
 	default:
-		return nil, false, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
+		return nil, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
 	}
 	if err != nil {
-		return nil, false, nil, err
+		return nil, nil, err
 	}
 	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
-		return nil, false, nil, usagef("--background file needs --classes-file (line 0 is the background)")
+		return nil, nil, usagef("--background file needs --classes-file (line 0 is the background)")
 	}
-	out, hasBG, notes, err := freeseg.WithBackground(v, background)
+	out, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		if classesFile != "" {
-			return nil, false, nil, fmt.Errorf("%s: %w", classesFile, err)
+			return nil, nil, fmt.Errorf("%s: %w", classesFile, err)
 		}
-		return nil, false, nil, fmt.Errorf("--background: %w", err)
+		return nil, nil, fmt.Errorf("--background: %w", err)
 	}
-	return out, hasBG, notes, nil
-}
-
-// parseSimpleList reads "a, b, c" (or "a; b; c") as single-name classes.
-func parseSimpleList(s string) ([]string, error) {
-	v, err := prompts.ParseClassList(strings.ReplaceAll(s, ";", ","))
-	if err != nil {
-		return nil, err
-	}
-	return v.ClassNames(), nil
-}
-
-func newEngineNoDisk(m *clip.Model) *freeseg.Engine { return freeseg.NewEngine(m) }
-
-func softmaxScaled(x []float64, scale float64) []float64 {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = math.Max(m, v*scale)
-	}
-	out := make([]float64, len(x))
-	var s float64
-	for i, v := range x {
-		out[i] = math.Exp(v*scale - m)
-		s += out[i]
-	}
-	for i := range out {
-		out[i] /= s
-	}
-	return out
+	return out, notes, nil
 }
 
 func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
@@ -269,22 +174,51 @@ type loadedImage struct {
 
 // prefetchImages decodes the images in order, one ahead of the consumer,
 // so that decoding the next photo overlaps the inference of the current
-// one. Closing done stops it.
-func prefetchImages(paths []string, exif bool, done <-chan struct{}) <-chan loadedImage {
+// one; a failed image is passed on with its error and the next one
+// follows. Images are scaled down to maxSide (0 = off) after decoding.
+// Closing done stops it.
+func prefetchImages(ins []input, exif bool, maxSide int, done <-chan struct{}) <-chan loadedImage {
 	ch := make(chan loadedImage, 1)
 	go func() {
 		defer close(ch)
-		for _, p := range paths {
-			img, err := loadImage(p, exif)
+		for _, in := range ins {
+			img, err := loadImageMax(in.path, exif, maxSide)
 			select {
 			case ch <- loadedImage{img, err}:
 			case <-done:
-				return
-			}
-			if err != nil {
 				return
 			}
 		}
 	}()
 	return ch
 }
+
+// loadImageMax is loadImage followed by a scaling down to maxSide.
+func loadImageMax(path string, exif bool, maxSide int) (*imageio.RGB, error) {
+	img, err := loadImage(path, exif)
+	if err != nil {
+		return nil, err
+	}
+	if w, h := imageio.FitLongSide(img.W, img.H, maxSide); w != img.W || h != img.H {
+		img = imageio.ResizePIL(img, w, h, imageio.Bicubic)
+	}
+	return img, nil
+}
+func softmaxScaled(x []float64, scale float64) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, v*scale)
+	}
+	out := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		out[i] = math.Exp(v*scale - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

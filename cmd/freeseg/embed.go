@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -14,13 +16,13 @@ func init() {
 	register(&command{
 		name:    "embed",
 		summary: "CLIP image and text embeddings (encode_image/encode_text), as safetensors or cosine similarities",
-		usage:   "--model DIR [--image FILE]... [--text TEXT]... [--preprocess openai|square] [--size N] [--out FILE.safetensors]",
+		usage:   "[--model DIR|ORG/NAME] [--text TEXT]... [--preprocess openai|square] [--size N] [--out FILE.safetensors] [IMAGE...]",
 		run:     runEmbed,
 	})
 	register(&command{
 		name:    "classify",
 		summary: "zero-shot classification of images over class names (prompt ensemble)",
-		usage:   "--model DIR --image FILE... --classes \"a, b, c\" [--templates openai80|surgery85|single]",
+		usage:   "[--model DIR|ORG/NAME] --classes \"cat, kitten; dog\" [--templates openai80|surgery85|single] IMAGE|FOLDER...",
 		run:     runClassify,
 	})
 }
@@ -83,19 +85,23 @@ func runEmbed(e *env, args []string) error {
 	fs := newFlags(e, commands["embed"])
 	model := fs.String("model", "", modelHelp)
 	var images, texts listFlag
-	fs.Var(&images, "image", "image file (repeatable)")
+	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
 	fs.Var(&texts, "text", "text (repeatable)")
 	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square (CLIP Surgery)")
 	size := fs.Int("size", 0, "input size (default: the model's, 224 for ViT-B/16)")
 	out := fs.String("out", "", "write image_embeds [n,E] and text_embeds [m,E] to this safetensors file instead of printing cosines")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	maxMem := fs.Int64("max-memory-mb", 0, "refuse images whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	images = append(images, pos...)
 	if len(images) == 0 && len(texts) == 0 {
-		return usagef("give at least one --image or --text")
+		return usagef("give at least one image or --text")
+	}
+	if err := checkImages(images, *exif, *maxMem); err != nil {
+		return err
 	}
 	m, err := loadModel(*model)
 	if err != nil {
@@ -144,52 +150,95 @@ func runClassify(e *env, args []string) error {
 	fs := newFlags(e, commands["classify"])
 	model := fs.String("model", "", modelHelp)
 	var images listFlag
-	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
-	classes := fs.String("classes", "", "class names separated by commas")
+	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
+	classes := fs.String("classes", "", "classes: \"cat, dog, sky\" (one name each) or \"cat, kitten; dog; sky\" (';' separates classes, ',' synonyms; a class scores as its best synonym), as in segment")
+	classesFile := fs.String("classes-file", "", "class file: one class per line, synonyms separated by \", \" (the SCLIP/NACLIP format)")
 	templates := fs.String("templates", "openai80", "prompt templates: openai80, surgery85 or single")
 	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square")
 	top := fs.Int("top", 5, "print the best N classes per image (0 = all)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	recursive := fs.Bool("recursive", false, "take the images of subfolders too")
+	maxMem := fs.Int64("max-memory-mb", 0, "refuse images whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
+	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
+	quiet := fs.Bool("quiet", false, "no progress lines")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	images = append(images, pos...)
-	if len(images) == 0 {
+	if len(images)+len(pos) == 0 {
 		return usagef("no image given")
 	}
-	if *classes == "" {
-		return usagef("--classes is required")
+	var vocab *prompts.Vocabulary
+	switch {
+	case *classes != "" && *classesFile != "":
+		return usagef("give --classes or --classes-file, not both")
+	case *classes != "":
+		vocab, err = prompts.ParseClassList(*classes)
+	case *classesFile != "":
+		f, ferr := os.Open(*classesFile)
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		vocab, err = prompts.ParseClassFile(f, *classesFile, prompts.SepSCLIP)
+	default:
+		return usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
 	}
-	vocab, err := parseSimpleList(*classes)
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	ins, _, _, bad, err := expandInputs(append(images, pos...), *recursive, "")
 	if err != nil {
 		return err
 	}
-	eng := newEngineNoDisk(m)
-	G, err := eng.Classifier(vocab, *templates)
+	if len(bad) > 0 {
+		return bad[0].err
+	}
+	paths := make([]string, len(ins))
+	for i, in := range ins {
+		paths[i] = in.path
+	}
+	if err := checkImages(paths, *exif, *maxMem); err != nil {
+		return err
+	}
+	eng, err := openEngine(*model, *noCache)
 	if err != nil {
 		return err
 	}
-	img, err := encodeImages(m, images, *pre, 0, *exif)
+	m := eng.Model
+	queries, classOf := vocab.Queries()
+	if err := buildClassifier(e.stderr, eng, queries, *templates, *quiet); err != nil {
+		return err
+	}
+	G, err := eng.Classifier(queries, *templates)
+	if err != nil {
+		return err
+	}
+	img, err := encodeImages(m, paths, *pre, 0, *exif)
 	if err != nil {
 		return err
 	}
 	E := m.Config.EmbedDim
 	scale := math.Exp(float64(m.LogitScale))
-	cos := cosines(img, len(images), G, len(vocab), E)
-	for i, p := range images {
-		probs := softmaxScaled(cos[i], scale)
+	cos := cosines(img, len(paths), G, len(queries), E)
+	names := vocab.ClassNames()
+	for i, p := range paths {
+		// A class scores as its best synonym (as in segment).
+		best := make([]float64, len(names))
+		for c := range best {
+			best[c] = math.Inf(-1)
+		}
+		for q, c := range classOf {
+			best[c] = math.Max(best[c], cos[i][q])
+		}
+		probs := softmaxScaled(best, scale)
 		type cp struct {
 			Class string  `json:"class"`
 			Prob  float64 `json:"prob"`
 		}
 		var list []cp
 		for k, pr := range probs {
-			list = append(list, cp{vocab[k], round6(pr)})
+			list = append(list, cp{names[k], round6(pr)})
 		}
 		sortByProb := func(a, b int) bool { return list[a].Prob > list[b].Prob }
 		sortSlice(list, sortByProb)

@@ -126,7 +126,7 @@ func TestSegmentBadInput(t *testing.T) {
 		{"duplicate classes", []string{"--classes", "cat, dog, cat", "--out", dir, img}, "cat"},
 		{"class file with empty line", []string{"--classes-file", emptyLines, "--out", dir, img}, "line 2"},
 		{"stride 0", []string{"--classes", "cat", "--stride", "0", "--out", dir, img}, "stride"},
-		{"unknown method", []string{"--classes", "cat", "--method", "magic", "--out", dir, img}, "unknown method"},
+		{"unknown method", []string{"--classes", "cat", "--method", "magic", "--out", dir, img}, "method: \"magic\" is not one of"},
 		{"out is a file", []string{"--classes", "cat", "--out", fileAsDir, img}, "is a file"},
 		{"crop larger than image", []string{"--classes", "cat", "--short-side", "100", "--crop", "448", "--out", dir, img}, "larger than"},
 		{"missing image", []string{"--classes", "cat", "--out", dir, filepath.Join(dir, "nope.png")}, "nope.png"},
@@ -180,7 +180,7 @@ func TestExplainFeaturesEmbedClassify(t *testing.T) {
 	if err != nil || tf.Tensors["image_embeds"].Shape[0] != 1 || tf.Tensors["text_embeds"].Shape[0] != 2 {
 		t.Fatalf("embed output: %v", err)
 	}
-	code, stdout, errs := run(t, "classify", "--model", model, "--classes", "cat, dog, rocket", img)
+	code, stdout, errs := run(t, "classify", "--model", model, "--no-cache", "--classes", "cat, dog, rocket", img)
 	if code != 0 || !strings.Contains(stdout, `"class"`) {
 		t.Fatalf("classify: %d %s %s", code, stdout, errs)
 	}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Mutation testing of the packages above the kernels with gremlins v0.6.0
+# (docs/testing.md): each package in turn, one worker, the golden data on
+# (FREESEG_GOLDEN, default ../shared/golden), a time limit per package.
+#
+#   scripts/mutation.sh                 # prompts eval . seg server imageio cmd/freeseg
+#   scripts/mutation.sh seg eval        # some of them
+#
+# MUTATION_TIMEOUT (seconds per package, default 3600), MUTATION_OUT (the
+# folder for the per-package logs and JSON results, default a new folder
+# under /tmp) and MUTATION_WORKERS (default 1) adjust it. The last line per
+# package gives killed, lived and the efficacy killed/(killed+lived).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+GREMLINS=${GREMLINS:-$(go env GOPATH)/bin/gremlins}
+if ! [ -x "$GREMLINS" ]; then
+  go install github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+fi
+g=${FREESEG_GOLDEN:-../shared/golden}
+case $g in /*) ;; *) g="$root/$g" ;; esac
+if ! [ -f "$g/cases/golden.safetensors" ]; then
+  echo "error: no golden data at $g (set FREESEG_GOLDEN): most killing tests need it" >&2
+  exit 1
+fi
+# gremlins runs the tests in copies of the module: the path must be absolute.
+export FREESEG_GOLDEN=$g FREESEG_REQUIRE_GOLDEN=1
+out=${MUTATION_OUT:-$(mktemp -d /tmp/freeseg-mutation.XXXXXX)}
+mkdir -p "$out"
+limit=${MUTATION_TIMEOUT:-3600}
+workers=${MUTATION_WORKERS:-1}
+# Every top-level folder holding Go code: for the root package ".", all of
+# them are excluded; for the others, their helper subpackages.
+subdirs=$(find . -mindepth 2 -name '*.go' -not -path './.*' | cut -d/ -f2 | sort -u | paste -sd'|')
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(prompts eval . seg server imageio cmd/freeseg)
+echo "gremlins $("$GREMLINS" --version 2>&1 | head -1); golden $FREESEG_GOLDEN; logs in $out"
+for p in "${pkgs[@]}"; do
+  name=${p//\//_}
+  [ "$p" = . ] && name=root
+  excl=()
+  case $p in
+    .) excl=(-E "^($subdirs)/") ;;
+    eval) excl=(-E '^evaltest/') ;; # paths are relative to the package
+  esac
+  start=$(date +%s)
+  rc=0
+  timeout "$limit" "$GREMLINS" unleash --workers "$workers" --test-cpu 1 --timeout-coefficient 30 \
+    -S lt "${excl[@]}" -o "$out/$name.json" "./$p" >"$out/$name.txt" 2>&1 || rc=$?
+  secs=$(( $(date +%s) - start ))
+  k=$(sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\).*/\1/p' "$out/$name.txt" | tail -1)
+  l=$(sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\).*/\2/p' "$out/$name.txt" | tail -1)
+  if [ -n "$k" ] && [ $((k + l)) -gt 0 ]; then
+    echo "$p: killed $k, lived $l, efficacy $(awk -v k="$k" -v l="$l" 'BEGIN{printf "%.1f", 100*k/(k+l)}')% in ${secs}s (log $out/$name.txt)"
+  else
+    echo "$p: no result (exit $rc after ${secs}s; $( [ $rc = 124 ] && echo "over the ${limit}s limit" || echo see $out/$name.txt))"
+  fi
+done

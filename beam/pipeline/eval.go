@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -28,14 +27,15 @@ type EvalConfig struct {
 	NoCache bool
 	// Protocol and Like name the preset (prompts.Protocols(Protocol,
 	// Like)); Folder and WithBackground adjust it as freeseg eval does for
-	// --dataset folder; Params are the pipeline flags over the preset.
+	// --dataset folder; Settings are the settings given over the preset.
 	Protocol, Like         string
 	Folder, WithBackground bool
-	Params                 freeseg.Params
-	// Classes are the vocabulary's synonyms, Names the class names of the
-	// overlays' legends.
-	Classes [][]string
-	Names   []string
+	Settings               map[string]string
+	// Classes are the vocabulary's synonyms (Background: class 0 is the
+	// background), Names the class names of the overlays' legends.
+	Classes    [][]string
+	Background bool
+	Names      []string
 	// NumClasses and ReduceZeroLabel are the dataset's label conventions.
 	NumClasses      int
 	ReduceZeroLabel bool
@@ -45,7 +45,7 @@ type EvalConfig struct {
 }
 
 // Preset is the protocol's options, adjusted for a folder dataset, before
-// the pipeline flags (freeseg eval's preset).
+// the settings given (freeseg eval's preset).
 func (c *EvalConfig) Preset() (freeseg.Options, error) {
 	p, err := prompts.Protocols(c.Protocol, c.Like)
 	if err != nil {
@@ -55,22 +55,20 @@ func (c *EvalConfig) Preset() (freeseg.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	if c.Folder {
-		o.Background = c.WithBackground
-		if !o.Background {
-			o.ProbThd, o.AreaThd = 0, 0
-		}
+	if c.Folder && !c.WithBackground {
+		o.AreaThd = 0 // the preset's area rule is for a background set
 	}
 	return o, nil
 }
 
-// Options are the segmentation options: the flags over the preset.
+// Options are the segmentation options: the settings over the preset.
 func (c *EvalConfig) Options() (freeseg.Options, error) {
-	pre, err := c.Preset()
+	o, err := c.Preset()
 	if err != nil {
-		return pre, err
+		return o, err
 	}
-	return c.Params.Options(pre)
+	err = freeseg.Apply(&o, c.Settings, freeseg.ForEval)
+	return o, err
 }
 
 // EvalTask is one sample: N is its position in the evaluated list, K its
@@ -129,10 +127,10 @@ func (f *evalFn) Setup(ctx context.Context) error {
 	if f.eng, err = engineFor(ctx, f.Config.Model, f.Config.NoCache); err != nil {
 		return err
 	}
-	if err := f.opts.Validate(len(f.eng.Model.Vision.Blocks)); err != nil {
+	if err := f.eng.Validate(f.opts); err != nil {
 		return err
 	}
-	f.vocab = &prompts.Vocabulary{Names: f.Config.Classes}
+	f.vocab = &prompts.Vocabulary{Names: f.Config.Classes, Background: f.Config.Background}
 	if err := warmClassifier(f.eng, f.vocab, f.opts.Templates); err != nil {
 		return err
 	}
@@ -153,12 +151,11 @@ func (f *evalFn) Teardown() error {
 func (f *evalFn) ProcessElement(ctx context.Context, t EvalTask, emit func(ImageResult)) error {
 	start := time.Now()
 	s := eval.Sample{ID: t.ID, Image: t.Image, Label: t.Label}
-	rgb, orient, pred, gt, skip, err := f.score(s)
+	// eval.Run's step for one image, its counts kept apart for the
+	// CombineFn.
+	l, skip, err := f.ds.LoadSample(s)
 	if err != nil {
 		return err
-	}
-	if f.fail[t.ID] {
-		return fmt.Errorf("%s: failure injected by %s", t.ID, FailHook)
 	}
 	if skip != "" {
 		if f.Config.Strict {
@@ -167,18 +164,25 @@ func (f *evalFn) ProcessElement(ctx context.Context, t EvalTask, emit func(Image
 		emit(ImageResult{K: t.K, ID: t.ID, Skip: skip})
 		return nil
 	}
+	res, err := f.eng.Segment(ctx, l.Image, f.vocab, f.opts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Image, err)
+	}
+	if f.fail[t.ID] {
+		return fmt.Errorf("%s: failure injected by %s", t.ID, FailHook)
+	}
 	m, err := eval.NewMetric(f.Config.NumClasses)
 	if err != nil {
 		return err
 	}
-	if err := m.Add(pred.Labels, pred.Width, pred.Height, gt); err != nil {
-		return err
+	if err := m.Add(res.Labels, l.Image.W, l.Image.H, l.Label); err != nil {
+		return fmt.Errorf("%s: %w", s.ID, err)
 	}
-	r := ImageResult{K: t.K, ID: t.ID, Confusion: m.Confusion, Seconds: time.Since(start).Seconds(), Oriented: orient > 1}
+	r := ImageResult{K: t.K, ID: t.ID, Confusion: m.Confusion, Seconds: time.Since(start).Seconds(), Oriented: l.Orientation > 1}
 	if t.N < f.Config.Overlays {
-		r.Overlay = "overlays/" + fmt.Sprintf("%05d-%s.png", t.K, evalFileName(t.ID))
+		r.Overlay = "overlays/" + fmt.Sprintf("%05d-%s.png", t.K, eval.FileName(t.ID))
 		var b bytes.Buffer
-		if err := imageio.EncodePNG(&b, evalOverlay(rgb, pred.Labels, gt, f.Config.Names)); err != nil {
+		if err := imageio.EncodePNG(&b, eval.OverlayImage(l.Image, res.Labels, l.Label, f.Config.Names)); err != nil {
 			return err
 		}
 		if err := f.store.Write(ctx, storage.Join(f.Config.Report, r.Overlay), b.Bytes()); err != nil {
@@ -187,82 +191,6 @@ func (f *evalFn) ProcessElement(ctx context.Context, t EvalTask, emit func(Image
 	}
 	emit(r)
 	return nil
-}
-
-// score is freeseg eval's per-image step: skip is a reason to leave the
-// image out (missing or unreadable files), err stops the job.
-func (f *evalFn) score(s eval.Sample) (rgb *imageio.RGB, orient int, pred *freeseg.Result, gt *eval.LabelMap, skip string, err error) {
-	rgb, meta, err := imageio.Open(s.Image)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, 0, nil, nil, "image " + s.Image + " not found", nil
-		}
-		return nil, 0, nil, nil, "unreadable image: " + err.Error(), nil
-	}
-	gt, err = f.ds.LoadLabel(s)
-	if err != nil {
-		var se *eval.SkipError
-		if errors.As(err, &se) {
-			return nil, 0, nil, nil, se.Reason, nil
-		}
-		return nil, 0, nil, nil, "", err
-	}
-	if gt.W != rgb.W || gt.H != rgb.H {
-		return nil, 0, nil, nil, "", fmt.Errorf("%s: label %s is %dx%d but image %s is %dx%d", s.ID, s.Label, gt.W, gt.H, s.Image, rgb.W, rgb.H)
-	}
-	res, err := f.eng.Segment(rgb, f.vocab, f.opts)
-	if err != nil {
-		return nil, 0, nil, nil, "", fmt.Errorf("%s: %w", s.Image, err)
-	}
-	return rgb, meta.Orientation, res, gt, "", nil
-}
-
-// evalFileName makes an image ID usable as a file name (as freeseg eval).
-func evalFileName(id string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, id)
-}
-
-// evalOverlay is freeseg eval's picture: prediction left, ground truth
-// right, a legend of the classes in either.
-func evalOverlay(img *imageio.RGB, pred []int32, gt *eval.LabelMap, names []string) *imageio.RGB {
-	C := len(names)
-	pal := imageio.Palette(C)
-	left := imageio.Overlay(img, pred, pal, 0.5)
-	right := imageio.Overlay(img, gt.Pix, pal, 0.5)
-	const gap = 8
-	W := 2*img.W + gap
-	canvas := imageio.NewRGB(W, img.H)
-	for i := range canvas.Pix {
-		canvas.Pix[i] = 255
-	}
-	for y := 0; y < img.H; y++ {
-		copy(canvas.Pix[3*y*W:], left.Pix[3*y*img.W:3*(y+1)*img.W])
-		copy(canvas.Pix[3*(y*W+img.W+gap):], right.Pix[3*y*img.W:3*(y+1)*img.W])
-	}
-	present := make([]bool, C)
-	for _, p := range pred {
-		present[p] = true
-	}
-	for _, g := range gt.Pix {
-		if int(g) < C {
-			present[g] = true
-		}
-	}
-	var ln []string
-	var lc [][3]uint8
-	for c := 0; c < C; c++ {
-		if present[c] {
-			ln = append(ln, names[c])
-			lc = append(lc, pal[c])
-		}
-	}
-	return imageio.DrawLegend(canvas, ln, lc)
 }
 
 // confusionFn sums the images' confusion matrices. Integer sums do not
@@ -368,11 +296,18 @@ func (f *reportFn) ProcessElement(ctx context.Context, a EvalAcc) error {
 		return err
 	}
 	defer store.Close()
-	// state.json as eval.State.Save writes it.
-	var sb bytes.Buffer
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(st); err != nil {
+	// state.json through eval.State.Save (its checksummed format), then
+	// copied to the report folder's filesystem.
+	tmp, err := os.MkdirTemp("", "freeseg-beam-state")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := st.Save(filepath.Join(tmp, eval.StateFile)); err != nil {
+		return err
+	}
+	stateBytes, err := os.ReadFile(filepath.Join(tmp, eval.StateFile))
+	if err != nil {
 		return err
 	}
 	rep := eval.BuildReport(st, f.Version)
@@ -387,7 +322,7 @@ func (f *reportFn) ProcessElement(ctx context.Context, a EvalAcc) error {
 	for _, w := range []struct {
 		name string
 		b    []byte
-	}{{eval.StateFile, sb.Bytes()}, {"report.json", rj}, {"report.md", md.Bytes()}} {
+	}{{eval.StateFile, stateBytes}, {"report.json", rj}, {"report.md", md.Bytes()}} {
 		if err := store.Write(ctx, storage.Join(f.Report, w.name), w.b); err != nil {
 			return err
 		}

@@ -10,11 +10,11 @@ import (
 	"github.com/freeseg/freeseg/eval"
 )
 
-// Output names follow freeseg segment: base name without the extension,
-// "-2", "-3" for repeats in list order, on any filesystem.
+// Output names follow freeseg segment: the stem when unique, else the
+// file name, then "-2", ...; an input in the output folder keeps its name.
 func TestTasksNames(t *testing.T) {
-	got := Tasks([]string{"a/cat.png", "b/cat.jpg", "s3://bkt/in/cat.v2.png", "s3://bkt/x/cat", "c/cat.webp"})
-	want := []string{"cat", "cat-2", "cat.v2", "cat-3", "cat-4"}
+	got := Tasks([]string{"a/cat.png", "b/cat.jpg", "s3://bkt/in/cat.v2.png", "s3://bkt/x/cat", "c/cat.webp", "d/CAT.webp", "out/x.labels.png", "p/x.png"}, "out")
+	want := []string{"cat.png", "cat.jpg", "cat.v2", "cat", "cat.webp", "CAT.webp-2", "x.labels", "x.png"}
 	for i, tk := range got {
 		if tk.Name != want[i] {
 			t.Errorf("task %d (%s): name %q, want %q", i, tk.Image, tk.Name, want[i])
@@ -22,20 +22,22 @@ func TestTasksNames(t *testing.T) {
 	}
 }
 
+// The settings given are applied by name over freeseg.DefaultOptions.
 func TestSegmentConfigOptions(t *testing.T) {
-	c := SegmentConfig{Params: freeseg.ParamsOf(freeseg.DefaultOptions())}
+	c := SegmentConfig{}
 	o, err := c.Options()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.ProbThd != 0 || o.Background {
-		t.Errorf("without background: prob_thd %v background %v, want 0 false", o.ProbThd, o.Background)
+	d := freeseg.DefaultOptions()
+	if o.PAMRSteps != d.PAMRSteps || o.Window != d.Window || o.Templates != d.Templates {
+		t.Errorf("no settings: %+v, want the defaults %+v", o, d)
 	}
-	c.Background = true
-	if o, _ = c.Options(); o.ProbThd != freeseg.DefaultOptions().ProbThd || !o.Background {
-		t.Errorf("with background: prob_thd %v", o.ProbThd)
+	c.Settings = map[string]string{"pamr": "3", "templates": "single"}
+	if o, err = c.Options(); err != nil || o.PAMRSteps != 3 || o.Templates != "single" {
+		t.Errorf("pamr 3, templates single: %+v %v", o, err)
 	}
-	c.Params.Method = "nope"
+	c.Settings = map[string]string{"method": "nope"}
 	if _, err := c.Options(); err == nil {
 		t.Error("unknown method accepted")
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -26,30 +28,30 @@ type SegmentConfig struct {
 	Model   string // folder, checkpoint, hub id or object-store prefix
 	NoCache bool   // no on-disk classifier cache
 	// Classes are the synonyms of each class, background first when
-	// Background (freeseg.WithBackground's vocabulary), and Names their
-	// display names (as freeseg segment's JSON and legend show them).
+	// Background (freeseg.WithBackground's vocabulary).
 	Classes    [][]string
-	Names      []string
 	Background bool
-	Params     freeseg.Params
-	Exif       bool
-	Output     string // output prefix (folder or object-store prefix)
-	Strict     bool   // fail on an unreadable image instead of listing it
+	// Settings are the settings given on the command line, by name, over
+	// freeseg.DefaultOptions (freeseg.Apply with freeseg.ForSegment: the
+	// table freeseg segment and the service bind).
+	Settings  map[string]string
+	Exif      bool
+	Output    string // output prefix (folder or object-store prefix)
+	Strict    bool   // fail on an unreadable image instead of listing it
+	Generator string // "freeseg VERSION", the JSON's and PNGs' marker
 }
 
-// Options are the segmentation options of c, built the way freeseg
-// segment builds them: its flags over freeseg.DefaultOptions, with the
-// probability threshold off without a background class.
+// Options are the segmentation options of c, built as freeseg segment
+// builds them: the settings given over freeseg.DefaultOptions.
 func (c *SegmentConfig) Options() (freeseg.Options, error) {
-	o, err := c.Params.Options(freeseg.DefaultOptions())
-	if err != nil {
-		return o, err
-	}
-	o.Background = c.Background
-	if !c.Background {
-		o.ProbThd = 0
-	}
-	return o, nil
+	o := freeseg.DefaultOptions()
+	err := freeseg.Apply(&o, c.Settings, freeseg.ForSegment)
+	return o, err
+}
+
+// Vocabulary is the classes as the engine takes them.
+func (c *SegmentConfig) Vocabulary() *prompts.Vocabulary {
+	return &prompts.Vocabulary{Names: c.Classes, Background: c.Background}
 }
 
 // Task is one image to segment: its path and the base name of its outputs
@@ -59,31 +61,68 @@ type Task struct {
 	Name  string
 }
 
-// Tasks names the outputs of each image the way freeseg segment does:
-// the file name without its extension, "-2", "-3" ... for repeats.
-func Tasks(images []string) []Task {
-	used := map[string]int{}
+// segmentSuffixes are the files written per image.
+var segmentSuffixes = []string{".labels.png", ".overlay.png", ".json"}
+
+// Tasks names the outputs of each image the way freeseg segment does (one
+// output folder): a file name without its extension when no other input
+// has that stem (case-insensitively), else the whole file name, then
+// "-2", "-3" ... until free; the files of inputs inside the output folder
+// are never taken.
+func Tasks(images []string, output string) []Task {
 	out := make([]Task, len(images))
+	reserved := map[string]bool{}
+	for _, p := range images {
+		if dirOf(p) == strings.TrimSuffix(output, "/") {
+			reserved[strings.ToLower(storage.Base(p))] = true
+		}
+	}
+	free := func(base string) bool {
+		for _, s := range segmentSuffixes {
+			if reserved[strings.ToLower(base+s)] {
+				return false
+			}
+		}
+		return true
+	}
+	take := func(base string) {
+		for _, s := range segmentSuffixes {
+			reserved[strings.ToLower(base+s)] = true
+		}
+	}
+	stem := func(p string) string { b := storage.Base(p); return strings.TrimSuffix(b, extOf(b)) }
+	count := map[string]int{}
+	for _, p := range images {
+		count[strings.ToLower(stem(p))]++
+	}
+	var dup []int
 	for i, p := range images {
-		b := storage.Base(p)
-		if ext := extOf(b); ext != "" {
-			b = strings.TrimSuffix(b, ext)
+		out[i].Image = p
+		if s := stem(p); count[strings.ToLower(s)] == 1 && free(s) {
+			out[i].Name = s
+			take(s)
+		} else {
+			dup = append(dup, i)
 		}
-		used[b]++
-		if used[b] > 1 {
-			b = fmt.Sprintf("%s-%d", b, used[b])
+	}
+	for _, i := range dup {
+		b := storage.Base(images[i])
+		cand := b
+		for n := 2; !free(cand); n++ {
+			cand = fmt.Sprintf("%s-%d", b, n)
 		}
-		out[i] = Task{Image: p, Name: b}
+		out[i].Name = cand
+		take(cand)
 	}
 	return out
 }
 
-// extOf is filepath.Ext of a base name.
-func extOf(b string) string {
-	if i := strings.LastIndex(b, "."); i >= 0 {
-		return b[i:]
+// dirOf is the folder (or prefix) of a path of any filesystem.
+func dirOf(p string) string {
+	if storage.IsLocal(p) {
+		return filepath.Dir(p)
 	}
-	return ""
+	return p[:max(strings.LastIndex(p, "/"), 0)]
 }
 
 // Row is a line of summary.jsonl.
@@ -103,26 +142,22 @@ type Row struct {
 	Error string `json:"error,omitempty"`
 }
 
-// classInfo and segmentReport are NAME.json, as freeseg segment writes it.
-type classInfo struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`
-	Fraction float64  `json:"fraction"`
-	Score    float64  `json:"score"`
-	Kept     bool     `json:"kept"`
+// segmentReport is NAME.json, as freeseg segment writes it.
+type segmentReport struct {
+	freeseg.SegmentReport
+	Outputs []string `json:"outputs"`
 }
 
-type segmentReport struct {
-	Image       string         `json:"image"`
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	InputWidth  int            `json:"input_width"`
-	InputHeight int            `json:"input_height"`
-	Classes     []classInfo    `json:"classes"`
-	Settings    map[string]any `json:"settings"`
-	Outputs     []string       `json:"outputs"`
+// markerKey is the PNG text keyword freeseg marks its own images with (so
+// that a later run over the folder does not take them for photos).
+const markerKey = "freeseg"
+
+func markedPNG(w io.Writer, kind string, enc func(io.Writer) error) error {
+	mw, err := imageio.WithPNGText(w, markerKey, kind)
+	if err != nil {
+		return err
+	}
+	return enc(mw)
 }
 
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
@@ -184,14 +219,14 @@ func (f *segmentFn) Setup(ctx context.Context) error {
 	if f.eng, err = engineFor(ctx, f.Config.Model, f.Config.NoCache); err != nil {
 		return err
 	}
-	if err := f.opts.Validate(len(f.eng.Model.Vision.Blocks)); err != nil {
+	if err := f.eng.Validate(f.opts); err != nil {
 		return err
 	}
-	f.vocab = &prompts.Vocabulary{Names: f.Config.Classes}
+	f.vocab = f.Config.Vocabulary()
 	if err := warmClassifier(f.eng, f.vocab, f.opts.Templates); err != nil {
 		return err
 	}
-	if f.settings, err = json.Marshal(f.opts.Summary()); err != nil {
+	if f.settings, err = json.Marshal(freeseg.ReportSettings(&f.opts, freeseg.ForSegment, f.Config.Background)); err != nil {
 		return err
 	}
 	if f.store, err = storage.Open(ctx, f.Config.Output); err != nil {
@@ -252,30 +287,34 @@ func (f *segmentFn) process(ctx context.Context, t Task) (*Row, error) {
 	if f.Config.Exif && meta.Orientation > 1 {
 		img = imageio.ApplyOrientation(img, meta.Orientation)
 	}
-	res, err := f.eng.Segment(img, f.vocab, f.opts)
+	if w, h := imageio.FitLongSide(img.W, img.H, f.opts.MaxSide); w != img.W || h != img.H {
+		img = imageio.ResizePIL(img, w, h, imageio.Bicubic)
+	}
+	res, err := f.eng.Segment(ctx, img, f.vocab, f.opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Image, err)
+		if f.Config.Strict {
+			return nil, fmt.Errorf("%s: %w", t.Image, err)
+		}
+		return &Row{Image: t.Image, Name: t.Name, Error: err.Error()}, nil
 	}
-	res.Classes = f.Config.Names
 	C := len(res.Classes)
-	if C > 256 {
-		return nil, fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
-	}
-	pal := freeseg.ClassColors(C, f.opts.Background)
+	pal := freeseg.ClassColors(C, res.Background)
 	var lb, ob bytes.Buffer
-	if err := imageio.WritePalettePNG(&lb, res.Labels, res.Width, res.Height, pal); err != nil {
+	if err := markedPNG(&lb, "labels", func(w io.Writer) error {
+		if freeseg.LabelsFormat(C) == "gray16" {
+			return imageio.WriteGray16PNG(w, res.Labels, res.Width, res.Height)
+		}
+		return imageio.WritePalettePNG(w, res.Labels, res.Width, res.Height, pal)
+	}); err != nil {
 		return nil, err
 	}
-	if err := imageio.EncodePNG(&ob, freeseg.Overlay(img, res, nil, f.opts.Background)); err != nil {
+	if err := markedPNG(&ob, "overlay", func(w io.Writer) error { return imageio.EncodePNG(w, freeseg.Overlay(res)) }); err != nil {
 		return nil, err
 	}
-	rep := segmentReport{Image: t.Image, Width: res.Width, Height: res.Height, InputWidth: res.InputWidth, InputHeight: res.InputHeight,
-		Settings: f.opts.Summary(), Outputs: []string{labelsPath, overlayPath}}
+	rep := segmentReport{SegmentReport: freeseg.NewSegmentReport(res, f.vocab, &f.opts), Outputs: []string{labelsPath, overlayPath}}
+	rep.Generator, rep.Image = f.Config.Generator, t.Image
 	row := &Row{Image: t.Image, Name: t.Name, Width: res.Width, Height: res.Height, Classes: res.Classes}
-	for c := 0; c < C; c++ {
-		ci := classInfo{Index: c, Name: res.Classes[c], Synonyms: f.Config.Classes[c], Color: pal[c],
-			Fraction: round6(res.Fractions[c]), Score: round6(res.Scores[c]), Kept: res.Kept[c]}
-		rep.Classes = append(rep.Classes, ci)
+	for _, ci := range rep.Classes {
 		row.Fractions = append(row.Fractions, ci.Fraction)
 		row.Scores = append(row.Scores, ci.Score)
 	}
@@ -315,8 +354,9 @@ func (f *segmentFn) done(ctx context.Context, t Task, labelsPath, overlayPath, j
 		return nil, err
 	}
 	var rep struct {
-		segmentReport
-		Settings json.RawMessage `json:"settings"`
+		Width, Height int
+		Classes       []freeseg.ClassReport `json:"classes"`
+		Settings      json.RawMessage       `json:"settings"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, fmt.Errorf("%s exists but is not a freeseg result (%v); choose another --output", jsonPath, err)
@@ -326,11 +366,12 @@ func (f *segmentFn) done(ctx context.Context, t Task, labelsPath, overlayPath, j
 		return nil, fmt.Errorf("%s was made with other settings; choose another --output (or remove it)", jsonPath)
 	}
 	row := &Row{Image: t.Image, Name: t.Name, Width: rep.Width, Height: rep.Height, Reused: true}
-	if len(rep.Classes) != len(f.Config.Names) {
-		return nil, fmt.Errorf("%s was made with %d classes, this run has %d; choose another --output", jsonPath, len(rep.Classes), len(f.Config.Names))
+	names := f.vocab.DisplayNames()
+	if len(rep.Classes) != len(names) {
+		return nil, fmt.Errorf("%s was made with %d classes, this run has %d; choose another --output", jsonPath, len(rep.Classes), len(names))
 	}
 	for i, c := range rep.Classes {
-		if c.Name != f.Config.Names[i] || !slicesEqual(c.Synonyms, f.Config.Classes[i]) {
+		if c.Name != names[i] || !slicesEqual(c.Synonyms, f.Config.Classes[i]) {
 			return nil, fmt.Errorf("%s was made with other classes (%q); choose another --output", jsonPath, c.Name)
 		}
 		row.Classes = append(row.Classes, c.Name)
@@ -392,4 +433,12 @@ func BuildSegment(s beam.Scope, c SegmentConfig, tasks []Task) {
 	rows := beam.ParDo(s, &segmentFn{Config: c}, in)
 	keyed := beam.AddFixedKey(s, rows)
 	beam.ParDo0(s, &summaryFn{Path: storage.Join(c.Output, SummaryName)}, beam.GroupByKey(s, keyed))
+}
+
+// extOf is filepath.Ext of a base name.
+func extOf(b string) string {
+	if i := strings.LastIndex(b, "."); i >= 0 {
+		return b[i:]
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -67,17 +68,13 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no summary line")
 }
 
-// evalPipelineFlags are the pipeline flag names, to list the overrides.
-var evalPipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq"}
-
-func newEvalFlagSet(c *command, stderr io.Writer, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *freeseg.Params) {
+func newEvalFlagSet(c *command, stderr io.Writer, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
 	fs := newFlags(c, stderr)
 	ef := &evalFlags{}
 	ef.register(fs)
-	p := pipelineFlags(fs, preset)
+	sf := bindSettings(fs, preset, freeseg.ForEval)
 	addBeamFlags(fs)
-	return fs, ef, p
+	return fs, ef, sf
 }
 
 // likeOf is the benchmark whose protocol a dataset uses.
@@ -133,7 +130,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			preset = baseOpts
 		}
 	}
-	fs, ef, params := newEvalFlagSet(c, stderr, preset)
+	fs, ef, sf := newEvalFlagSet(c, stderr, preset)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -164,27 +161,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	_, crop := set["crop"]
-	_, stride := set["stride"]
-	if _, whole := set["whole"]; (crop || stride) && !whole {
-		params.Whole = false // an explicit window replaces a whole-image preset
-	}
-	if !params.Whole && params.Crop <= 0 {
-		return usagef("--crop %d must be positive (or use --whole)", params.Crop)
-	} else if !params.Whole && params.Stride <= 0 {
-		return usagef("--stride %d must be positive", params.Stride)
-	}
-	cfg.Params = *params
+	cfg.Settings = sf.given
 	opts, err := cfg.Options()
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	var overrides []string
-	for _, n := range evalPipelineFlags {
-		if v, ok := set[n]; ok {
-			overrides = append(overrides, "--"+n+"="+v)
-		}
+	if opts.Method.Proxy {
+		return usagef("--method %s needs a vision foundation model (--vfm), which freeseg-beam does not take yet", opts.Method.Name)
 	}
+	overrides := sf.overrides()
 
 	// The dataset (read on this machine to list it; the workers read the
 	// images and labels by path, so a cluster needs the root on a shared
@@ -248,15 +233,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if vocab.Len() != ds.Classes {
 		return fmt.Errorf("the vocabulary has %d classes but %s has %d", vocab.Len(), ds.Name, ds.Classes)
 	}
-	names := vocab.ClassNames()
-	if ds.Background {
-		names[0] = "background"
-	}
-	protoLabel := proto.Method
+	vocab.Background = ds.Background
+	names := vocab.DisplayNames()
+	protoLabel := protocolName(proto)
 	if cfg.Folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
-	cfg.Model, cfg.NoCache, cfg.Classes, cfg.Names = ef.model, ef.noCache, vocab.Names, names
+	cfg.Model, cfg.NoCache, cfg.Classes, cfg.Background, cfg.Names = ef.model, ef.noCache, vocab.Names, vocab.Background, names
 	cfg.NumClasses, cfg.ReduceZeroLabel = ds.Classes, ds.ReduceZeroLabel
 	cfg.Report, cfg.Overlays, cfg.Strict = ef.report, ef.overlays, ef.strict
 
@@ -293,7 +276,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
+		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
 	}
 	state, err := eval.NewState(settings, shard)
@@ -358,48 +341,27 @@ func reportEval(ctx context.Context, dir string, quiet bool, stdout, stderr io.W
 	return nil
 }
 
+// protocolName is the --protocol name of p (freeseg eval's label).
+func protocolName(p prompts.Protocol) string {
+	for _, name := range prompts.ProtocolMethods() {
+		if q, err := prompts.Protocols(name, p.Name); err == nil && reflect.DeepEqual(p, q) {
+			return name
+		}
+	}
+	return p.Method
+}
+
 // pipelineSettings describes every option that changes the labels, as
 // freeseg eval records them (they are compared on merge and resume).
-func pipelineSettings(o freeseg.Options) map[string]string {
-	m := map[string]string{
-		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
-		"templates":     o.Templates,
-		"logit_scale":   fmt.Sprint(o.LogitScale),
-		"prob_thd":      fmt.Sprint(o.ProbThd),
-		"area_thd":      fmt.Sprint(o.AreaThd),
+func pipelineSettings(o freeseg.Options, background bool) map[string]string {
+	m := map[string]string{}
+	for _, v := range freeseg.ReportSettings(&o, freeseg.ForEval, background) {
+		m[v.Name] = fmt.Sprint(v.Value)
 	}
-	switch o.Resize.Mode {
-	case "short":
-		m["resize"] = fmt.Sprintf("short side %d, long side at most %d (cv2 bilinear)", o.Resize.Size, o.Resize.MaxLong)
-	case "square":
-		m["resize"] = fmt.Sprintf("square %dx%d (PIL bicubic)", o.Resize.Size, o.Resize.Size)
-	default:
-		m["resize"] = "none"
-	}
-	if o.Window.Crop > 0 {
-		m["window"] = fmt.Sprintf("slide, crop %d, stride %d", o.Window.Crop, o.Window.Stride)
-	} else {
-		m["window"] = "whole image"
-	}
-	if o.Window.PadToPatch {
-		m["window"] += ", crops padded to the patch size"
-	}
-	if o.Background {
-		m["background"] = "class 0"
-	} else {
-		m["background"] = "none"
-	}
-	if o.PAMRSteps > 0 {
-		m["pamr"] = fmt.Sprintf("%d steps, dilations %v", o.PAMRSteps, o.PAMRDilations)
-	} else {
-		m["pamr"] = "off"
-	}
-	if o.Partial.Enabled {
-		m["partial_labels"] = fmt.Sprintf("%s, tau %g, top-q %g, thd %g, top-k %d", o.Partial.Pool, o.Partial.Tau, o.Partial.TopQ, o.Partial.Thd, o.Partial.TopK)
-	} else {
-		m["partial_labels"] = "off"
-	}
+	m["max_long"] = fmt.Sprint(o.Resize.MaxLong)
+	m["pad_windows_to_patch"] = fmt.Sprint(o.Window.PadToPatch)
+	m["pamr_dilations"] = fmt.Sprint(o.PAMRDilations)
+	m["method_params"] = o.Method.Describe()
 	return m
 }
 

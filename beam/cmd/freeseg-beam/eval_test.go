@@ -139,7 +139,7 @@ func TestEvalFolderOverridesMatchCLI(t *testing.T) {
 		!slices.Equal(gs.Overrides, ws.Overrides) || gs.Limit != 2 || len(gs.Done) != 2 {
 		t.Errorf("folder eval differs:\n%+v\n%+v", gs, ws)
 	}
-	if gs.Settings.Pipeline["window"] != "slide, crop 32, stride 16" || gs.Settings.Pipeline["background"] != "class 0" {
+	if p := gs.Settings.Pipeline; p["whole"] != "false" || p["crop"] != "32" || p["method"] != "naclip" || p["background"] != "true" {
 		t.Errorf("pipeline settings %v", gs.Settings.Pipeline)
 	}
 }

@@ -163,13 +163,15 @@ func stable(rows []pipeline.Row) []pipeline.Row {
 	return out
 }
 
+// outputNames are freeseg segment's names for testImages(n): the two
+// imga.png take their file names.
 func outputNames(n int) []string {
 	var names []string
 	for i := 0; i < n; i++ {
 		names = append(names, "img"+string(rune('a'+i)))
 	}
 	if n > 2 {
-		names[n-1] = "imga-2"
+		names[0], names[n-1] = "imga.png", "imga.png-2"
 	}
 	return names
 }
@@ -346,7 +348,7 @@ func TestBadFlagsFailEarly(t *testing.T) {
 		{[]string{"--output", file + "/o"}, "--output " + file + "/o is not writable", 1},
 		{[]string{"--output", file}, "is a file", 1},
 		{[]string{"--output", dir + "/o", "--input", dir + "/none*.png"}, "matches no file", 1},
-		{[]string{"--output", dir + "/o", "--crop", "0"}, "--crop 0 must be positive", 2},
+		{[]string{"--output", dir + "/o", "--crop", "0"}, "crop", 2},
 		{[]string{"--output", dir + "/o", "--method", "nope"}, "nope", 2},
 		{[]string{"--output", "s3x://b/o"}, "s3x", 1},
 	} {

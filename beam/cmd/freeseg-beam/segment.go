@@ -14,7 +14,6 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/beam/pipeline"
 	"github.com/freeseg/freeseg/beam/storage"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -36,70 +35,49 @@ func (l *listFlag) Set(s string) error {
 	return nil
 }
 
-// pipelineFlags binds the flags that set the segmentation options, with
-// their defaults from d through freeseg.ParamsOf: the one definition
-// freeseg segment and the HTTP service use.
-func pipelineFlags(fs *flag.FlagSet, d freeseg.Options) *freeseg.Params {
-	p := freeseg.ParamsOf(d)
-	fs.StringVar(&p.Method, "method", p.Method, "dense method: "+strings.Join(dense.Names(), ", "))
-	fs.StringVar(&p.Templates, "templates", p.Templates, "prompt templates: openai80, surgery85 or single")
-	fs.IntVar(&p.ShortSide, "short-side", p.ShortSide, "resize the short side to this many pixels, keeping the ratio (long side at most 2048)")
-	fs.IntVar(&p.Square, "square", p.Square, "resize to SxS instead, overriding --short-side")
-	fs.IntVar(&p.Crop, "crop", p.Crop, "sliding-window crop size in pixels")
-	fs.IntVar(&p.Stride, "stride", p.Stride, "sliding-window stride in pixels")
-	fs.BoolVar(&p.Whole, "whole", p.Whole, "infer on the whole image at once instead of sliding windows")
-	fs.Float64Var(&p.LogitScale, "logit-scale", p.LogitScale, "scale of the cosine logits before the softmax over classes")
-	fs.Float64Var(&p.ProbThd, "prob-thd", p.ProbThd, "pixels whose best class probability is below this become background (class 0)")
-	fs.Float64Var(&p.AreaThd, "area-thd", p.AreaThd, "drop foreground classes covering at most this share of the foreground (0 = off)")
-	fs.IntVar(&p.PAMR, "pamr", p.PAMR, "PAMR refinement steps (0 = off)")
-	fs.StringVar(&p.Partial, "partial-labels", p.Partial, "FreeSeg partial labels: smoothmin, max, mean, lse or cls; off to disable")
-	fs.Float64Var(&p.PartialThd, "partial-thd", p.PartialThd, "partial labels: remove classes whose image score is below this")
-	fs.IntVar(&p.PartialTopK, "partial-topk", p.PartialTopK, "partial labels: keep at most this many foreground classes (0 = no limit)")
-	fs.Float64Var(&p.PartialTau, "partial-tau", p.PartialTau, "partial labels: temperature of smoothmin/lse pooling")
-	fs.Float64Var(&p.PartialQ, "partial-topq", p.PartialQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
-	return &p
-}
-
 // vocabulary builds the classes the way freeseg segment does: --classes
 // or --classes-file (read through any Beam filesystem), then the
 // background rule of freeseg.WithBackground.
-func vocabulary(ctx context.Context, classes, classesFile, background string) (*prompts.Vocabulary, bool, []string, error) {
+func vocabulary(ctx context.Context, classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
 	var v *prompts.Vocabulary
 	var err error
 	switch {
 	case classes != "" && classesFile != "":
-		return nil, false, nil, usagef("give --classes or --classes-file, not both")
+		return nil, nil, usagef("give --classes or --classes-file, not both")
 	case classes != "":
 		v, err = prompts.ParseClassList(classes)
 	case classesFile != "":
 		st, oerr := storage.Open(ctx, classesFile)
 		if oerr != nil {
-			return nil, false, nil, oerr
+			return nil, nil, oerr
 		}
 		b, rerr := st.Read(ctx, classesFile)
 		st.Close()
 		if rerr != nil {
-			return nil, false, nil, rerr
+			return nil, nil, rerr
 		}
 		v, err = prompts.ParseClassFile(bytes.NewReader(b), classesFile, prompts.SepSCLIP)
 	default:
-		return nil, false, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
+		return nil, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
 	}
 	if err != nil {
-		return nil, false, nil, err
+		return nil, nil, err
 	}
 	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
-		return nil, false, nil, usagef("--background file needs --classes-file (line 0 is the background)")
+		return nil, nil, usagef("--background file needs --classes-file (line 0 is the background)")
 	}
-	out, hasBG, notes, err := freeseg.WithBackground(v, background)
+	out, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		if classesFile != "" {
-			return nil, false, nil, fmt.Errorf("%s: %w", classesFile, err)
+			return nil, nil, fmt.Errorf("%s: %w", classesFile, err)
 		}
-		return nil, false, nil, fmt.Errorf("--background: %w", err)
+		return nil, nil, fmt.Errorf("--background: %w", err)
 	}
-	return out, hasBG, notes, nil
+	return out, notes, nil
 }
+
+// maxLabelClasses is the most classes a label map holds (16-bit PNG).
+const maxLabelClasses = 65536
 
 func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := commands["segment"]
@@ -115,7 +93,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
 	strict := fs.Bool("strict", false, "fail the job on an unreadable image (naming it) instead of listing it in summary.jsonl")
 	quiet := fs.Bool("quiet", false, "no summary lines")
-	params := pipelineFlags(fs, freeseg.DefaultOptions())
+	settings := bindSettings(fs, freeseg.DefaultOptions(), freeseg.ForSegment)
 	addBeamFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -135,24 +113,18 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *output == "" {
 		return usagef("--output PREFIX is required")
 	}
-	vocab, hasBG, notes, err := vocabulary(ctx, *classes, *classesFile, *background)
+	vocab, notes, err := vocabulary(ctx, *classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}
-	cfg := pipeline.SegmentConfig{Model: *model, NoCache: *noCache, Classes: vocab.Names, Background: hasBG,
-		Params: *params, Exif: *exif, Output: *output, Strict: *strict}
-	if !params.Whole && params.Crop <= 0 {
-		return usagef("--crop %d must be positive (or use --whole)", params.Crop)
-	} else if !params.Whole && params.Stride <= 0 {
-		return usagef("--stride %d must be positive", params.Stride)
+	if vocab.Len() > maxLabelClasses {
+		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
 	}
+	cfg := pipeline.SegmentConfig{Model: *model, NoCache: *noCache, Classes: vocab.Names, Background: vocab.Background,
+		Settings: settings.given, Exif: *exif, Output: *output, Strict: *strict, Generator: "freeseg " + version}
 	opts, err := cfg.Options()
 	if err != nil {
 		return usageError{err.Error()}
-	}
-	cfg.Names = vocab.ClassNames()
-	if hasBG {
-		cfg.Names[0] = "background"
 	}
 	images, err := storage.Expand(ctx, inputs)
 	if err != nil {
@@ -173,7 +145,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	initBeam()
 	p, s := beam.NewPipelineWithRoot()
-	pipeline.BuildSegment(s, cfg, pipeline.Tasks(images))
+	pipeline.BuildSegment(s, cfg, pipeline.Tasks(images, *output))
 	if _, err := beam.Run(ctx, *runners.Runner, p); err != nil {
 		return fmt.Errorf("the job failed: %w", jobError(err))
 	}

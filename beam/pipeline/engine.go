@@ -129,7 +129,7 @@ func fetchModel(ctx context.Context, prefix string) (string, error) {
 
 // warmClassifier encodes the text classifier of vocab once per engine (the
 // engine caches it), so that it is not counted in the first image's time.
-func warmClassifier(e *freeseg.Engine, vocab *prompts.Vocabulary, templates string) error {
+func warmClassifier(e *freeseg.Engine, vocab *prompts.Vocabulary, templates prompts.TemplateSet) error {
 	q, _ := vocab.Queries()
 	_, err := e.Classifier(q, templates)
 	return err

@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/freeseg/freeseg"
@@ -28,12 +29,12 @@ func BenchmarkSegmentVOC500x375SCLIP(b *testing.B) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7)
 	}
-	if _, err := e.Segment(img, v, o); err != nil {
+	if _, err := e.Segment(context.Background(), img, v, o); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := e.Segment(img, v, o); err != nil {
+		if _, err := e.Segment(context.Background(), img, v, o); err != nil {
 			b.Fatal(err)
 		}
 	}

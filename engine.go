@@ -4,26 +4,30 @@
 //
 // It realises FreeSeg (free masks from the image-text similarity map of an
 // interpretable CLIP, with partial-label, smoothed-pooling and pixel
-// strategies; SPEC section 14) on top of CLIP Surgery, and offers MaskCLIP,
-// SCLIP, ClearCLIP and NACLIP as switchable dense methods of the same
-// pipeline:
+// strategies, as freeseg defines them in docs/method.md) on top of a choice
+// of dense methods (NACLIP by default; CLIP Surgery, MaskCLIP, SCLIP,
+// ClearCLIP) run as switchable variants of one pipeline:
 //
-//	e, _ := freeseg.Open("openai/clip-vit-base-patch16") // or a local folder
-//	img, _, _ := imageio.Open("photo.jpg")
-//	vocab, _ := prompts.ParseClassList("cat; dog; sofa")
-//	vocab, bg, _, _ := freeseg.WithBackground(classes, "default")
-//	opts := freeseg.DefaultOptions()
-//	opts.Background = bg
-//	res, _ := e.Segment(img, vocab, opts)
+//	e, err := freeseg.Open("openai/clip-vit-base-patch16") // hub id, folder or checkpoint
+//	img, _, err := imageio.Open("photo.jpg")
+//	classes, err := prompts.ParseClassList("cat; dog; sofa")
+//	vocab, notes, err := freeseg.WithBackground(classes, "default") // class 0: 26 "stuff" names
+//	res, err := e.Segment(ctx, img, vocab, freeseg.DefaultOptions())
+//
+// (each err checked; example_test.go runs the same steps with a random-weight
+// model). Shapes are named with the letters of docs/method.md.
 package freeseg
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/interp"
@@ -36,6 +40,63 @@ import (
 type Engine struct {
 	Model *clip.Model
 	Cache *ClassifierCache
+	// Limits bound the network input, memory and work of one Segment or
+	// Explain call, checked before any work (SegmentBudget,
+	// ExplainBudget); zero fields take DefaultLimits' values.
+	Limits Limits
+
+	bf16 bf16Variant // the model in bf16, made on first request (precision.go)
+
+	// VFM is the vision foundation model of the proxy methods (proxyclip):
+	// when nil, it is loaded from VFMSource (a folder, a checkpoint or a hub
+	// id, pulled on first use; "" means DefaultVFM) the first time a proxy
+	// method runs. See docs/vfm.md.
+	VFM       *dino.Model
+	VFMSource string
+	vfmMu     sync.Mutex
+}
+
+// DefaultVFM is the vision foundation model of ProxyCLIP's best published
+// setting (with CLIP ViT-B/16).
+const DefaultVFM = "facebook/dino-vitb8"
+
+// LoadVFM returns the engine's vision foundation model, loading it from
+// VFMSource on the first call.
+func (e *Engine) LoadVFM() (*dino.Model, error) {
+	e.vfmMu.Lock()
+	defer e.vfmMu.Unlock()
+	if e.VFM != nil {
+		return e.VFM, nil
+	}
+	src := e.VFMSource
+	if src == "" {
+		src = DefaultVFM
+	}
+	dir, err := hub.Resolve(context.Background(), src, hub.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("vfm: %w", err)
+	}
+	v, err := dino.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.VFM = v
+	return v, nil
+}
+
+// features returns the dense-feature function of method m on this engine,
+// loading the VFM first when m needs one.
+func (e *Engine) features(ctx context.Context, m dense.Method, model *clip.Model) (seg.EncodeFunc, error) {
+	var vfm *dino.Model
+	if m.Proxy {
+		var err error
+		if vfm, err = e.LoadVFM(); err != nil {
+			return nil, err
+		}
+	}
+	return func(imgs []float32, B, H, W int) (*dense.Features, error) {
+		return m.FeaturesWith(ctx, model, vfm, imgs, B, H, W)
+	}, nil
 }
 
 // Open loads a model folder, a checkpoint file (see clip.Load) or a
@@ -59,125 +120,11 @@ func NewEngine(m *clip.Model) *Engine {
 	return &Engine{Model: m, Cache: NewClassifierCache("")}
 }
 
-// Resize is how the image is sized before inference.
-type Resize struct {
-	// Mode is "short" (keep ratio, short side Size, long side at most
-	// MaxLong, cv2 bilinear, as the mmseg evaluators), "square" (Size×Size
-	// PIL bicubic, as CLIP Surgery's demo) or "none".
-	Mode    string
-	Size    int
-	MaxLong int
-}
-
-// Options configure one segmentation. The zero value is not useful; start
-// from DefaultOptions or ProtocolOptions.
-type Options struct {
-	Method    dense.Method
-	Templates string // template set name: openai80, surgery85 or single
-	Resize    Resize
-	Window    seg.Window
-	// Background says class 0 of the vocabulary is background: it gets the
-	// pixels whose best probability is below ProbThd and is never removed by
-	// the partial labels. Without it, ProbThd is not applied and class 0 is
-	// an ordinary class. WithBackground builds such a vocabulary.
-	Background    bool
-	LogitScale    float64
-	ProbThd       float64
-	AreaThd       float64 // 0 = off
-	PAMRSteps     int     // 0 = off
-	PAMRDilations []int
-	Partial       seg.PartialOptions
-}
-
-// DefaultOptions is freeseg's recommended setting: CLIP Surgery features on
-// the SCLIP sliding-window protocol (short side 336, crop 224, stride 112),
-// the 80 ImageNet templates, and the FreeSeg strategies on: partial labels
-// with smoothed-min pooling and the pixel stage with PAMR. Background is
-// off: set it when class 0 of the vocabulary is a background class (as
-// WithBackground makes it).
-func DefaultOptions() Options {
-	return Options{
-		Method:        dense.Surgery,
-		Templates:     "openai80",
-		Resize:        Resize{Mode: "short", Size: 336, MaxLong: imageio.MMSegMaxLong},
-		Window:        seg.Window{Crop: 224, Stride: 112},
-		LogitScale:    40,
-		ProbThd:       0.1,
-		PAMRSteps:     10,
-		PAMRDilations: []int{8, 16},
-		Partial:       seg.DefaultPartial,
-	}
-}
-
-// ProtocolOptions are the settings of a published evaluation protocol with
-// the FreeSeg strategies off, so the pipeline equals the reference method.
-func ProtocolOptions(p prompts.Protocol) (Options, error) {
-	m, err := dense.ByName(p.Method)
-	if err != nil {
-		return Options{}, err
-	}
-	o := Options{
-		Method:        m,
-		Templates:     p.Templates,
-		Resize:        Resize{Mode: "short", Size: p.Short, MaxLong: p.MaxLong},
-		Window:        seg.Window{Crop: p.Crop, Stride: p.Stride},
-		LogitScale:    p.LogitScale,
-		ProbThd:       p.ProbThd,
-		AreaThd:       p.AreaThd,
-		PAMRSteps:     p.PAMRSteps,
-		PAMRDilations: []int{8, 16},
-		// The with-background sets (VOC21, Context60, COCO-Object) are the
-		// ones with a probability threshold in every published protocol.
-		Background: p.ProbThd > 0,
-	}
-	if o.Resize.MaxLong == 0 {
-		o.Resize.MaxLong = imageio.MMSegMaxLong
-	}
-	if p.Method == "clearclip" {
-		o.Window.PadToPatch = true
-	}
-	return o, nil
-}
-
-// Validate checks the options before any work is done.
-func (o Options) Validate(layers int) error {
-	if err := o.Method.Validate(layers); err != nil {
-		return err
-	}
-	if _, err := prompts.Templates(o.Templates); err != nil {
-		return err
-	}
-	switch o.Resize.Mode {
-	case "short", "square":
-		if o.Resize.Size <= 0 {
-			return fmt.Errorf("resize size %d must be positive", o.Resize.Size)
-		}
-	case "none", "":
-	default:
-		return fmt.Errorf("unknown resize mode %q (want short, square or none)", o.Resize.Mode)
-	}
-	if err := o.Window.Validate(); err != nil {
-		return err
-	}
-	if o.LogitScale <= 0 {
-		return fmt.Errorf("logit scale %g must be positive", o.LogitScale)
-	}
-	if o.ProbThd < 0 || o.ProbThd > 1 {
-		return fmt.Errorf("probability threshold %g must be in [0,1]", o.ProbThd)
-	}
-	if o.AreaThd < 0 || o.AreaThd >= 1 {
-		return fmt.Errorf("area threshold %g must be in [0,1)", o.AreaThd)
-	}
-	if o.PAMRSteps < 0 {
-		return fmt.Errorf("PAMR steps %d must not be negative", o.PAMRSteps)
-	}
-	return o.Partial.Validate()
-}
-
 // Result of segmenting one image, at the image's own size.
 type Result struct {
 	Width, Height int
-	Classes       []string  // display name of each class (its first synonym)
+	Classes       []string  // display name of each class (its first synonym; "background" for a background class 0)
+	Background    bool      // class 0 is the background (the vocabulary's)
 	Queries       []string  // every name that was encoded
 	ClassOf       []int     // class of each query
 	Labels        []int32   // [H·W] class index per pixel
@@ -188,24 +135,51 @@ type Result struct {
 	Fractions     []float64 // [C] share of pixels labelled with each class
 	InputWidth    int       // network input size after resizing
 	InputHeight   int
+	// Image is the photo the maps are aligned with: the input, or its
+	// scaled copy when Options.MaxSide scaled it down. Draw outputs on it.
+	Image *imageio.RGB
 }
+
+// Prepare resizes and normalises img as r says (docs/model.md#preprocessing),
+// returning the planar network input [3,H,W] and its size W, H.
+func Prepare(img *imageio.RGB, r Resize) ([]float32, int, int) { return prepare(img, r) }
 
 // prepare resizes and normalises img as the options say, returning the
 // planar network input and its size.
 func prepare(img *imageio.RGB, r Resize) ([]float32, int, int) {
 	switch r.Mode {
-	case "short":
+	case ResizeShort:
 		w, h := imageio.KeepRatioSize(img.W, img.H, r.Size, r.MaxLong)
 		return imageio.NormalizeMMSeg(imageio.ResizeCV2Linear(img, w, h)), w, h
-	case "square":
+	case ResizeSquare:
 		return imageio.PreprocessSquare(img, r.Size), r.Size, r.Size
 	}
 	return imageio.NormalizeMMSeg(img), img.W, img.H
 }
 
+// FitMaxSide scales img down (Pillow bicubic, antialiased) so that its long
+// side is at most maxSide; it returns img itself when it already fits or
+// maxSide is 0. Segment and Explain apply it first, so their results are at
+// the scaled size; front ends draw outputs on the same scaled photo.
+func FitMaxSide(img *imageio.RGB, maxSide int) *imageio.RGB {
+	long := max(img.W, img.H)
+	if maxSide <= 0 || long <= maxSide {
+		return img
+	}
+	s := float64(maxSide) / float64(long)
+	w, h := max(1, int(math.Round(float64(img.W)*s))), max(1, int(math.Round(float64(img.H)*s)))
+	return imageio.ResizePIL(img, w, h, imageio.Bicubic)
+}
+
 // Segment labels every pixel of img with one of the vocabulary's classes.
-func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
-	if err := o.Validate(len(e.Model.Vision.Blocks)); err != nil {
+// A cancelled ctx (a client gone, a deadline) stops the work between
+// windows and between transformer blocks, with ctx's error.
+func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.Vocabulary, o Options) (*Result, error) {
+	m, err := e.modelFor(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(len(m.Vision.Blocks)); err != nil {
 		return nil, err
 	}
 	if vocab == nil || vocab.Len() == 0 {
@@ -214,24 +188,34 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 	if img == nil || img.W == 0 || img.H == 0 {
 		return nil, fmt.Errorf("empty image")
 	}
+	img = FitMaxSide(img, o.MaxSide)
 	queries, classOf := vocab.Queries()
-	cls, err := e.Classifier(queries, o.Templates)
+	b, err := e.SegmentBudget(img.W, img.H, len(queries), vocab.Len(), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
+	}
+	cls, err := e.classifierFor(m, queries, o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	x, w, h := prepare(img, o.Resize)
-	p := e.Model.Vision.Patch
+	p := m.Vision.Patch
 	if w < p || h < p {
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
-	if c := o.Window.Crop; c > 0 && c > w && c > h {
+	win := o.window()
+	if c := win.Crop; c > 0 && c > w && c > h {
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
-	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return o.Method.Features(e.Model, imgs, B, H, W)
+	enc, err := e.features(ctx, o.Method, m)
+	if err != nil {
+		return nil, err
 	}
-	Q, E := len(queries), e.Model.Config.EmbedDim
-	lg, err := seg.Infer(enc, x, h, w, cls, Q, E, o.Window, p, img.H, img.W)
+	Q, E := len(queries), m.Config.EmbedDim
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: x, H: h, W: w, Classifier: cls, Q: Q, E: E, Window: win, Patch: p, OutH: img.H, OutW: img.W})
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +227,13 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	C := vocab.Len()
-	res := &Result{Width: img.W, Height: img.H, Classes: vocab.ClassNames(), Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
+	bg := vocab.Background
+	res := &Result{Image: img, Width: img.W, Height: img.H, Classes: vocab.DisplayNames(), Background: bg,
+		Queries: queries, ClassOf: classOf, InputWidth: w, InputHeight: h}
 	partial := o.Partial
 	scoring := partial
 	if !scoring.Enabled {
@@ -252,7 +241,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		// the cheap CLS pooling gives them (no pass over the pixels).
 		scoring = seg.PartialOptions{Pool: seg.PoolCLS}
 	}
-	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, o.Background, scoring)
+	pr := seg.PartialLabels(lg, classOf, C, o.LogitScale, bg, scoring)
 	res.Scores = pr.Scores
 	res.Kept = make([]bool, C)
 	for c := range res.Kept {
@@ -270,7 +259,7 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 		seg.AreaFilter(probs, C, HW, o.AreaThd)
 	}
 	thd := 0.0
-	if o.Background {
+	if bg {
 		thd = o.ProbThd
 	}
 	res.Labels = seg.Labels(probs, C, HW, thd)
@@ -287,12 +276,12 @@ func (e *Engine) Segment(img *imageio.RGB, vocab *prompts.Vocabulary, o Options)
 
 // Classifier returns the prompt-ensemble classifier [len(names), E] for the
 // template set, from the cache where possible.
-func (e *Engine) Classifier(names []string, templates string) ([]float32, error) {
-	tpl, err := prompts.Templates(templates)
+func (e *Engine) Classifier(names []string, set prompts.TemplateSet) ([]float32, error) {
+	tpl, err := set.List()
 	if err != nil {
 		return nil, err
 	}
-	return e.Cache.Get(e.Model, names, templates, tpl)
+	return e.Cache.Get(e.Model, names, string(set), tpl)
 }
 
 // String describes the engine's model.

@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/freeseg/freeseg"
@@ -41,7 +42,7 @@ func TestGoldenSegCV2Engine(t *testing.T) {
 	}
 	golden.AssertClose(t, "seg_cv2/query_features", G, golden.Tensor(t, "seg_cv2/query_features").F32, 1e-5)
 
-	res, err := e.Segment(img, v, cv2Options())
+	res, err := e.Segment(context.Background(), img, v, cv2Options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestGoldenSegCV2Engine(t *testing.T) {
 	// the filter it holds pixels.
 	o := cv2Options()
 	o.AreaThd = 0
-	raw, err := e.Segment(img, v, o)
+	raw, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}

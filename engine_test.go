@@ -1,6 +1,7 @@
 package freeseg_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/freeseg/freeseg"
@@ -20,15 +21,14 @@ func sclipGoldenOptions() freeseg.Options {
 	return freeseg.Options{
 		Method:     dense.SCLIP,
 		Templates:  "openai80",
-		Resize:     freeseg.Resize{Mode: "short", Size: 336, MaxLong: 2048},
+		Resize:     freeseg.Resize{Mode: freeseg.ResizeShort, Size: 336, MaxLong: 2048},
 		Window:     seg.Window{Crop: 224, Stride: 112},
-		Background: true,
 		LogitScale: 40, ProbThd: 0.1, AreaThd: 0.1,
 	}
 }
 
 func goldenVocab() *prompts.Vocabulary {
-	return &prompts.Vocabulary{Names: [][]string{{"sky", "wall", "tree"}, {"cat"}, {"person", "person in shirt"}, {"coffee cup"}}}
+	return &prompts.Vocabulary{Names: [][]string{{"sky", "wall", "tree"}, {"cat"}, {"person", "person in shirt"}, {"coffee cup"}}, Background: true}
 }
 
 // The whole pipeline from the photo file, with the FreeSeg stages off,
@@ -42,7 +42,7 @@ func TestGoldenSegmentEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Segment(img, goldenVocab(), sclipGoldenOptions())
+	res, err := e.Segment(context.Background(), img, goldenVocab(), sclipGoldenOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestStrategiesOffEqualsReference(t *testing.T) {
 	}
 	o := sclipGoldenOptions()
 	o.Method = dense.Surgery
-	res, err := e.Segment(img, goldenVocab(), o)
+	res, err := e.Segment(context.Background(), img, goldenVocab(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +96,9 @@ func TestStrategiesOffEqualsReference(t *testing.T) {
 	queries, classOf := goldenVocab().Queries()
 	G, _ := e.Classifier(queries, "openai80")
 	enc := func(imgs []float32, B, H, W int) (*dense.Features, error) {
-		return dense.Surgery.Features(m, imgs, B, H, W)
+		return dense.Surgery.Features(context.Background(), m, imgs, B, H, W)
 	}
-	lg, err := seg.Infer(enc, x, h, w, G, len(queries), m.Config.EmbedDim, o.Window, 16, img.H, img.W)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: x, H: h, W: w, Classifier: G, Q: len(queries), E: m.Config.EmbedDim, Window: o.Window, Patch: 16, OutH: img.H, OutW: img.W})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +124,8 @@ func TestPartialLabelsRemoveClasses(t *testing.T) {
 	o := sclipGoldenOptions()
 	o.AreaThd = 0
 	o.Partial = seg.PartialOptions{Enabled: true, Pool: seg.PoolMax, TopK: 1}
-	v := &prompts.Vocabulary{Names: [][]string{{"sky"}, {"cat"}, {"person"}, {"rocket"}, {"flag"}}}
-	res, err := e.Segment(img, v, o)
+	v := &prompts.Vocabulary{Names: [][]string{{"sky"}, {"cat"}, {"person"}, {"rocket"}, {"flag"}}, Background: true}
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestSegmentBadInput(t *testing.T) {
 	img := imageio.NewRGB(8, 8)
 	// A tiny image is resized up to the short side and segments at its own
 	// size: a result, not an error.
-	res, err := e.Segment(img, goldenVocab(), freeseg.DefaultOptions())
+	res, err := e.Segment(context.Background(), img, goldenVocab(), freeseg.DefaultOptions())
 	if err != nil {
 		t.Fatalf("8x8 image (resized up to 336): %v", err)
 	}
@@ -169,21 +169,21 @@ func TestSegmentBadInput(t *testing.T) {
 		t.Fatalf("8x8 image: result %dx%d from a %dx%d input with %d labels", res.Width, res.Height, res.InputWidth, res.InputHeight, len(res.Labels))
 	}
 	o := freeseg.DefaultOptions()
-	o.Resize.Mode = "none"
-	if _, err := e.Segment(img, goldenVocab(), o); err == nil {
+	o.Resize.Mode = freeseg.ResizeNone
+	if _, err := e.Segment(context.Background(), img, goldenVocab(), o); err == nil {
 		t.Fatal("an 8x8 image without resizing (smaller than a patch) was accepted")
 	}
-	if _, err := e.Segment(imageio.NewRGB(64, 64), &prompts.Vocabulary{}, freeseg.DefaultOptions()); err == nil {
+	if _, err := e.Segment(context.Background(), imageio.NewRGB(64, 64), &prompts.Vocabulary{}, freeseg.DefaultOptions()); err == nil {
 		t.Fatal("empty vocabulary accepted")
 	}
 	o = freeseg.DefaultOptions()
 	o.Window.Stride = 0
-	if _, err := e.Segment(imageio.NewRGB(64, 64), goldenVocab(), o); err == nil {
+	if _, err := e.Segment(context.Background(), imageio.NewRGB(64, 64), goldenVocab(), o); err == nil {
 		t.Fatal("stride 0 accepted")
 	}
 	o = freeseg.DefaultOptions()
 	o.Templates = "nope"
-	if _, err := e.Segment(imageio.NewRGB(64, 64), goldenVocab(), o); err == nil {
+	if _, err := e.Segment(context.Background(), imageio.NewRGB(64, 64), goldenVocab(), o); err == nil {
 		t.Fatal("unknown templates accepted")
 	}
 }

@@ -1,29 +1,12 @@
 package freeseg
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/seg"
 )
-
-// ExplainOptions configure similarity heat maps (CLIP Surgery's demo).
-type ExplainOptions struct {
-	Method    dense.Method
-	Templates string // surgery85 in the demo
-	Size      int    // square input side (224 in the demo; 512 for more detail)
-	// FeatureSurgery is "multi" (weight classes by the CLS prediction and
-	// remove the features shared by all texts; needs two or more texts),
-	// "redundant" (subtract the ensemble of the empty name; works for one
-	// text) or "off" (plain cosine).
-	FeatureSurgery string
-}
-
-// DefaultExplainOptions follow CLIP Surgery's demo.py.
-func DefaultExplainOptions() ExplainOptions {
-	return ExplainOptions{Method: dense.Surgery, Templates: "surgery85", Size: 224, FeatureSurgery: "multi"}
-}
 
 // Explanation holds one heat map per text at the image's size.
 type Explanation struct {
@@ -34,40 +17,57 @@ type Explanation struct {
 	// normalisation, [K, GH·GW], for callers that rank classes.
 	Similarity []float32
 	GH, GW     int
+	// Image is the photo the maps are aligned with (scaled down when
+	// Options.MaxSide asked for it).
+	Image *imageio.RGB
 }
 
-// Explain computes CLIP Surgery image-text similarity maps: square
-// resize, dense features, optional feature surgery (SPEC 6.2), per-text
-// min-max normalisation and bilinear upsampling to the image (SPEC 6.1).
-func (e *Engine) Explain(img *imageio.RGB, texts []string, o ExplainOptions) (*Explanation, error) {
+// Explain computes CLIP Surgery image-text similarity maps: the image
+// scaled to o.MaxSide, a square resize of side o.Resize.Size (o.Resize.Mode
+// must be ResizeSquare), dense features, feature surgery
+// (docs/method.md#feature-surgery; auto picks multi for two or more texts,
+// redundant for one), per-text min-max normalisation and bilinear
+// upsampling to the image (docs/method.md#similarity-maps).
+// A cancelled ctx stops the work between transformer blocks.
+func (e *Engine) Explain(ctx context.Context, img *imageio.RGB, texts []string, o Options) (*Explanation, error) {
 	if len(texts) == 0 {
 		return nil, fmt.Errorf("no texts given")
 	}
-	if err := o.Method.Validate(len(e.Model.Vision.Blocks)); err != nil {
+	if err := e.Validate(o); err != nil {
 		return nil, err
 	}
-	if o.Size < e.Model.Vision.Patch {
-		return nil, fmt.Errorf("input size %d is smaller than one %d-pixel patch", o.Size, e.Model.Vision.Patch)
+	if img == nil || img.W == 0 || img.H == 0 {
+		return nil, fmt.Errorf("empty image")
 	}
-	mode := o.FeatureSurgery
-	if mode == "" {
-		mode = "multi"
+	if o.Resize.Mode != ResizeSquare {
+		return nil, fmt.Errorf("explanations take a square input (resize mode square), not %v", o.Resize.Mode)
 	}
-	switch mode {
-	case "multi":
-		if len(texts) < 2 {
-			return nil, fmt.Errorf("feature surgery \"multi\" needs two or more texts (got %d); use \"redundant\" for one", len(texts))
-		}
-	case "redundant", "off":
-	default:
-		return nil, fmt.Errorf("unknown feature surgery %q (want multi, redundant or off)", mode)
+	size := o.Resize.Size
+	if size < e.Model.Vision.Patch {
+		return nil, fmt.Errorf("input size %d is smaller than one %d-pixel patch", size, e.Model.Vision.Patch)
+	}
+	mode := o.FeatureSurgery.For(len(texts))
+	if mode == SurgeryMulti && len(texts) < 2 {
+		return nil, fmt.Errorf("feature surgery multi needs two or more texts (got %d); use redundant or auto for one", len(texts))
+	}
+	img = FitMaxSide(img, o.MaxSide)
+	b, err := e.ExplainBudget(img.W, img.H, len(texts), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, err
 	}
 	G, err := e.Classifier(texts, o.Templates)
 	if err != nil {
 		return nil, err
 	}
-	x := imageio.PreprocessSquare(img, o.Size)
-	f, err := o.Method.Features(e.Model, x, 1, o.Size, o.Size)
+	x := imageio.PreprocessSquare(img, size)
+	enc, err := e.features(ctx, o.Method, e.Model)
+	if err != nil {
+		return nil, err
+	}
+	f, err := enc(x, 1, size, size)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +75,9 @@ func (e *Engine) Explain(img *imageio.RGB, texts []string, o ExplainOptions) (*E
 	cos := seg.Cosine(f.Image(0), N, E, G, K)
 	var s []float32
 	switch mode {
-	case "multi":
+	case SurgeryMulti:
 		s = seg.FeatureSurgeryMulti(cos, N, K)
-	case "redundant":
+	case SurgeryRedundant:
 		r, err := e.Classifier([]string{""}, o.Templates)
 		if err != nil {
 			return nil, err
@@ -87,7 +87,7 @@ func (e *Engine) Explain(img *imageio.RGB, texts []string, o ExplainOptions) (*E
 		s = cos
 	}
 	return &Explanation{
-		Width: img.W, Height: img.H, Texts: texts,
+		Image: img, Width: img.W, Height: img.H, Texts: texts,
 		Maps:       seg.SimilarityMap(s[K:], f.GH, f.GW, K, img.H, img.W),
 		Similarity: seg.Transpose(cos[K:], f.GH*f.GW, K),
 		GH:         f.GH, GW: f.GW,

@@ -5,6 +5,7 @@ package freeseg_test
 // cache's handling of corrupt entries and of the model digest memo.
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -24,8 +25,9 @@ import (
 func TestExplainArgumentLimits(t *testing.T) {
 	e := freeseg.NewEngine(randomModels(t)[0])
 	img := synthPhoto(30, 20)
-	o := freeseg.ExplainOptions{Method: dense.Surgery, Templates: "single", Size: 16, FeatureSurgery: "multi"}
-	ex, err := e.Explain(img, []string{"cat", "dog"}, o) // one patch; two texts are enough for multi
+	o := freeseg.DefaultExplainOptions()
+	o.Method, o.Templates, o.Resize.Size, o.FeatureSurgery = dense.Surgery, "single", 16, freeseg.SurgeryMulti
+	ex, err := e.Explain(context.Background(), img, []string{"cat", "dog"}, o) // one patch; two texts are enough for multi
 	if err != nil {
 		t.Fatalf("size 16, two texts: %v", err)
 	}
@@ -40,21 +42,27 @@ func TestExplainArgumentLimits(t *testing.T) {
 	}{
 		{[]string{"cat", "dog"}, 15, "multi", "smaller than one"},
 		{[]string{"cat"}, 32, "multi", "two or more"},
-		{[]string{"cat"}, 32, "sideways", "unknown feature surgery"},
 		{nil, 32, "off", "no texts"},
 	} {
 		oo := o
-		oo.Size, oo.FeatureSurgery = c.size, c.mode
-		if _, err := e.Explain(img, c.texts, oo); err == nil || !strings.Contains(err.Error(), c.want) {
+		mode, err := freeseg.ParseFeatureSurgery(c.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oo.Resize.Size, oo.FeatureSurgery = c.size, mode
+		if _, err := e.Explain(context.Background(), img, c.texts, oo); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v size %d %s: error %v, want %q", c.texts, c.size, c.mode, err, c.want)
 		}
 	}
-	// An empty mode is multi.
+	// The zero mode is auto: multi for two texts.
 	oo := o
-	oo.FeatureSurgery = ""
-	ex2, err := e.Explain(img, []string{"cat", "dog"}, oo)
+	oo.FeatureSurgery = freeseg.SurgeryAuto
+	ex2, err := e.Explain(context.Background(), img, []string{"cat", "dog"}, oo)
 	if err != nil || !slices.Equal(ex2.Maps, ex.Maps) {
-		t.Fatalf("empty mode: %v, or maps differ from multi", err)
+		t.Fatalf("auto mode: %v, or maps differ from multi", err)
+	}
+	if _, err := freeseg.ParseFeatureSurgery("sideways"); err == nil || !strings.Contains(err.Error(), "unknown feature surgery") {
+		t.Errorf("unknown mode: %v", err)
 	}
 }
 
@@ -75,7 +83,8 @@ func TestOverlayLegend(t *testing.T) {
 	}
 	r := &freeseg.Result{Width: 40, Height: 30, Labels: labels, Fractions: []float64{0.25, 0, 0.25, 0.5}, Classes: []string{"bg", "cat", "dog", "sky"}}
 	for _, bg := range []bool{true, false} {
-		got := freeseg.Overlay(img, r, []string{"background", "cat", "dog", "sky"}, bg)
+		r.Image, r.Classes, r.Background = img, []string{"background", "cat", "dog", "sky"}, bg
+		got := freeseg.Overlay(r)
 		pal := freeseg.ClassColors(4, bg)
 		shown := slices.Clone(labels)
 		if bg {

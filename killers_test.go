@@ -6,6 +6,7 @@ package freeseg_test
 // table in docs/testing.md says which test kills which bug).
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -70,7 +71,7 @@ func synthPhoto(w, h int) *imageio.RGB {
 func wholeLogitsByHand(t *testing.T, m *clip.Model, meth dense.Method, img *imageio.RGB, short int, G []float32, Q int) ([]float32, []float32, int, int) {
 	t.Helper()
 	x, w, h := imageio.PreprocessMMSeg(img, short)
-	f, err := meth.Features(m, x, 1, h, w)
+	f, err := meth.Features(context.Background(), m, x, 1, h, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +87,9 @@ func TestWholeImageUpsamplingAlignCorners(t *testing.T) {
 	e := freeseg.NewEngine(m)
 	img := synthPhoto(70, 50)
 	v := &prompts.Vocabulary{Names: [][]string{{"cat"}, {"dog"}, {"sky"}}}
-	o := freeseg.Options{Method: dense.NACLIP, Templates: "single", Resize: freeseg.Resize{Mode: "short", Size: 64, MaxLong: 2048},
+	o := freeseg.Options{Method: dense.NACLIP, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 64, MaxLong: 2048},
 		LogitScale: 40, Partial: seg.PartialOptions{}}
-	res, err := e.Segment(img, v, o)
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +114,9 @@ func TestPAMRGuideAlignCorners(t *testing.T) {
 	e := freeseg.NewEngine(m)
 	img := synthPhoto(70, 50)
 	v := &prompts.Vocabulary{Names: [][]string{{"cat"}, {"dog"}, {"sky"}}}
-	o := freeseg.Options{Method: dense.NACLIP, Templates: "single", Resize: freeseg.Resize{Mode: "short", Size: 64, MaxLong: 2048},
+	o := freeseg.Options{Method: dense.NACLIP, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 64, MaxLong: 2048},
 		LogitScale: 40, PAMRSteps: 3, PAMRDilations: []int{8, 16}}
-	res, err := e.Segment(img, v, o)
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +151,9 @@ func TestLogitScaleIsUsed(t *testing.T) {
 	classOf := []int{0, 0, 1, 2, 2}
 	var probs [][]float32
 	for _, scale := range []float64{7, 40} {
-		o := freeseg.Options{Method: dense.SCLIP, Templates: "single", Resize: freeseg.Resize{Mode: "none"},
+		o := freeseg.Options{Method: dense.SCLIP, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeNone},
 			Window: seg.Window{Crop: 32, Stride: 16}, LogitScale: scale}
-		res, err := e.Segment(img, v, o)
+		res, err := e.Segment(context.Background(), img, v, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,8 +206,14 @@ func TestExplainModesGolden(t *testing.T) {
 		return out
 	}
 	run := func(meth dense.Method, mode string) []float32 {
-		o := freeseg.ExplainOptions{Method: meth, Templates: "surgery85", Size: 224, FeatureSurgery: mode}
-		ex, err := e.Explain(img, texts, o)
+		o := freeseg.DefaultExplainOptions()
+		o.Method = meth
+		fsm, err := freeseg.ParseFeatureSurgery(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.FeatureSurgery = fsm
+		ex, err := e.Explain(context.Background(), img, texts, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +327,8 @@ func TestOverlayColours(t *testing.T) {
 		{true, [6]uint8{100, 100, 100, 114, 50, 50}},
 		{false, [6]uint8{114, 50, 50, 50, 114, 50}},
 	} {
-		out := freeseg.Overlay(img, r, nil, c.bg)
+		r.Image, r.Background = img, c.bg
+		out := freeseg.Overlay(r)
 		if out.H < 1 || out.W < 2 {
 			t.Fatalf("overlay %dx%d", out.W, out.H)
 		}

@@ -17,15 +17,12 @@ func ClassColors(C int, background bool) [][3]uint8 {
 	return imageio.Palette(C + 1)[1:]
 }
 
-// Overlay draws the label map of r over the photo (ClassColors, half
-// transparent) and adds a legend listing each class present with its
-// share of the pixels. names are the display names of the classes (r.Classes
-// when nil). With background set, class 0 is left untinted so that the
+// Overlay draws the label map of r over its photo (r.Image; ClassColors,
+// half transparent) and adds a legend listing each class present with its
+// share of the pixels. A background class 0 is left untinted so that the
 // photo shows through where nothing was recognised.
-func Overlay(img *imageio.RGB, r *Result, names []string, background bool) *imageio.RGB {
-	if names == nil {
-		names = r.Classes
-	}
+func Overlay(r *Result) *imageio.RGB {
+	img, names, background := r.Image, r.Classes, r.Background
 	C := len(names)
 	pal := ClassColors(C, background)
 	var legendNames []string

@@ -5,6 +5,7 @@ package freeseg_test
 // not pinned; docs/testing.md).
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -34,12 +35,12 @@ func TestOptionsValidateBoundaries(t *testing.T) {
 		{"logit scale tiny", func(o *freeseg.Options) { o.LogitScale = 1e-9 }, ""},
 		{"PAMR 0", func(o *freeseg.Options) { o.PAMRSteps = 0 }, ""},
 		{"PAMR -1", func(o *freeseg.Options) { o.PAMRSteps = -1 }, "PAMR"},
-		{"short size 0", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: "short", Size: 0} }, "resize size"},
-		{"short size 1", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: "short", Size: 1} }, ""},
-		{"square size 0", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: "square"} }, "resize size"},
-		{"no resize", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: "none"} }, ""},
-		{"empty resize mode", func(o *freeseg.Options) { o.Resize = freeseg.Resize{} }, ""},
-		{"unknown resize", func(o *freeseg.Options) { o.Resize.Mode = "long" }, "resize mode"},
+		{"short size 0", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: freeseg.ResizeShort, Size: 0} }, "resize size"},
+		{"short size 1", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: freeseg.ResizeShort, Size: 1} }, ""},
+		{"square size 0", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare} }, "resize size"},
+		{"no resize", func(o *freeseg.Options) { o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone} }, ""},
+		{"zero resize (short, size 0)", func(o *freeseg.Options) { o.Resize = freeseg.Resize{} }, "resize size"},
+		{"unknown resize", func(o *freeseg.Options) { o.Resize.Mode = freeseg.ResizeMode(9) }, "resize mode"},
 		{"templates", func(o *freeseg.Options) { o.Templates = "nonesuch" }, "nonesuch"},
 		{"stride above crop", func(o *freeseg.Options) { o.Window = seg.Window{Crop: 10, Stride: 11} }, "stride"},
 		{"partial top-q 0", func(o *freeseg.Options) { o.Partial.TopQ = 0 }, "top-q"},
@@ -61,7 +62,7 @@ func TestOptionsValidateBoundaries(t *testing.T) {
 func TestSegmentSizeBoundaries(t *testing.T) {
 	e := freeseg.NewEngine(randomModels(t)[0])
 	v := &prompts.Vocabulary{Names: [][]string{{"cat"}, {"dog"}}}
-	o := freeseg.Options{Method: freeseg.DefaultOptions().Method, Templates: "single", Resize: freeseg.Resize{Mode: "none"},
+	o := freeseg.Options{Method: freeseg.DefaultOptions().Method, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeNone},
 		LogitScale: 40}
 	for _, c := range []struct {
 		w, h int
@@ -77,7 +78,7 @@ func TestSegmentSizeBoundaries(t *testing.T) {
 		if c.crop > 0 {
 			oo.Window = seg.Window{Crop: c.crop, Stride: c.crop}
 		}
-		res, err := e.Segment(imageio.NewRGB(c.w, c.h), v, oo)
+		res, err := e.Segment(context.Background(), imageio.NewRGB(c.w, c.h), v, oo)
 		if c.ok && (err != nil || res.Width != c.w || res.Height != c.h || len(res.Labels) != c.w*c.h) {
 			t.Errorf("%dx%d crop %d: %v", c.w, c.h, c.crop, err)
 		}

@@ -76,11 +76,14 @@ func BenchmarkAttentionAB(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("N=%d,hd=64,heads=12,%v", N, kind), func(b *testing.B) {
 				times := make([][]time.Duration, len(attnImpls))
+				cpu := make([]time.Duration, len(attnImpls))
 				for b.Loop() {
 					for i, impl := range attnImpls {
+						c0 := processCPU()
 						t0 := time.Now()
 						impl.f(ctx, qkv, 1, N, D, heads, kind, opt)
 						times[i] = append(times[i], time.Since(t0))
+						cpu[i] += processCPU() - c0
 					}
 				}
 				for i, impl := range attnImpls {
@@ -89,6 +92,9 @@ func BenchmarkAttentionAB(b *testing.B) {
 					b.ReportMetric(float64(med.Nanoseconds())/1e6, impl.name+"-median-ms/layer")
 					b.ReportMetric(float64(times[i][0].Nanoseconds())/1e6, impl.name+"-best-ms/layer")
 					b.ReportMetric(attnFlops(N, D, kind)/float64(med.Nanoseconds()), impl.name+"-median-GFLOP/s")
+					// CPU time of all threads per call: what the call costs
+					// whatever else the machine runs (0 where unmeasured).
+					b.ReportMetric(float64(cpu[i].Nanoseconds())/1e6/float64(len(times[i])), impl.name+"-cpu-ms/layer")
 				}
 			})
 		}

@@ -44,7 +44,7 @@ func TestGoldenConfigInferred(t *testing.T) {
 	m := testmodel.Tiny(t)
 	c := m.Config
 	want := clip.Config{VisionWidth: 128, VisionLayers: 8, VisionHeads: 2, Patch: 16, Grid: 14, EmbedDim: 64,
-		TextWidth: 128, TextLayers: 3, TextHeads: 2, ContextLength: 77, VocabSize: 49408}
+		TextWidth: 128, TextLayers: 3, TextHeads: 2, ContextLength: 77, VocabSize: 49408, Act: clip.ActQuickGELU}
 	if c != want {
 		t.Fatalf("config %+v, want %+v", c, want)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/freeseg/freeseg/prompts"
 )
 
-// Classifier builds the prompt-ensemble text classifier of SPEC 4 (CLIP
+// Classifier builds the prompt-ensemble text classifier of docs/model.md#text-classifier (CLIP
 // Surgery encode_text_with_prompt_ensemble, SCLIP/NACLIP/ClearCLIP
 // __init__): for each name, every template is filled and encoded, each
 // embedding L2-normalised, the mean taken and L2-normalised again.

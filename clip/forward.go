@@ -30,7 +30,7 @@ func (n LayerNorm) Apply(out, x []float32, rows int) {
 
 // AttnKind selects which projections form the attention logits of a head.
 // The output is always A·v. These are the attention forms of the dense
-// methods (SPEC 5.6).
+// methods (docs/method.md#dense-methods).
 type AttnKind int
 
 const (
@@ -79,7 +79,7 @@ func getScratch(n int) *[]float32 {
 
 // Attention computes, for each of the B sequences of N tokens and each of
 // the heads, ctx_h = A_h · v_h with A_h chosen by kind, from qkv [B·N, 3D]
-// (columns q | k | v, head h at columns h·hd..(h+1)·hd-1 of each; SPEC 3.3).
+// (columns q | k | v, head h at columns h·hd..(h+1)·hd-1 of each; docs/model.md#vision-transformer).
 // ctx is [B·N, D]. The scale is hd^-0.5 as in nn.MultiheadAttention.
 //
 // Each head runs the fused kernel of tensor/attn (logits, softmax and
@@ -235,14 +235,19 @@ func (blk *Block) AttendInto(ws *Workspace, dst, qkv []float32, B, N int, kind A
 	blk.OutProj.Apply(dst, ws.ctx, B*N, accumulate)
 }
 
-// MLPResidual computes x += c_proj(QuickGELU(c_fc(LN2(x)))) in place.
+// MLPResidual computes x += c_proj(act(c_fc(LN2(x)))) in place, act being
+// QuickGELU, or the exact GELU when blk.GELU is set (LAION models).
 func (blk *Block) MLPResidual(ws *Workspace, x []float32, rows int) {
 	D, H := blk.FC.In, blk.FC.Out
 	ws.ln = grow(ws.ln, rows*D)
 	ws.hidden = grow(ws.hidden, rows*H)
 	blk.LN2.Apply(ws.ln, x, rows)
 	blk.FC.Apply(ws.hidden, ws.ln, rows, false)
-	tensor.ParallelFor(rows, func(lo, hi int) { tensor.QuickGELU(ws.hidden[lo*H : hi*H]) })
+	act := tensor.QuickGELU
+	if blk.GELU {
+		act = tensor.GELU
+	}
+	tensor.ParallelFor(rows, func(lo, hi int) { act(ws.hidden[lo*H : hi*H]) })
 	blk.Proj.Apply(x, ws.hidden, rows, true)
 }
 

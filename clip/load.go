@@ -53,6 +53,9 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := applyFolderConfig(m, dir); err != nil {
+		return nil, err
+	}
 	m.Path = file
 	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
@@ -137,7 +140,7 @@ type digestState struct {
 	syntheticDigest string
 }
 
-// canonical names are OpenAI's state-dict names (SPEC 3.7).
+// canonical names are OpenAI's state-dict names (docs/model.md#weight-names).
 var (
 	hfLayer  = regexp.MustCompile(`^(text|vision)_model\.encoder\.layers\.(\d+)\.(.+)$`)
 	oaiBlock = regexp.MustCompile(`^(visual\.)?transformer\.resblocks\.(\d+)\.`)
@@ -147,7 +150,7 @@ var (
 // CLIPModel layout or the OpenAI/open_clip layout onto OpenAI names:
 // q/k/v projections are stacked into in_proj (order q,k,v), the HF
 // projection weights are transposed back, and integer buffers
-// (position_ids) and unrelated keys are dropped (SPEC 3.7).
+// (position_ids) and unrelated keys are dropped (docs/model.md#weight-names).
 func Canonicalize(f *weights.File) (map[string]*weights.Tensor, error) {
 	src := map[string]*weights.Tensor{}
 	for name, t := range f.Tensors {
@@ -279,8 +282,7 @@ func transpose(name string, t *weights.Tensor) *weights.Tensor {
 	return &weights.Tensor{Name: name, DType: t.DType, Shape: []int{c, r}, F32: d}
 }
 
-// InferConfig derives the architecture from canonical tensor shapes (SPEC
-// 3.1). Head counts are width/64, as in OpenAI's build_model.
+// InferConfig derives the architecture from canonical tensor shapes (docs/model.md#architecture-from-shapes). Head counts are width/64, as in OpenAI's build_model.
 func InferConfig(path string, w map[string]*weights.Tensor) (Config, error) {
 	var c Config
 	get := func(name string, dims int) (*weights.Tensor, error) {
@@ -344,7 +346,7 @@ func InferConfig(path string, w map[string]*weights.Tensor) (Config, error) {
 	if c.VisionWidth%64 != 0 || c.TextWidth%64 != 0 {
 		return c, fmt.Errorf("%s: widths %d/%d are not multiples of the 64-wide attention heads", path, c.VisionWidth, c.TextWidth)
 	}
-	c.VisionHeads, c.TextHeads = c.VisionWidth/64, c.TextWidth/64
+	c.VisionHeads, c.TextHeads = headsFor(c.VisionWidth), headsFor(c.TextWidth)
 	return c, nil
 }
 

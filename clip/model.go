@@ -3,6 +3,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/freeseg/freeseg/tensor/gemm"
 	"github.com/freeseg/freeseg/tokenizer"
@@ -20,7 +21,7 @@ type Linear struct {
 // LayerNorm holds the affine parameters of a torch LayerNorm (eps 1e-5).
 type LayerNorm struct{ W, B []float32 }
 
-// Block is one pre-LN residual attention block (SPEC 3.3).
+// Block is one pre-LN residual attention block (docs/model.md#vision-transformer).
 type Block struct {
 	LN1, LN2 LayerNorm
 	InProj   Linear // D → 3D; output columns are q | k | v
@@ -28,6 +29,9 @@ type Block struct {
 	FC       Linear // D → 4D (mlp.c_fc)
 	Proj     Linear // 4D → D (mlp.c_proj)
 	Heads    int
+	// GELU selects the exact (erf) GELU in the MLP instead of OpenAI's
+	// QuickGELU (open_clip's LAION-trained models; Config.Act).
+	GELU bool
 }
 
 // Vision is the ViT image tower.
@@ -64,6 +68,7 @@ type Model struct {
 	BuiltinVocabulary bool
 	Path              string // checkpoint file, "" for models built in memory
 	digestState
+	precision Precision // of the linear layers' weights; 0 means FP32 (see WithPrecision)
 }
 
 // FromWeights builds a model from a checkpoint in either naming layout. It
@@ -78,15 +83,19 @@ func FromWeights(f *weights.File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := validateShapes(f.Path, cfg, w); err != nil {
+		return nil, err
+	}
 	return build(f.Path, cfg, w)
 }
 
 // builder fetches tensors by canonical name, checking shapes, and records
 // the first error so that construction code stays linear.
 type builder struct {
-	path string
-	w    map[string]*weights.Tensor
-	err  error
+	path     string
+	w        map[string]*weights.Tensor
+	err      error
+	released int // bytes of tensor data released since the last FreeOSMemory
 }
 
 func (b *builder) get(name string, shape ...int) []float32 {
@@ -142,8 +151,18 @@ func (b *builder) linear(prefix string, in, out int, withBias bool) Linear {
 // two).
 func (b *builder) release(name string) {
 	if t, ok := b.w[name]; ok {
+		b.released += 4 * len(t.F32)
 		t.F32 = nil
 		delete(b.w, name)
+	}
+	// The packed copies live outside the Go heap, so the heap does not grow
+	// while the model is built and no collection would run: return the
+	// released tensors to the OS every 64 MiB, or the process holds both
+	// copies at its peak (measured: 1.34 GB instead of about 0.75 GB for
+	// ViT-B/16).
+	if b.released >= 64<<20 {
+		b.released = 0
+		debug.FreeOSMemory()
 	}
 }
 
@@ -225,5 +244,31 @@ func build(path string, c Config, w map[string]*weights.Tensor) (*Model, error) 
 	if b.err != nil {
 		return nil, b.err
 	}
-	return &Model{Config: c, Vision: v, Text: t, LogitScale: ls[0]}, nil
+	m := &Model{Config: c, Vision: v, Text: t, LogitScale: ls[0]}
+	if err := m.SetActivation(c.Act); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetActivation sets the MLP activation of every block of both towers:
+// ActQuickGELU (or "", OpenAI's models) or ActGELU (open_clip's LAION
+// models, whose config says hidden_act "gelu").
+func (m *Model) SetActivation(act string) error {
+	var exact bool
+	switch act {
+	case "", ActQuickGELU:
+		act = ActQuickGELU
+	case ActGELU:
+		exact = true
+	default:
+		return fmt.Errorf("unknown activation %q (want %s or %s)", act, ActQuickGELU, ActGELU)
+	}
+	m.Config.Act = act
+	for _, blocks := range [][]Block{m.Vision.Blocks, m.Text.Blocks} {
+		for i := range blocks {
+			blocks[i].GELU = exact
+		}
+	}
+	return nil
 }

@@ -18,7 +18,7 @@ const textBatch = 64
 // The text tower is causal and pools at the end token (the first position
 // of the largest id, torch.argmax), so tokens after it cannot change the
 // result: each sequence runs only up to that position. This is exact, not an
-// approximation (SPEC 3.5).
+// approximation (docs/model.md#text-transformer).
 func (m *Model) EncodeTokens(seqs [][]int) ([]float32, error) {
 	t := m.Text
 	E := t.Proj.Out

@@ -14,7 +14,7 @@ func (v *Vision) GridFor(H, W int) (gh, gw int) { return H / v.Patch, W / v.Patc
 // Embed turns B images (planar [B,3,H,W], normalised) into the residual
 // stream entering block 0: [B·(1+gh·gw), D] rows of CLS then patches in
 // row-major grid order, plus the positional table pos ([1+gh·gw, D]; use
-// PosEmbedding for the native grid), then ln_pre (SPEC 3.3).
+// PosEmbedding for the native grid), then ln_pre (docs/model.md#vision-transformer).
 func (v *Vision) Embed(imgs []float32, B, H, W int, pos []float32) ([]float32, error) {
 	p, D := v.Patch, v.Width
 	gh, gw := v.GridFor(H, W)

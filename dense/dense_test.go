@@ -1,6 +1,7 @@
 package dense_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/freeseg/freeseg/dense"
@@ -23,7 +24,7 @@ func checkDense(t *testing.T, method, key string, imgs []float32, B, H, W int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := meth.Features(m, imgs, B, H, W)
+	f, err := meth.Features(context.Background(), m, imgs, B, H, W)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +75,13 @@ func TestBatchEqualsSingles(t *testing.T) {
 	m := testmodel.Tiny(t)
 	imgs := testmodel.Stack(t, testmodel.PhotoKeys("pre/square224")...)
 	for _, meth := range []dense.Method{dense.Surgery, dense.NACLIP} {
-		all, err := meth.Features(m, imgs, 3, 224, 224)
+		all, err := meth.Features(context.Background(), m, imgs, 3, 224, 224)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 3 * 224 * 224
 		for b := 0; b < 3; b++ {
-			one, err := meth.Features(m, imgs[b*n:(b+1)*n], 1, 224, 224)
+			one, err := meth.Features(context.Background(), m, imgs[b*n:(b+1)*n], 1, 224, 224)
 			if err != nil {
 				t.Fatal(err)
 			}

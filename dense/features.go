@@ -1,6 +1,7 @@
 package dense
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -30,11 +31,15 @@ func (f *Features) Image(b int) []float32 {
 func (f *Features) Patches(b int) []float32 { return f.Image(b)[f.E:] }
 
 // Features runs the method on B images (planar [B,3,H,W], CLIP-normalised).
-func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Features, error) {
+// A cancelled ctx stops it between transformer blocks with ctx's error.
+func (m Method) Features(ctx context.Context, model *clip.Model, imgs []float32, B, H, W int) (*Features, error) {
 	v := model.Vision
 	L := len(v.Blocks)
 	if err := m.Validate(L); err != nil {
 		return nil, err
+	}
+	if m.Proxy {
+		return nil, fmt.Errorf("method %s needs a vision foundation model: use FeaturesWith", m.Name)
 	}
 	gh, gw := v.GridFor(H, W)
 	if gh < 1 || gw < 1 {
@@ -53,7 +58,15 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 	s := L - m.Blocks
 	ws := clip.GetWorkspace()
 	defer clip.PutWorkspace(ws)
-	v.RunBlocks(ws, x, B, N, 0, s)
+	for l := 0; l < s; l++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v.RunBlocks(ws, x, B, N, l, l+1)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var opt clip.AttnOptions
 	if m.Sigma > 0 {
 		opt.Bias = gaussianBias(gh, gw, m.Sigma)
@@ -70,6 +83,9 @@ func (m Method) Features(model *clip.Model, imgs []float32, B, H, W int) (*Featu
 			copy(xnew, x)
 		}
 		for l := s; l < L; l++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			blk := &v.Blocks[l]
 			qkv := blk.QKV(ws, x, B*N)
 			blk.AttendInto(ws, xnew, qkv, B, N, m.Attn, opt, true)
@@ -104,6 +120,11 @@ type biasEntry struct {
 	bias []float32
 }
 
+// maxCachedBias is the largest Ω table kept (bytes): 2048 tokens and
+// fewer, so the cache holds at most 64 MiB rather than four tables of
+// whatever size a whole-image request asked for.
+const maxCachedBias = 16 << 20
+
 // biasCache keeps the few most recent Ω tables (a sliding window reuses one
 // grid for every crop).
 var (
@@ -113,7 +134,7 @@ var (
 
 // gaussianBias is NACLIP's neighbourhood term Ω over 1+gh·gw tokens:
 // exp(-((a-c)²+(b-d)²)/(2σ²)) between patches at grid positions (a,b) and
-// (c,d), zero in the CLS row and column (SPEC 5.5). Cached per grid.
+// (c,d), zero in the CLS row and column (docs/method.md#dense-methods). Cached per grid.
 func gaussianBias(gh, gw int, sigma float64) []float32 {
 	k := biasKey{gh, gw, sigma}
 	biasMu.Lock()
@@ -142,6 +163,9 @@ func gaussianBias(gh, gw int, sigma float64) []float32 {
 			c, d := j/gw, j%gw
 			row[j] = float32(ey[abs(a-c)] * ex[abs(bb-d)])
 		}
+	}
+	if 4*len(b) > maxCachedBias {
+		return b // a large grid is rare and its table cheap next to its attention
 	}
 	biasMu.Lock()
 	biasCache = append(biasCache, biasEntry{k, b})

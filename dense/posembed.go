@@ -26,7 +26,7 @@ var (
 // PosTable returns the positional table for a gh×gw grid: the original
 // table when the grid is the training grid, else the CLS row unchanged and
 // the patch rows resized as [D, g0, g0] → [D, gh, gw] by the method's rule
-// (SPEC 3.4), always from the original weights (CLIP Surgery resizes its
+// (docs/model.md#positional-tables), always from the original weights (CLIP Surgery resizes its
 // table in place, so a later call at another size starts from the resized
 // one; we do not reproduce that bug).
 func PosTable(v *clip.Vision, gh, gw int, mode PosInterp) ([]float32, error) {

@@ -15,7 +15,7 @@ import (
 	"github.com/freeseg/freeseg/prompts"
 )
 
-// Spec describes one benchmark in MMSegmentation's layout (BENCHMARKS 3),
+// Spec describes one benchmark in MMSegmentation's layout (docs/protocols.md#datasets),
 // as SCLIP's configs/cfg_*.py and custom_datasets.py read it. Paths are
 // relative to the dataset root (MMSeg's data_root).
 type Spec struct {

@@ -1,12 +1,16 @@
 package eval
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -14,8 +18,18 @@ import (
 	"github.com/freeseg/freeseg/imageio"
 )
 
-// StateVersion is the format version of [State] files.
-const StateVersion = 1
+// StateVersion is the format version of [State] files. Version 2 adds the
+// checksum; version 1 files (without one) are still read, and checked like
+// the others in every other way.
+const StateVersion = 2
+
+// maxStateBytes bounds a state file: a run over COCO's 5,000 images writes
+// well under 1 MB, so 256 MiB is far beyond any real list.
+const maxStateBytes = 256 << 20
+
+// checksumPrefix starts every state file freeseg writes: the SHA-256 of
+// the rest of the object follows (see Save).
+const checksumPrefix = `{"checksum":"sha256:`
 
 // StateFile is the name of the accumulator file in a report folder.
 const StateFile = "state.json"
@@ -135,45 +149,195 @@ func NewState(set Settings, shard int) (*State, error) {
 }
 
 // Save writes the state atomically (a reader never sees a partial file).
+// The file starts with a checksum, the SHA-256 of the JSON object that
+// follows it (`{"checksum":"sha256:HEX",` + the rest of the object), so
+// that LoadState notices a file edited or damaged after it was written. It
+// is a guard against accidents, not a signature: anyone can recompute it,
+// which is why LoadState and CheckList also check the contents.
 func (s *State) Save(path string) error {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body.Bytes())
 	return imageio.WriteFileAtomic(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(s)
+		if _, err := io.WriteString(w, checksumPrefix+hex.EncodeToString(sum[:])+`",`); err != nil {
+			return err
+		}
+		_, err := w.Write(body.Bytes()[1:]) // the object without its "{"
+		return err
 	})
 }
 
-// LoadState reads a state file and checks it is consistent.
+// verifyChecksum checks a file written by Save; ok is false for a file
+// without a checksum.
+func verifyChecksum(path string, b []byte) (ok bool, err error) {
+	if !bytes.HasPrefix(b, []byte(checksumPrefix)) {
+		return false, nil
+	}
+	rest := b[len(checksumPrefix):]
+	if len(rest) < 66 || rest[64] != '"' || rest[65] != ',' {
+		return false, fmt.Errorf("eval: %s: malformed checksum field", path)
+	}
+	want := string(rest[:64])
+	body := append([]byte{'{'}, rest[66:]...)
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != want {
+		return false, fmt.Errorf("eval: %s: checksum mismatch: the file was changed after freeseg wrote it (edited or damaged); "+
+			"run again without --resume to start over, or restore the file", path)
+	}
+	return true, nil
+}
+
+// LoadState reads a state file and checks it is consistent: its checksum
+// (for version 2), and its contents: done and skipped IDs unique and
+// disjoint, one counted image per done ID, no more labelled pixels than
+// that many images can hold (MaxPixels each), shards in range. [CheckList]
+// then checks it against the dataset's list.
 func LoadState(path string) (*State, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("eval: %s not found (not a report folder of freeseg eval?)", path)
 		}
 		return nil, err
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s: %w", path, err)
+	}
+	if len(b) > maxStateBytes {
+		return nil, fmt.Errorf("eval: %s: more than %d bytes, not a state file of freeseg eval", path, maxStateBytes)
+	}
+	summed, err := verifyChecksum(path, b)
+	if err != nil {
+		return nil, err
+	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("eval: %s: %w", path, err)
 	}
-	if s.Version != StateVersion {
-		return nil, fmt.Errorf("eval: %s: state version %d, this freeseg reads version %d", path, s.Version, StateVersion)
+	if s.Version != StateVersion && s.Version != 1 {
+		return nil, fmt.Errorf("eval: %s: state version %d, this freeseg reads versions 1 and %d", path, s.Version, StateVersion)
 	}
-	if s.Metric == nil || s.Metric.Classes != s.Settings.Classes {
-		return nil, fmt.Errorf("eval: %s: metric does not match the settings' %d classes", path, s.Settings.Classes)
+	if s.Version >= 2 && !summed {
+		return nil, fmt.Errorf("eval: %s: no checksum, but version %d files always have one (the file was edited?); "+
+			"run again without --resume to start over, or restore the file", path, s.Version)
 	}
-	if int64(len(s.Done)) != s.Metric.Images {
-		return nil, fmt.Errorf("eval: %s: %d images listed as done but %d counted", path, len(s.Done), s.Metric.Images)
-	}
-	if len(s.Shards) == 0 || s.Settings.ShardCount < 1 {
-		return nil, fmt.Errorf("eval: %s: no shard recorded", path)
-	}
-	for _, i := range s.Shards {
-		if i < 0 || i >= s.Settings.ShardCount {
-			return nil, fmt.Errorf("eval: %s: shard %d of %d", path, i, s.Settings.ShardCount)
-		}
+	s.Version = StateVersion // saved back with a checksum
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("eval: %s: %v; run again without --resume to start over", path, err)
 	}
 	return &s, nil
+}
+
+// check is what LoadState verifies of the contents alone.
+func (s *State) check() error {
+	if s.Metric == nil || s.Metric.Classes != s.Settings.Classes {
+		return fmt.Errorf("metric does not match the settings' %d classes", s.Settings.Classes)
+	}
+	if int64(len(s.Done)) != s.Metric.Images {
+		return fmt.Errorf("%d images listed as done but %d counted", len(s.Done), s.Metric.Images)
+	}
+	if len(s.Shards) == 0 || s.Settings.ShardCount < 1 {
+		return errors.New("no shard recorded")
+	}
+	seenShard := map[int]bool{}
+	for _, i := range s.Shards {
+		if i < 0 || i >= s.Settings.ShardCount {
+			return fmt.Errorf("shard %d of %d", i, s.Settings.ShardCount)
+		}
+		if seenShard[i] {
+			return fmt.Errorf("shard %d listed twice", i)
+		}
+		seenShard[i] = true
+	}
+	// (A state built in memory may leave ListImages 0; a resumed run's
+	// Diff compares it with the list's, and CheckList checks every ID.)
+	if s.Settings.ListImages < 0 || (s.Settings.ListImages > 0 && len(s.Done) > s.Settings.ListImages) {
+		return fmt.Errorf("%d images done, but the list has %d", len(s.Done), s.Settings.ListImages)
+	}
+	done := make(map[string]bool, len(s.Done))
+	for _, id := range s.Done {
+		if done[id] {
+			return fmt.Errorf("image %q is counted twice", id)
+		}
+		done[id] = true
+	}
+	skipped := make(map[string]bool, len(s.Skipped))
+	for _, k := range s.Skipped {
+		if done[k.ID] {
+			return fmt.Errorf("image %q is both counted and skipped", k.ID)
+		}
+		if skipped[k.ID] {
+			return fmt.Errorf("image %q is skipped twice", k.ID)
+		}
+		skipped[k.ID] = true
+	}
+	// Every counted pixel belongs to one of the counted images, each under
+	// MaxPixels; this also keeps every sum of counts far from overflowing.
+	limit := s.Metric.Images * imageio.MaxPixels
+	var total int64
+	for _, v := range s.Metric.Confusion {
+		if v > limit-total {
+			return fmt.Errorf("the confusion matrix counts more than %d pixels, more than %d images can hold", limit, s.Metric.Images)
+		}
+		total += v
+	}
+	if math.IsNaN(s.Seconds) || s.Seconds < 0 || math.IsInf(s.Seconds, 0) {
+		return fmt.Errorf("time spent %v", s.Seconds)
+	}
+	return nil
+}
+
+// CheckList checks a loaded state against the dataset it is resumed on:
+// every done, skipped and overlaid image is in the list, in shard i of n.
+// A state of another list or sharding is left to Settings.Diff, whose
+// message names what changed.
+func (s *State) CheckList(ds *Dataset, shard, shards int) error {
+	if s.Settings.ListDigest != ds.ListDigest() || s.Settings.ShardCount != shards || !slices.Equal(s.Shards, []int{shard}) {
+		return nil
+	}
+	inShard := map[string]bool{}
+	for _, k := range ds.Shard(shard, shards) {
+		inShard[ds.Samples[k].ID] = true
+	}
+	bad := func(what, id string) error {
+		return fmt.Errorf("eval: the saved state lists %s image %q, which is not in shard %d/%d of the dataset's list "+
+			"(the state file was edited?); run again without --resume to start over", what, id, shard, shards)
+	}
+	for _, id := range s.Done {
+		if !inShard[id] {
+			return bad("the counted", id)
+		}
+	}
+	for _, k := range s.Skipped {
+		if !inShard[k.ID] {
+			return bad("the skipped", k.ID)
+		}
+	}
+	for _, o := range s.Overlays {
+		if o.Index < 0 || o.Index >= len(ds.Samples) || ds.Samples[o.Index].ID != o.ID {
+			return bad("an overlay of the", o.ID)
+		}
+	}
+	return nil
+}
+
+// LoadStateFor is LoadState then CheckList: the state of a run resumed on
+// shard i of n of ds.
+func LoadStateFor(path string, ds *Dataset, shard, shards int) (*State, error) {
+	s, err := LoadState(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckList(ds, shard, shards); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // ShardLabel describes the shards covered: "all", "0/4" or "0,2/4".

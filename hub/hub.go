@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // DefaultEndpoint is the Hugging Face Hub.
@@ -65,6 +66,10 @@ var Known = []Model{
 	{"timm/vit_base_patch32_clip_224.openai", "OpenAI ViT-B/32 in open_clip's format, ~605 MB"},
 	{"timm/vit_large_patch14_clip_224.openai", "OpenAI ViT-L/14 in open_clip's format, ~1.7 GB"},
 	{"timm/vit_large_patch14_clip_336.openai", "OpenAI ViT-L/14@336 in open_clip's format, ~1.7 GB"},
+	{"laion/CLIP-ViT-B-16-laion2B-s34B-b88K", "open_clip ViT-B/16 trained on LAION-2B (exact GELU), ~600 MB"},
+	{"laion/CLIP-ViT-H-14-laion2B-s32B-b79K", "open_clip ViT-H/14 trained on LAION-2B (exact GELU, 16 heads of 80), ~3.9 GB"},
+	{"facebook/dino-vitb8", "DINO ViT-B/8, the vision foundation model of --method proxyclip (--vfm default), ~350 MB"},
+	{"facebook/dino-vitb16", "DINO ViT-B/16, a faster --vfm for proxyclip, ~350 MB"},
 }
 
 func known(repo string) bool {
@@ -100,6 +105,11 @@ type Options struct {
 	// Retries is how many times a broken transfer is resumed within one pull
 	// (DefaultOptions: 3).
 	Retries int
+	// StallTimeout aborts a transfer attempt (which a retry then resumes
+	// from the partial file) when less than 1 KiB arrived in that long: a
+	// server trickling a byte every few seconds counts as stalled
+	// (0: 60 seconds).
+	StallTimeout time.Duration
 }
 
 // DefaultOptions reads the environment: HF_ENDPOINT, HF_TOKEN,

@@ -836,7 +836,7 @@ func TestStalledTransferResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFiles(t, dir, r, "config.json", "model.safetensors", "vocab.json", "merges.txt")
-	if !strings.Contains(log.String(), "no data received") {
+	if !strings.Contains(log.String(), "stalled: less than 1 KiB received in 100ms") {
 		t.Errorf("no stall note in:\n%s", log)
 	}
 	if n := s.Count("cdn", "/blobs/"); n != 2 {

@@ -75,3 +75,25 @@ func FuzzEXIF(f *testing.F) {
 		_, _ = gifFirstColorTable(data)
 	})
 }
+
+// FuzzPNGText: the tEXt reader never panics, never returns a keyword that
+// is empty or longer than 79 bytes, and reads what WithPNGText wrote.
+func FuzzPNGText(f *testing.F) {
+	var b bytes.Buffer
+	w, _ := WithPNGText(&b, "freeseg", "overlay")
+	EncodePNG(w, NewRGB(2, 2))
+	f.Add(b.Bytes())
+	f.Add([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x05tEXtk\x00v"))
+	f.Add([]byte("\x89PNG\r\n\x1a\n\xff\xff\xff\xfftEXt"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ReadPNGText(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for k := range m {
+			if len(k) < 1 || len(k) > 79 {
+				t.Fatalf("keyword of %d bytes", len(k))
+			}
+		}
+	})
+}

@@ -1,8 +1,8 @@
 // Package imageio reads photos into 8-bit RGB, resizes them the way the
 // reference implementations do (Pillow's antialiased resampling, OpenCV's
-// INTER_LINEAR), builds the network input tensors (SPEC 3.2), and writes the
+// INTER_LINEAR), builds the network input tensors (docs/model.md#preprocessing), and writes the
 // outputs: paletted label maps, colour overlays with a legend, and jet heat
-// maps (SPEC 6.1).
+// maps (docs/method.md#similarity-maps).
 //
 // Images are *RGB: interleaved 8-bit R,G,B, row-major, no alpha. Every
 // decoder result is converted to that form with the rules of Pillow's

@@ -1,14 +1,18 @@
 package imageio
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -192,7 +196,7 @@ func JetColormap(v float32) [3]uint8 {
 	return Jet(HeatByte(v))
 }
 
-// HeatOverlay is CLIP Surgery's visualisation (demo.py; SPEC 6.1): the map
+// HeatOverlay is CLIP Surgery's visualisation (demo.py; docs/method.md#similarity-maps): the map
 // heat (H×W values in [0,1], row-major) through JetColormap, blended as
 // uint8(0.4·img + 0.6·jet) in float64 with truncation. The demo does this in
 // BGR and converts to RGB; the blend is per channel, so the RGB result is
@@ -253,4 +257,64 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 		return fmt.Errorf("imageio: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// IsTempOf reports whether name (a base name in the folder of path) is one
+// of WriteFileAtomic's temporary files for path: "." + base + ".tmp" +
+// digits (os.CreateTemp's random part). A process killed during a write
+// leaves one behind; RemoveStaleTemps clears them.
+func IsTempOf(name, path string) bool {
+	prefix := "." + filepath.Base(path) + ".tmp"
+	if len(name) <= len(prefix) || name[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range name[len(prefix):] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveStaleTemps removes, from each folder, the temporary files that
+// WriteFileAtomic leaves when killed while writing one of the given output
+// paths (see IsTempOf), reading each folder once. It returns the files
+// removed. Only temporaries of these outputs are touched; call it before
+// writing them, when no other writer of the same paths runs.
+func RemoveStaleTemps(paths []string) ([]string, error) {
+	byDir := map[string]map[string]bool{}
+	for _, p := range paths {
+		d := filepath.Dir(p)
+		if byDir[d] == nil {
+			byDir[d] = map[string]bool{}
+		}
+		byDir[d][filepath.Base(p)] = true
+	}
+	var removed []string
+	for d, bases := range byDir {
+		ents, err := os.ReadDir(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return removed, err
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if len(n) < 6 || n[0] != '.' || !e.Type().IsRegular() {
+				continue
+			}
+			i := strings.LastIndex(n, ".tmp")
+			if i < 1 || !bases[n[1:i]] || !IsTempOf(n, n[1:i]) {
+				continue
+			}
+			p := filepath.Join(d, n)
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return removed, err
+			}
+			removed = append(removed, p)
+		}
+	}
+	sort.Strings(removed)
+	return removed, nil
 }

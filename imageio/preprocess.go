@@ -1,9 +1,6 @@
 package imageio
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // CLIP's normalisation constants (openai/CLIP clip.py _transform), applied
 // to pixel/255.
@@ -90,14 +87,18 @@ func PreprocessSquare(img *RGB, s int) []float32 {
 
 // KeepRatioSize is mmcv's rescale_size for Resize(scale=(maxLong, short),
 // keep_ratio=True): factor = min(maxLong/long, short/shortSide), and the new
-// size is int(w·factor + 0.5) × int(h·factor + 0.5).
+// size is int(w·factor + 0.5) × int(h·factor + 0.5), each side at least
+// one pixel: for an extreme aspect ratio (1×19999) mmcv's formula gives 0,
+// which cv2.resize then refuses; one pixel keeps the image, and the
+// pipeline refuses it with a message if it is smaller than a patch. An
+// empty size gives 0×0.
 func KeepRatioSize(w, h, short, maxLong int) (nw, nh int) {
 	if w <= 0 || h <= 0 {
-		panic(fmt.Sprintf("imageio: KeepRatioSize of %dx%d", w, h))
+		return 0, 0
 	}
 	long, shortSide := max(w, h), min(w, h)
 	f := math.Min(float64(max(maxLong, short))/float64(long), float64(min(maxLong, short))/float64(shortSide))
-	return int(float64(float64(w)*f) + 0.5), int(float64(float64(h)*f) + 0.5)
+	return max(1, int(float64(float64(w)*f)+0.5)), max(1, int(float64(float64(h)*f)+0.5))
 }
 
 // MMSegMaxLong is the long-side bound of the mmseg evaluators' scale

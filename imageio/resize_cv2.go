@@ -1,9 +1,6 @@
 package imageio
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // OpenCV's fixed-point linear interpolation: 11-bit weights
 // (INTER_RESIZE_COEF_BITS), products summed in int32.
@@ -30,11 +27,12 @@ const (
 //     with rounding, (a+b+c+d+2)>>2, as OpenCV switches to it;
 //   - an unchanged size is a copy.
 func ResizeCV2Linear(img *RGB, w, h int) *RGB {
-	if w <= 0 || h <= 0 {
-		panic(fmt.Sprintf("imageio: ResizeCV2Linear to %dx%d", w, h))
-	}
+	// Never a panic: cv2 refuses an empty size, here a side below one
+	// pixel becomes one (KeepRatioSize never asks for less), and an empty
+	// image stays empty.
+	w, h = max(w, 1), max(h, 1)
 	if img.W <= 0 || img.H <= 0 {
-		panic(fmt.Sprintf("imageio: ResizeCV2Linear of an empty %dx%d image", img.W, img.H))
+		return &RGB{}
 	}
 	if w == img.W && h == img.H {
 		return img.Clone()

@@ -194,11 +194,11 @@ func clip8(in int) uint8 {
 // unchanged size returns a copy. Nearest reproduces Pillow's affine nearest
 // sampling (pixel centres, accumulated in float64).
 func ResizePIL(img *RGB, w, h int, filter Filter) *RGB {
-	if w <= 0 || h <= 0 {
-		panic(fmt.Sprintf("imageio: ResizePIL to %dx%d", w, h))
-	}
+	// Never a panic: a side below
+	// one pixel becomes one, and an empty image stays empty.
+	w, h = max(w, 1), max(h, 1)
 	if img.W <= 0 || img.H <= 0 {
-		panic(fmt.Sprintf("imageio: ResizePIL of an empty %dx%d image", img.W, img.H))
+		return &RGB{}
 	}
 	if w == img.W && h == img.H {
 		return img.Clone()

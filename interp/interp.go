@@ -3,7 +3,7 @@
 // UpSampleKernel.cpp): bilinear with align_corners False or True, and
 // bicubic (A = −0.75) with align_corners False and an optional explicit
 // scale factor. No antialiasing. It is used for positional embeddings
-// (SPEC 3.4), similarity maps and logits.
+// (docs/model.md#positional-tables), similarity maps and logits.
 //
 // The arithmetic follows PyTorch 1.13's x86-64 build (the AVX2 kernels,
 // where the compiler fuses multiply-adds), which was measured against
@@ -17,6 +17,9 @@
 //     results are within about 1e-6 of the map's peak of PyTorch's (both
 //     are that far from the float64 value), not bit-exact.
 //
+// The resizes never panic: an output side below one pixel becomes one, and
+// an empty or inconsistent input gives nil (CheckSizes says why).
+//
 // Explicit float32/float64 conversions keep the Go compiler from fusing
 // operations on its own, so results do not depend on GOARCH.
 package interp
@@ -28,13 +31,34 @@ import (
 	"sync"
 )
 
-func checkShape(fn string, src []float32, c, h, w, outH, outW int) {
+// checkShape makes every resize total, without panics: an output side
+// below one pixel is raised to one (PyTorch refuses a zero output size; a
+// one-pixel side is the nearest size it accepts), and an input that is
+// empty, negative or does not hold c·h·w values gives ok = false, for which
+// the resizes return nil (PyTorch refuses such input: "Input and output
+// sizes should be greater than 0"). Callers that can meet such sizes check
+// them with CheckSizes first, for a message naming them.
+func checkShape(src []float32, c, h, w, outH, outW int) (oh, ow int, ok bool) {
+	if CheckSizes(c, h, w, 1, 1) != nil || len(src) != c*h*w {
+		return 0, 0, false
+	}
+	oh, ow = max(outH, 1), max(outW, 1)
+	if c > 0 && (oh > math.MaxInt32 || ow > math.MaxInt32 || oh > math.MaxInt/c/ow) {
+		return 0, 0, false // the output's size overflows
+	}
+	return oh, ow, true
+}
+
+// CheckSizes reports whether a resize of a [c,h,w] map to outH×outW is one
+// PyTorch would do, with an error saying which size is not.
+func CheckSizes(c, h, w, outH, outW int) error {
 	if c < 0 || h <= 0 || w <= 0 || outH <= 0 || outW <= 0 {
-		panic(fmt.Sprintf("interp.%s: bad sizes c=%d %dx%d → %dx%d", fn, c, h, w, outH, outW))
+		return fmt.Errorf("interp: cannot resize a [%d,%d,%d] map to %dx%d: every size must be at least 1", c, h, w, outH, outW)
 	}
-	if len(src) != c*h*w {
-		panic(fmt.Sprintf("interp.%s: %d values for [%d,%d,%d]", fn, len(src), c, h, w))
+	if h > math.MaxInt32 || w > math.MaxInt32 || c > math.MaxInt32 || (c > 0 && h > math.MaxInt/c/w) {
+		return fmt.Errorf("interp: a [%d,%d,%d] map is too large", c, h, w)
 	}
+	return nil
 }
 
 // areaScale is area_pixel_compute_scale in float32: (in−1)/(out−1) for
@@ -116,7 +140,10 @@ func linearTaps(in, out int, alignCorners bool, scale float64) []linearTap {
 // with i0 = floor(src), i1 = min(i0+1, in−1), λ = src − i0, and
 // out = (x[y0][x0]·wx0 + x[y0][x1]·wx1)·wy0 + (x[y1][x0]·wx0 + x[y1][x1]·wx1)·wy1.
 func ResizeBilinearTorch(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
-	checkShape("ResizeBilinearTorch", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	if c == 1 || (h == 1 && w == 1) {
 		// Such a tensor is channels-last contiguous too, and PyTorch then
 		// dispatches to the channels-last kernel.
@@ -183,7 +210,7 @@ func parallelChannels(c, n int, f func(c0, c1 int)) {
 // (cpu_upsample_linear_channels_last), which F.interpolate takes when the
 // input tensor is laid out channels-last — as in CLIP Surgery's
 // get_similarity_map, whose input is a permute(0, 3, 1, 2) of [B,h,w,K]
-// (SPEC 6.1). Input and output are still planar [c,h,w] / [c,outH,outW];
+// (docs/method.md#similarity-maps). Input and output are still planar [c,h,w] / [c,outH,outW];
 // only the rounding differs from ResizeBilinearTorch. Each output is
 // x00·w00 + x01·w01 + x10·w10 + x11·w11 with the four weights rounded to
 // float32 products of the row and column weights; the first c − c%8
@@ -192,7 +219,10 @@ func parallelChannels(c, n int, f func(c0, c1 int)) {
 // reproduces PyTorch 1.13's x86-64 (AVX2) output bit for bit, including the
 // golden itsm maps.
 func ResizeBilinearTorchChannelsLast(src []float32, c, h, w, outH, outW int, alignCorners bool) []float32 {
-	checkShape("ResizeBilinearTorchChannelsLast", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	ty := linearTaps(h, outH, alignCorners, 0)
 	tx := linearTaps(w, outW, alignCorners, 0)
 	out := make([]float32, c*outH*outW)
@@ -270,7 +300,7 @@ func cubicTaps(in, out int, scale float64) []cubicTap {
 // [c,outH,outW]. When scaleH > 0 (scaleW > 0) the coordinate map uses that
 // explicit scale factor, src = (dst+0.5)/scale − 0.5, as PyTorch does for
 // F.interpolate(scale_factor=..., recompute_scale_factor=False) (SCLIP,
-// NACLIP and ClearCLIP's positional-embedding interpolation, SPEC 3.4; the
+// NACLIP and ClearCLIP's positional-embedding interpolation, docs/model.md#positional-tables; the
 // caller passes outH = floor(h·scaleH)); otherwise src = (dst+0.5)·in/out −
 // 0.5. src is not clamped; the four taps floor(src)−1 .. floor(src)+2 are
 // clamped to the edge, weighted by the cubic convolution kernel with
@@ -279,7 +309,10 @@ func cubicTaps(in, out int, scale float64) []cubicTap {
 // with an explicit scale it does not (SCLIP's (14+0.1)/14 on a 14-row grid
 // resamples).
 func ResizeBicubicTorch(src []float32, c, h, w, outH, outW int, scaleH, scaleW float64) []float32 {
-	checkShape("ResizeBicubicTorch", src, c, h, w, outH, outW)
+	outH, outW, ok := checkShape(src, c, h, w, outH, outW)
+	if !ok {
+		return nil
+	}
 	ty := cubicTaps(h, outH, scaleH)
 	tx := cubicTaps(w, outW, scaleW)
 	out := make([]float32, c*outH*outW)

@@ -89,7 +89,7 @@ func TestTorchReference(t *testing.T) {
 	t.Logf("torch %s: %d cases, %d bit-exact (all bilinear); bicubic worst max|Δ|/max(peak,1) = %.3g", m.Torch, len(m.Cases), exact, worst)
 }
 
-// CLIP Surgery's get_similarity_map (SPEC 6.1) on the golden feature-surgery
+// CLIP Surgery's get_similarity_map (docs/method.md#similarity-maps) on the golden feature-surgery
 // output: min-max per class over the 196 patch tokens, then bilinear
 // (align_corners=False) to chelsea's 300×451.
 func TestGoldenSimilarityMap(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 //
 //   - classes/cls_*.txt: wangf3014/SCLIP configs/ (commit
 //     57fa9aa7448d476b237547a16a11af4e6c3f50ea), used by SCLIP and, per
-//     BENCHMARKS 2.3, unchanged by NACLIP, ResCLIP and CASS. (NACLIP's copies
+//     docs/protocols.md#class-files, unchanged by NACLIP, ResCLIP and CASS. (NACLIP's copies
 //     were not retrievable for comparison.)
 //   - classes/clearclip/cls_voc21.txt: mc-lan/ClearCLIP configs/cls_voc21.txt
 //     (commit fd05ce4a6adf002935445fdfc288d9e4f4c513d8), which names the
@@ -21,7 +21,7 @@ import (
 // None ends in a line end; cls_context60.txt's last line is "wood " with a
 // trailing blank, as published.
 //
-//go:embed classes/*.txt classes/clearclip/*.txt
+//go:embed classes/*.txt classes/clearclip/*.txt classes/proxyclip/*.txt
 var classFS embed.FS
 
 // ClassFile returns the raw bytes of an embedded class-name file, by its
@@ -52,6 +52,10 @@ var datasets = map[string]datasetEntry{
 	"ade20k":         {"cls_ade20k.txt", SepSCLIP},
 
 	"clearclip/voc21": {"clearclip/cls_voc21.txt", SepClearCLIP},
+
+	"proxyclip/voc21":       {"proxyclip/cls_voc21.txt", SepProxyCLIP},
+	"proxyclip/voc20":       {"proxyclip/cls_voc20.txt", SepProxyCLIP},
+	"proxyclip/coco_object": {"proxyclip/cls_coco_object.txt", SepProxyCLIP},
 }
 
 // datasetAliases are other spellings of the dataset names (the config-file
@@ -97,6 +101,9 @@ func canonicalDataset(name string) string {
 //	cityscapes      19 classes
 //	ade20k          150 classes
 //	clearclip/voc21 21 classes, ClearCLIP's file ("background", "person", "tvmonitor")
+//	proxyclip/voc21 21 classes, 46 names, ProxyCLIP's file ("; " separates synonyms; "person" alone)
+//	proxyclip/voc20 20 classes, ProxyCLIP's file (one name per class)
+//	proxyclip/coco_object 81 classes, 97 names, ProxyCLIP's file (17 background synonyms)
 //
 // coco_object keeps the published duplicate: "bed" is a background synonym
 // and also class 60 (the line "bed"). Under the SCLIP/NACLIP post-processing

@@ -27,6 +27,10 @@ var classFileDigests = map[string]struct {
 	"cls_voc20.txt":           {283, "c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1"},
 	"cls_voc21.txt":           {463, "80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38"},
 	"clearclip/cls_voc21.txt": {139, "265d9ede93be451d724981c5ffde13a8eb3082674e98021aa8d5445f81f4498a"},
+	// mc-lan/ProxyCLIP configs @05c3c18
+	"proxyclip/cls_voc21.txt":       {308, "6a194e9134d44459bf8b86ba89a9cf06242848051e04d130011c017bca3e3c05"},
+	"proxyclip/cls_voc20.txt":       {128, "6b9a85ffb907e34ac920d704a520b45e1424bf96796ca7de5b1823ee202db119"},
+	"proxyclip/cls_coco_object.txt": {731, "87b6d3e1d3adf5202f4fe5a2a939cfc62224065f3a8e44a8f64fe1a81b751dc6"},
 }
 
 func TestClassFileBytes(t *testing.T) {
@@ -62,7 +66,7 @@ func TestClassFileBytes(t *testing.T) {
 	}
 }
 
-// Counts from BENCHMARKS 2.3 and 2.1 (prompt counts = names × 80).
+// Counts from docs/protocols.md#class-files (prompt counts = names × 80).
 func TestDatasetCounts(t *testing.T) {
 	cases := []struct {
 		name            string
@@ -81,6 +85,9 @@ func TestDatasetCounts(t *testing.T) {
 		{"cityscapes", 19, 19, "road", "bicycle", 1520, nil, 1},
 		{"ade20k", 150, 150, "wall", "flag", 12000, nil, 1},
 		{"clearclip/voc21", 21, 21, "background", "tvmonitor", 1680, nil, 1},
+		{"proxyclip/voc21", 21, 46, "sky", "tvmonitor", 46 * 80, []int{0}, 26},
+		{"proxyclip/voc20", 20, 20, "aeroplane", "tvmonitor", 1600, nil, 1},
+		{"proxyclip/coco_object", 81, 97, "sky", "toothbrush", 97 * 80, []int{0}, 17},
 	}
 	for _, c := range cases {
 		v, err := Dataset(c.name)
@@ -239,7 +246,7 @@ func TestDatasetLookup(t *testing.T) {
 			t.Errorf("error %q does not list %q", err, n)
 		}
 	}
-	if len(DatasetNames()) != 9 {
+	if len(DatasetNames()) != 12 {
 		t.Errorf("DatasetNames = %q", DatasetNames())
 	}
 }

@@ -1,8 +1,8 @@
 // Package prompts holds the published text-side data of training-free
 // open-vocabulary segmentation with CLIP: the prompt-template lists, the
 // per-dataset class-name files with their synonyms, and the per-dataset
-// evaluation settings of SCLIP, NACLIP and ClearCLIP (SPEC 4, BENCHMARKS
-// 2.2-2.4).
+// evaluation settings of SCLIP, NACLIP and ClearCLIP (docs/model.md#text-classifier and
+// docs/protocols.md).
 //
 // The lists are data copied verbatim from the reference repositories; the
 // sources, with the commits they were read at, are named next to each list.

@@ -7,7 +7,7 @@ import (
 )
 
 // Protocol is one method's published evaluation setting on one benchmark
-// (BENCHMARKS 2.2), as set by the segmentor defaults and configs/cfg_*.py of
+// (docs/protocols.md#per-dataset-settings), as set by the segmentor defaults and configs/cfg_*.py of
 // the reference repository.
 //
 // Images are resized with mmseg's Resize(scale=(MaxLong, Short),
@@ -21,20 +21,20 @@ import (
 // class 0, and PAMRSteps iterations of PAMR (dilations 8 and 16) before
 // that when non-zero.
 type Protocol struct {
-	Name       string  // benchmark: a canonical name of [Dataset]
-	Method     string  // dense-feature method: "sclip", "naclip" or "clearclip"
-	Short      int     // short side after resizing
-	MaxLong    int     // long-side cap of the resize (2048 in all three repositories)
-	Crop       int     // sliding-window size; 0 = whole image
-	Stride     int     // sliding-window stride; 0 with Crop 0
-	LogitScale float64 // temperature before the softmax over queries
-	ProbThd    float64 // background threshold on the top class probability; 0 = off
-	AreaThd    float64 // SCLIP's area threshold (fraction of foreground area); 0 = off
-	PAMRSteps  int     // PAMR iterations; 0 = off
-	Templates  string  // template set, a name for [Templates]
-	ClassFile  string  // embedded class file, a path for [ClassFile]; "" = not available
-	Sep        string  // synonym separator the reference splits ClassFile with
-	Note       string  // caveats about the source of these values, if any
+	Name       string      // benchmark: a canonical name of [Dataset]
+	Method     string      // dense-feature method: "sclip", "naclip", "clearclip" or "proxyclip"
+	Short      int         // short side after resizing
+	MaxLong    int         // long-side cap of the resize (2048 in all three repositories)
+	Crop       int         // sliding-window size; 0 = whole image
+	Stride     int         // sliding-window stride; 0 with Crop 0
+	LogitScale float64     // temperature before the softmax over queries
+	ProbThd    float64     // background threshold on the top class probability; 0 = off
+	AreaThd    float64     // SCLIP's area threshold (fraction of foreground area); 0 = off
+	PAMRSteps  int         // PAMR iterations; 0 = off
+	Templates  TemplateSet // template set
+	ClassFile  string      // embedded class file, a path for [ClassFile]; "" = not available
+	Sep        string      // synonym separator the reference splits ClassFile with
+	Note       string      // caveats about the source of these values, if any
 }
 
 // Vocabulary parses the protocol's class file with its separator, keeping
@@ -60,11 +60,19 @@ func (p Protocol) Vocabulary() (*Vocabulary, error) {
 //	           defaults logit_scale=50, prob_thd=0.0, slide_crop=448, slide_stride=224, no PAMR;
 //	           configs/cfg_*.py (commit fd05ce4a6adf002935445fdfc288d9e4f4c513d8). Its cfg_ade20k.py,
 //	           cfg_coco_stuff164k.py and all class files but cls_voc21.txt were not retrievable.
+//	ProxyCLIP: mc-lan/ProxyCLIP proxyclip_segmentor.py and configs/cfg_*.py (commit
+//	           05c3c18c951ad8129c44d70afe2d46a85ec5085d) defaults logit_scale=40, prob_thd=0.0,
+//	           slide_crop=336, slide_stride=112, beta=1.2, gamma=3.0, windows padded to a multiple
+//	           of 56, no area threshold, no PAMR; the VFM is DINO ViT-B/8. Its cfg_voc20.py and
+//	           cfg_context59.py, and its class files other than cls_voc21.txt, cls_voc20.txt and
+//	           cls_coco_object.txt, were not retrievable.
 
 const (
 	noteClearCLIPFile   = "ClearCLIP's own copy of this class file was not retrievable; SCLIP's file is used (ClearCLIP builds on SCLIP, and only its VOC21 file is known to differ)"
-	noteClearCLIPConfig = "ClearCLIP's config for this benchmark was not retrievable; short side 448 as in its other configs and BENCHMARKS 2.2"
-	noteClearCLIPObject = "ClearCLIP's cls_coco_object.txt was not retrievable (BENCHMARKS 2.3 says it names the background \"background\", unlike SCLIP's 26-synonym line); supply the class file yourself"
+	noteClearCLIPConfig = "ClearCLIP's config for this benchmark was not retrievable; short side 448 as in its other configs (docs/protocols.md#per-dataset-settings)"
+	noteProxyCLIPConfig = "ProxyCLIP's config for this benchmark was not retrievable; its segmentor defaults (short side 336, crop 336, stride 112, no threshold) as in its configs of the other benchmarks without background"
+	noteProxyCLIPFile   = "ProxyCLIP's copy of this class file was not retrievable; SCLIP's file is used, with SCLIP's separator"
+	noteClearCLIPObject = "ClearCLIP's cls_coco_object.txt was not retrievable (it names the background \"background\", unlike SCLIP's 26-synonym line; docs/protocols.md#class-files); supply the class file yourself"
 )
 
 // benchmarkFiles names each benchmark's SCLIP class file.
@@ -101,7 +109,18 @@ var protocolTable = func() map[string]map[string]Protocol {
 			ClassFile: benchmarkFiles[name], Sep: SepClearCLIP, Note: noteClearCLIPFile}
 	}
 
-	t := map[string]map[string]Protocol{"sclip": {}, "naclip": {}, "naclip+pamr": {}, "clearclip": {}}
+	proxyclip := func(name string, short, crop int, pt float64) Protocol {
+		p := Protocol{Name: name, Method: "proxyclip", Short: short, MaxLong: 2048, Crop: crop, Stride: 112,
+			LogitScale: 40, ProbThd: pt, Templates: "openai80",
+			ClassFile: benchmarkFiles[name], Sep: SepSCLIP, Note: noteProxyCLIPFile}
+		switch name {
+		case "voc21", "voc20", "coco_object":
+			p.ClassFile, p.Sep, p.Note = "proxyclip/"+benchmarkFiles[name], SepProxyCLIP, ""
+		}
+		return p
+	}
+
+	t := map[string]map[string]Protocol{"sclip": {}, "naclip": {}, "naclip+pamr": {}, "clearclip": {}, "proxyclip": {}}
 	for _, p := range []Protocol{
 		sclip("voc21", 336, 65, 0.1, 0.1),
 		sclip("context60", 336, 50, 0.1, 0),
@@ -153,6 +172,24 @@ var protocolTable = func() map[string]map[string]Protocol {
 		}
 		t["clearclip"][p.Name] = p
 	}
+	for _, p := range []Protocol{
+		proxyclip("voc21", 336, 336, 0.2),
+		proxyclip("context60", 336, 336, 0.15),
+		proxyclip("coco_object", 336, 336, 0.25),
+		proxyclip("voc20", 336, 336, 0),
+		proxyclip("context59", 336, 336, 0),
+		proxyclip("coco_stuff164k", 336, 336, 0),
+		proxyclip("cityscapes", 448, 224, 0),
+		proxyclip("ade20k", 448, 336, 0),
+	} {
+		switch p.Name {
+		case "voc20":
+			p.Note = noteProxyCLIPConfig
+		case "context59":
+			p.Note = noteProxyCLIPConfig + "; " + noteProxyCLIPFile
+		}
+		t["proxyclip"][p.Name] = p
+	}
 	return t
 }()
 
@@ -178,6 +215,7 @@ func ProtocolMethods() []string {
 //	naclip+pamr  NACLIP with 10 PAMR steps (--pamr on, also the segmentor default;
 //	             the README's numbers); alias naclip_pamr
 //	clearclip    ClearCLIP's configs
+//	proxyclip    ProxyCLIP's configs (with a DINO ViT-B/8 as its VFM)
 //
 // dataset is a name or alias of [Dataset] ("voc21", "coco_object", ...;
 // the clearclip/ prefix is not used here).
@@ -185,16 +223,16 @@ func ProtocolMethods() []string {
 // Per benchmark (S short side, crop/stride, lt logit scale, pt prob_thd,
 // at area_thd; unlisted values are the method defaults):
 //
-//	benchmark       SCLIP                       NACLIP                 ClearCLIP
-//	(defaults)      lt 40, 224/112              lt 40, 224/112         S 448, lt 50, 448/224
-//	voc21           S 336, lt 65, pt .1, at .1  S 336, pt .1, whole    pt .5, own class file
-//	context60       S 336, lt 50, pt .1         S 336, pt .1           pt .15
-//	coco_object     S 336, lt 50, pt .1         S 336, pt .1           pt .4, class file n/a
-//	voc20           S 336                       S 336, whole           -
-//	context59       S 336                       S 336                  -
-//	coco_stuff164k  S 448                       S 336                  - (config n/a)
-//	cityscapes      S 560                       S 560                  crop 224, stride 224
-//	ade20k          S 336                       S 336                  - (config n/a)
+//	benchmark       SCLIP                       NACLIP                 ClearCLIP              ProxyCLIP
+//	(defaults)      lt 40, 224/112              lt 40, 224/112         S 448, lt 50, 448/224  S 336, lt 40, 336/112
+//	voc21           S 336, lt 65, pt .1, at .1  S 336, pt .1, whole    pt .5, own class file  pt .2, own class file
+//	context60       S 336, lt 50, pt .1         S 336, pt .1           pt .15                 pt .15
+//	coco_object     S 336, lt 50, pt .1         S 336, pt .1           pt .4, class file n/a  pt .25, own class file
+//	voc20           S 336                       S 336, whole           -                      own class file (config n/a)
+//	context59       S 336                       S 336                  -                      - (config n/a)
+//	coco_stuff164k  S 448                       S 336                  - (config n/a)         -
+//	cityscapes      S 560                       S 560                  crop 224, stride 224   S 448, crop 224
+//	ade20k          S 336                       S 336                  - (config n/a)         S 448
 func Protocols(method, dataset string) (Protocol, error) {
 	m := strings.ToLower(strings.TrimSpace(method))
 	if a, ok := methodAliases[m]; ok {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The values of BENCHMARKS 2.2, re-read from the repositories' configs.
+// The values of docs/protocols.md#per-dataset-settings, re-read from the repositories' configs.
 func TestProtocolValues(t *testing.T) {
 	type want struct {
 		short, crop, stride int
@@ -45,6 +45,17 @@ func TestProtocolValues(t *testing.T) {
 			"ade20k":         {448, 448, 224, 50, 0, 0, 0, "cls_ade20k.txt", ","},
 		},
 	}
+	// mc-lan/ProxyCLIP configs @05c3c18 (cfg_voc20/cfg_context59: segmentor defaults).
+	cases["proxyclip"] = map[string]want{
+		"voc21":          {336, 336, 112, 40, 0.2, 0, 0, "proxyclip/cls_voc21.txt", "; "},
+		"context60":      {336, 336, 112, 40, 0.15, 0, 0, "cls_context60.txt", ", "},
+		"coco_object":    {336, 336, 112, 40, 0.25, 0, 0, "proxyclip/cls_coco_object.txt", "; "},
+		"voc20":          {336, 336, 112, 40, 0, 0, 0, "proxyclip/cls_voc20.txt", "; "},
+		"context59":      {336, 336, 112, 40, 0, 0, 0, "cls_context59.txt", ", "},
+		"coco_stuff164k": {336, 336, 112, 40, 0, 0, 0, "cls_coco_stuff.txt", ", "},
+		"cityscapes":     {448, 224, 112, 40, 0, 0, 0, "cls_city_scapes.txt", ", "},
+		"ade20k":         {448, 336, 112, 40, 0, 0, 0, "cls_ade20k.txt", ", "},
+	}
 	// naclip+pamr is naclip with 10 PAMR steps.
 	cases["naclip+pamr"] = map[string]want{}
 	for d, w := range cases["naclip"] {
@@ -68,7 +79,7 @@ func TestProtocolValues(t *testing.T) {
 			if wantMethod := strings.TrimSuffix(method, "+pamr"); p.Method != wantMethod {
 				t.Errorf("%s/%s: method %q", method, d, p.Method)
 			}
-			if _, err := Templates(p.Templates); err != nil {
+			if _, err := Templates(string(p.Templates)); err != nil {
 				t.Errorf("%s/%s: %v", method, d, err)
 			}
 			v, err := p.Vocabulary()
@@ -85,6 +96,9 @@ func TestProtocolValues(t *testing.T) {
 			ds := d
 			if p.ClassFile == "clearclip/cls_voc21.txt" {
 				ds = "clearclip/voc21"
+			}
+			if strings.HasPrefix(p.ClassFile, "proxyclip/") {
+				ds = "proxyclip/" + d
 			}
 			ref, _ := Dataset(ds)
 			if !slicesEqual2(v.Names, ref.Names) {
@@ -111,7 +125,7 @@ func TestProtocolLookup(t *testing.T) {
 	if err == nil {
 		t.Error("clearclip/voc21 is a Dataset name, not a protocol benchmark")
 	}
-	if got := ProtocolMethods(); strings.Join(got, ",") != "clearclip,naclip,naclip+pamr,sclip" {
+	if got := ProtocolMethods(); strings.Join(got, ",") != "clearclip,naclip,naclip+pamr,proxyclip,sclip" {
 		t.Errorf("ProtocolMethods = %q", got)
 	}
 }

@@ -146,6 +146,31 @@ func TemplateSetNames() []string {
 	return names
 }
 
+// TemplateSet names a template list: "surgery85" ([Surgery85]), "openai80"
+// ([OpenAI80]) or "single" ([Single]).
+type TemplateSet string
+
+// The template sets.
+const (
+	SetOpenAI80  TemplateSet = "openai80"
+	SetSurgery85 TemplateSet = "surgery85"
+	SetSingle    TemplateSet = "single"
+)
+
+func (t TemplateSet) String() string { return string(t) }
+
+// ParseTemplateSet reads a template set's name (any case).
+func ParseTemplateSet(s string) (TemplateSet, error) {
+	n := TemplateSet(strings.ToLower(strings.TrimSpace(s)))
+	if _, ok := templateSets[string(n)]; !ok {
+		return "", fmt.Errorf("prompts: unknown template set %q (valid: %s)", s, strings.Join(TemplateSetNames(), ", "))
+	}
+	return n, nil
+}
+
+// List returns a copy of the set's templates.
+func (t TemplateSet) List() ([]string, error) { return Templates(string(t)) }
+
 // Templates returns a copy of the named template list: "surgery85"
 // ([Surgery85]), "openai80" ([OpenAI80]) or "single" ([Single]).
 func Templates(name string) ([]string, error) {

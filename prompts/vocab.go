@@ -13,14 +13,20 @@ const (
 	SepSCLIP = ", "
 	// SepClearCLIP is what ClearCLIP splits each line on (line.split(',')).
 	SepClearCLIP = ","
+	// SepProxyCLIP is what ProxyCLIP splits each line on
+	// (name_sets[idx].split('; ')).
+	SepProxyCLIP = "; "
 )
 
 // Vocabulary is a list of classes, each with one or more names (synonyms).
 // Every name is a text query; a class scores the maximum over its names.
-// Class i is Names[i]; index 0 is the background class in the
-// with-background benchmarks (VOC21, Context60, COCO-Object).
+// Class i is Names[i]. With Background, class 0 is the background class (as
+// in the with-background benchmarks VOC21, Context60 and COCO-Object): it
+// gets the pixels no class explains well enough and is never removed by the
+// partial labels.
 type Vocabulary struct {
-	Names [][]string // per class, its synonyms, in file order
+	Names      [][]string // per class, its synonyms, in file order
+	Background bool       // class 0 is the background
 }
 
 // Len returns the number of classes.
@@ -45,6 +51,16 @@ func (v *Vocabulary) ClassNames() []string {
 		if len(syn) > 0 {
 			out[i] = syn[0]
 		}
+	}
+	return out
+}
+
+// DisplayNames are the class names to show: the first synonym of each
+// class, and "background" for a background class 0.
+func (v *Vocabulary) DisplayNames() []string {
+	out := v.ClassNames()
+	if v.Background && len(out) > 0 {
+		out[0] = "background"
 	}
 	return out
 }

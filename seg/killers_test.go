@@ -115,7 +115,7 @@ func TestPadToPatchSides(t *testing.T) {
 			}
 			return f, nil
 		}
-		lg, err := seg.Infer(enc, img, c.H, c.W, []float32{1, 0}, 1, 2, seg.Window{Crop: c.crop, Stride: c.crop/2 + 1, PadToPatch: true}, patch, c.H, c.W)
+		lg, err := seg.Infer(seg.Job{Encode: enc, Input: img, H: c.H, W: c.W, Classifier: []float32{1, 0}, Q: 1, E: 2, Window: seg.Window{Crop: c.crop, Stride: c.crop/2 + 1, PadToPatch: true}, Patch: patch, OutH: c.H, OutW: c.W})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // PAMR is pixel-adaptive mask refinement (Araslanov & Roth, CVPR 2020) as
-// NACLIP's pamr.py runs it (SPEC 7.3): an affinity between each pixel and
+// NACLIP's pamr.py runs it (docs/method.md#pamr): an affinity between each pixel and
 // its 8 neighbours at each dilation, from the image, then iters rounds of
 // replacing each mask value by the affinity-weighted mean of its neighbours.
 //

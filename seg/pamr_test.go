@@ -8,7 +8,7 @@ import (
 	"github.com/freeseg/freeseg/internal/numtest"
 )
 
-// refPAMR is the direct definition of SPEC 7.3 (gather of the 8 dilated
+// refPAMR is the direct definition of docs/method.md#pamr (gather of the 8 dilated
 // neighbours with replicate padding, affinities softmaxed over them), the
 // reference for the optimised PAMR, in float64.
 func refPAMR(img, mask []float32, K, H, W, iters int, dil []int) []float64 {

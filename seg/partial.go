@@ -9,7 +9,7 @@ import (
 
 // Pool is how a class's similarity map is reduced to one image-level score
 // (FreeSeg's partial-label and smoothed-pooling strategies as freeseg
-// defines them, SPEC 14.2-14.3).
+// defines them, docs/method.md#freeseg-strategies).
 type Pool int
 
 const (
@@ -30,6 +30,9 @@ func (p Pool) String() string {
 	}
 	return fmt.Sprintf("Pool(%d)", int(p))
 }
+
+// PoolNames lists the pooling names ParsePool accepts, in a fixed order.
+func PoolNames() []string { return []string{"smoothmin", "max", "mean", "lse", "cls"} }
 
 // ParsePool reads a pooling name.
 func ParsePool(s string) (Pool, error) {

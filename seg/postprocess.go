@@ -8,7 +8,7 @@ import (
 )
 
 // PostOptions are the label rules of SCLIP/NACLIP/ClearCLIP
-// postprocess_result (SPEC 7.4).
+// postprocess_result (docs/method.md#post-processing).
 type PostOptions struct {
 	LogitScale float64 // multiplies the cosine logits before the softmax (40 by default)
 	ProbThd    float64 // pixels whose best class probability is below this become class 0

@@ -1,6 +1,7 @@
 package seg_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -70,9 +71,9 @@ func TestGoldenSlidingWindowAndLabels(t *testing.T) {
 	G := golden.Tensor(t, "seg/query_features")
 	Q, E := G.Shape[0], G.Shape[1]
 	enc := func(imgs []float32, B, h, w int) (*dense.Features, error) {
-		return dense.SCLIP.Features(m, imgs, B, h, w)
+		return dense.SCLIP.Features(context.Background(), m, imgs, B, h, w)
 	}
-	lg, err := seg.Infer(enc, in.F32, H, W, G.F32, Q, E, seg.Window{Crop: 224, Stride: 112}, 16, 300, 451)
+	lg, err := seg.Infer(seg.Job{Encode: enc, Input: in.F32, H: H, W: W, Classifier: G.F32, Q: Q, E: E, Window: seg.Window{Crop: 224, Stride: 112}, Patch: 16, OutH: 300, OutW: 451})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestWindows(t *testing.T) {
 }
 
 func TestFeatureSurgeryClosedFormMatchesDefinition(t *testing.T) {
-	// The O(N·K·E) definition of clip_feature_surgery (SPEC 6.2) against the
+	// The O(N·K·E) definition of clip_feature_surgery (docs/method.md#feature-surgery) against the
 	// closed form, on small random data.
 	N, K, E := 5, 4, 3
 	F := []float32{}

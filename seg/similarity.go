@@ -1,7 +1,7 @@
 // Package seg turns dense features and a text classifier into similarity
 // maps and label maps: cosine similarity (the ITSM), CLIP Surgery's feature
 // surgery, sliding-window accumulation, PAMR, the FreeSeg partial-label
-// stage and SCLIP-style post-processing (SPEC sections 6, 7 and 14).
+// stage and SCLIP-style post-processing (docs/method.md#similarity-maps).
 package seg
 
 import (
@@ -24,7 +24,7 @@ func Cosine(feats []float32, T, E int, classifier []float32, K int) []float32 {
 }
 
 // FeatureSurgeryMulti is CLIP Surgery's clip_feature_surgery without a
-// redundant feature (SPEC 6.2, mode B), in its closed form: with
+// redundant feature (docs/method.md#feature-surgery), in its closed form: with
 // p = softmax_k(2·cos(CLS, G_k)) and w = p / mean(p),
 // S'[i,k] = w_k·cos(F_i, G_k) and S[i,k] = S'[i,k] − mean_k' S'[i,k'].
 // cos is [N,K] including the CLS row 0; the result is [N,K].
@@ -60,7 +60,7 @@ func FeatureSurgeryMulti(cos []float32, N, K int) []float32 {
 }
 
 // FeatureSurgeryRedundant is feature surgery with a redundant feature r
-// (the prompt ensemble of the empty name; SPEC 6.2 mode A):
+// (the prompt ensemble of the empty name; docs/method.md#feature-surgery):
 // S = F·(G − r)ᵀ with G − r not renormalised. feats are [N,E] (normalised
 // here), classifier [K,E], r [E]. Returns [N,K].
 func FeatureSurgeryRedundant(feats []float32, N, E int, classifier []float32, K int, r []float32) []float32 {

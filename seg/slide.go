@@ -19,6 +19,10 @@ type Window struct {
 	// patch size and cuts the logits back (ClearCLIP); without it the patch
 	// convolution drops the partial patches (SCLIP, NACLIP).
 	PadToPatch bool
+	// PadMultiple is the multiple PadToPatch pads to; 0 means the patch
+	// size. ProxyCLIP pads to 56, a multiple of both CLIP's and DINO's
+	// patches.
+	PadMultiple int
 	// Batch is how many crops go through the encoder at once (default 8).
 	Batch int
 }
@@ -31,6 +35,9 @@ func (w Window) Validate() error {
 	if w.Crop > 0 && w.Stride <= 0 {
 		return fmt.Errorf("stride %d must be positive with a %d crop", w.Stride, w.Crop)
 	}
+	if w.PadMultiple < 0 || w.PadMultiple > 1024 {
+		return fmt.Errorf("pad multiple %d must be in [0, 1024]", w.PadMultiple)
+	}
 	if w.Crop > 0 && w.Stride > w.Crop {
 		return fmt.Errorf("stride %d larger than the crop %d would leave pixels unseen", w.Stride, w.Crop)
 	}
@@ -40,7 +47,7 @@ func (w Window) Validate() error {
 // Rect is a window position in the input, [Y0,Y1)×[X0,X1).
 type Rect struct{ Y0, X0, Y1, X1 int }
 
-// Windows lists the crops of forward_slide (SPEC 7.2, identical in SCLIP,
+// Windows lists the crops of forward_slide (docs/method.md#sliding-windows, identical in SCLIP,
 // NACLIP and ClearCLIP): grids = max(H−crop+stride−1, 0)//stride + 1 per
 // axis, the last window shifted back to end at the border, a crop larger
 // than the image clipped to it.
@@ -68,12 +75,28 @@ type Logits struct {
 	CLS []float32
 }
 
-// Infer computes query logits for img (planar [3,H,W]) by the window rule,
-// at size outH×outW (the original image size; SPEC 7.2): each window's patch
-// cosines are upsampled bilinearly to the window, summed and divided by the
-// per-pixel count, and the result resized to outH×outW. With the whole-image
-// rule the grid is upsampled to outH×outW directly (NACLIP forward_feature).
-func Infer(enc EncodeFunc, img []float32, H, W int, classifier []float32, Q, E int, win Window, patch, outH, outW int) (*Logits, error) {
+// Job is one image's inference: the network input, the text classifier,
+// the window rule and the size of the output. Shapes use the letters of
+// docs/method.md#shape-letters.
+type Job struct {
+	Encode     EncodeFunc // the dense features of a batch of crops
+	Input      []float32  // the network input, planar [3,H,W], normalised
+	H, W       int
+	Classifier []float32 // [Q,E] L2-normalised query embeddings
+	Q, E       int
+	Window     Window
+	Patch      int // the encoder's patch size (for padding to it)
+	OutH, OutW int // the output size: the original image's
+}
+
+// Infer computes the job's query logits by the window rule, at size
+// OutH×OutW (docs/method.md#sliding-windows): each window's patch cosines
+// are upsampled bilinearly to the window, summed and divided by the
+// per-pixel count, and the result resized to OutH×OutW. With the
+// whole-image rule the grid is upsampled to OutH×OutW directly (NACLIP
+// forward_feature).
+func Infer(j Job) (*Logits, error) {
+	enc, img, H, W, classifier, Q, E, win, patch, outH, outW := j.Encode, j.Input, j.H, j.W, j.Classifier, j.Q, j.E, j.Window, j.Patch, j.OutH, j.OutW
 	if err := win.Validate(); err != nil {
 		return nil, err
 	}
@@ -98,8 +121,12 @@ func Infer(enc EncodeFunc, img []float32, H, W int, classifier []float32, Q, E i
 	ch, cw := rects[0].Y1-rects[0].Y0, rects[0].X1-rects[0].X0
 	pl, pr, pt, pb := 0, 0, 0, 0
 	if win.PadToPatch {
-		pl, pr = padSplit(cw, patch)
-		pt, pb = padSplit(ch, patch)
+		mult := patch
+		if win.PadMultiple > 0 {
+			mult = win.PadMultiple
+		}
+		pl, pr = padSplit(cw, mult)
+		pt, pb = padSplit(ch, mult)
 	}
 	ih, iw := ch+pt+pb, cw+pl+pr
 	preds := make([]float32, Q*H*W)

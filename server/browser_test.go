@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freeseg/freeseg/dense"
+
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/internal/golden"
 )
@@ -274,8 +276,8 @@ func TestBrowserPage(t *testing.T) {
 	}
 	p.waitFor(`document.readyState === "complete" && document.getElementById("model-info").textContent.includes("tiny-clip")`, 20*time.Second)
 	var methods []string
-	p.eval(`[...document.getElementById("method").options].map(o => o.value)`, &methods)
-	if len(methods) != 6 {
+	p.eval(`[...document.getElementById("set-method").options].map(o => o.value)`, &methods)
+	if len(methods) != len(dense.Names()) {
 		t.Fatalf("methods from /v1/models: %v", methods)
 	}
 

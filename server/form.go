@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -23,7 +22,7 @@ const maxFieldBytes = 1 << 20
 // file (the image).
 type form struct {
 	fields    map[string]string
-	image     []byte
+	image     *upload
 	imageName string
 	hasImage  bool
 }
@@ -31,8 +30,9 @@ type form struct {
 // readForm reads a multipart/form-data body. Only the names in allowed are
 // accepted (an unknown or repeated field is an error: a typo must not be
 // silently ignored); fileField is the one part read as a file, at most
-// maxImage bytes.
-func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64) (*form, error) {
+// maxImage bytes, kept as st says (in memory, or a temporary file past
+// st.spillAt). On success the caller must close f.image.
+func readForm(contentType string, body io.Reader, allowed map[string]bool, fileField string, maxImage int64, st store) (_ *form, err error) {
 	if strings.TrimSpace(contentType) == "" {
 		return nil, errorf(http.StatusUnsupportedMediaType, "no Content-Type: send multipart/form-data (curl -F image=@photo.jpg -F ...)")
 	}
@@ -47,8 +47,23 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 	if boundary == "" {
 		return nil, errorf(http.StatusBadRequest, "malformed multipart body: Content-Type has no boundary")
 	}
-	mr := multipart.NewReader(body, boundary)
+	// The multipart reader may turn a read error into a parse error (a
+	// timeout inside a part's header reads as a malformed header): keep
+	// the first error of the body itself to classify the failure.
+	rec := &errRecorder{r: body}
+	mr := multipart.NewReader(rec, boundary)
 	f := &form{fields: map[string]string{}}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
+	fail := func(err error) (*form, error) {
+		if rec.err != nil {
+			return nil, multipartError(rec.err)
+		}
+		return nil, multipartError(err)
+	}
 	for n := 0; ; n++ {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -58,7 +73,7 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			break
 		}
 		if err != nil {
-			return nil, multipartError(err)
+			return fail(err)
 		}
 		name := p.FormName()
 		switch {
@@ -70,21 +85,22 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 			if f.hasImage {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			u, err := readUpload(p, maxImage, st)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return nil, err
+			}
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
-			if int64(len(data)) > maxImage {
-				return nil, errorf(http.StatusRequestEntityTooLarge, "image larger than %d bytes", maxImage)
-			}
-			f.image, f.imageName, f.hasImage = data, p.FileName(), true
+			f.image, f.imageName, f.hasImage = u, p.FileName(), true
 		default:
 			if _, dup := f.fields[name]; dup {
 				return nil, errorf(http.StatusBadRequest, "field %q given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			data, err := readLimited(p, maxFieldBytes, -1)
 			if err != nil {
-				return nil, multipartError(err)
+				return fail(err)
 			}
 			if len(data) > maxFieldBytes {
 				return nil, errorf(http.StatusRequestEntityTooLarge, "field %q longer than %d bytes", name, maxFieldBytes)
@@ -94,6 +110,50 @@ func readForm(contentType string, body io.Reader, allowed map[string]bool, fileF
 		p.Close()
 	}
 	return f, nil
+}
+
+// errRecorder passes reads through and keeps the first error other than
+// io.EOF.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// readLimited reads r to its end or to limit+1 bytes, whichever comes
+// first, into a buffer of sizeHint bytes (capped at limit+1) grown only if
+// needed; more than limit bytes means over the limit.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	n := sizeHint
+	if n <= 0 || n > limit+1 {
+		n = min(limit+1, 64<<10)
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			nb := make([]byte, len(buf), min(2*int64(cap(buf))+4096, limit+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func multipartError(err error) error {
@@ -186,42 +246,74 @@ type Limits struct {
 
 // segmentRequest is a parsed POST /v1/segment form.
 type segmentRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	vocab     *prompts.Vocabulary
 	names     []string // display name per class ("background" for class 0 when it is)
 	notes     []string
 	opts      freeseg.Options
 	heatmaps  bool
+	exports   exportRequest // masks, coco, instances (exports.go)
 	exif      bool
-	maxSide   int // downscale larger images to this long side (0 = off)
 }
 
-// segmentFields are the accepted fields besides image.
-var segmentFields = fieldSet("classes", "background", "method", "templates", "short_side", "square", "crop", "stride", "whole",
-	"logit_scale", "prob_thd", "area_thd", "pamr", "partial_labels", "partial_thd", "partial_tau", "partial_topq", "partial_topk",
-	"heatmaps", "exif", "max_side")
+// Fields of the forms besides the settings of freeseg.Settings, which are
+// accepted by name (see GET /v1/params).
+var (
+	segmentFields = fieldSet(freeseg.ForSegment, append([]string{"classes", "background", "heatmaps", "exif"}, exportFields...)...)
+	explainFields = fieldSet(freeseg.ForExplain, "texts", "exif", "size")
+)
 
-func fieldSet(names ...string) map[string]bool {
+func fieldSet(u freeseg.Use, names ...string) map[string]bool {
 	m := map[string]bool{}
-	for _, n := range names {
+	for _, n := range append(names, freeseg.SettingNames(u)...) {
 		m[n] = true
 	}
 	return m
 }
 
+// applySettings sets the form's settings fields on o (each checked for its
+// type and range by the table) and then checks the sizes against the
+// service's own limit.
+func applySettings(f *form, o *freeseg.Options, u freeseg.Use, lim Limits) error {
+	given := map[string]string{}
+	for _, n := range freeseg.SettingNames(u) {
+		if v, ok := f.value(n); ok {
+			given[n] = v
+		}
+	}
+	if err := freeseg.Apply(o, given, u); err != nil {
+		return errorf(http.StatusBadRequest, "field %v", err)
+	}
+	for _, n := range []string{"short_side", "square", "crop", "stride", "max_side"} {
+		if v, ok := given[n]; ok {
+			s, _ := freeseg.SettingByName(n)
+			if x := s.Get(o).(int); x > lim.MaxSide {
+				return errorf(http.StatusBadRequest, "field %s: %s is above this service's limit of %d", n, v, lim.MaxSide)
+			}
+		}
+	}
+	return nil
+}
+
 // parseSegmentForm reads and checks a segment request; layers is the
 // model's vision depth (for Options.Validate). Every error is an *apiError
 // with a 4xx code.
-func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits) (*segmentRequest, error) {
-	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes)
+// On success the caller must close req.image.
+func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *segmentRequest, err error) {
+	f, err := readForm(contentType, body, segmentFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	classes, ok := f.value("classes")
@@ -245,45 +337,18 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 		// first class into background.
 		return nil, errorf(http.StatusBadRequest, "background %q is not offered here: use default, none, or your own names (\"sky, wall\")", background)
 	}
-	vocab, hasBG, notes, err := freeseg.WithBackground(v, background)
+	vocab, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	if q, _ := vocab.Queries(); len(q) > lim.MaxNames {
 		return nil, errorf(http.StatusBadRequest, "%d names to encode (synonyms and background names included); at most %d per request", len(q), lim.MaxNames)
 	}
-
-	d := freeseg.DefaultOptions()
-	p := freeseg.ParamsOf(d)
-	if v, ok := f.value("method"); ok {
-		p.Method = v
-	}
-	if v, ok := f.value("templates"); ok {
-		p.Templates = v
-	}
-	if v, ok := f.value("partial_labels"); ok {
-		p.Partial = v
-	}
-	for _, x := range []struct {
-		name string
-		dst  *int
-	}{{"short_side", &p.ShortSide}, {"square", &p.Square}, {"crop", &p.Crop}, {"stride", &p.Stride}, {"pamr", &p.PAMR}, {"partial_topk", &p.PartialTopK}} {
-		if err := f.intField(x.name, x.dst); err != nil {
-			return nil, err
-		}
-	}
-	for _, x := range []struct {
-		name string
-		dst  *float64
-	}{{"logit_scale", &p.LogitScale}, {"prob_thd", &p.ProbThd}, {"area_thd", &p.AreaThd}, {"partial_thd", &p.PartialThd}, {"partial_tau", &p.PartialTau}, {"partial_topq", &p.PartialQ}} {
-		if err := f.floatField(x.name, x.dst); err != nil {
-			return nil, err
-		}
-	}
-	if err := f.boolField("whole", &p.Whole); err != nil {
+	o := freeseg.DefaultOptions()
+	if err := applySettings(f, &o, freeseg.ForSegment, lim); err != nil {
 		return nil, err
 	}
-	req := &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
+	req = &segmentRequest{image: f.image, imageName: f.imageName, vocab: vocab, notes: notes, exif: true}
 	for _, x := range []struct {
 		name string
 		dst  *bool
@@ -292,60 +357,41 @@ func parseSegmentForm(contentType string, body io.Reader, layers int, lim Limits
 			return nil, err
 		}
 	}
-	if err := f.intField("max_side", &req.maxSide); err != nil {
+	if req.exports, err = parseExportFields(f); err != nil {
 		return nil, err
-	}
-	for _, x := range []struct {
-		name string
-		v    int
-	}{{"short_side", p.ShortSide}, {"square", p.Square}, {"crop", p.Crop}, {"stride", p.Stride}, {"max_side", req.maxSide}} {
-		if x.v < 0 || x.v > lim.MaxSide {
-			return nil, errorf(http.StatusBadRequest, "field %s: %d is outside 0..%d", x.name, x.v, lim.MaxSide)
-		}
-	}
-	if p.PAMR > 100 {
-		return nil, errorf(http.StatusBadRequest, "field pamr: %d steps; at most 100", p.PAMR)
-	}
-	o, err := p.Options(d)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	o.Background = hasBG
-	if !hasBG {
-		o.ProbThd = 0
 	}
 	if err := o.Validate(layers); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	req.opts = o
-	req.names = vocab.ClassNames()
-	if hasBG {
-		req.names[0] = "background"
-	}
+	req.names = vocab.DisplayNames()
 	return req, nil
 }
 
 // explainRequest is a parsed POST /v1/explain form.
 type explainRequest struct {
-	image     []byte
+	image     *upload
 	imageName string
 	texts     []string
-	opts      freeseg.ExplainOptions
+	opts      freeseg.Options
 	exif      bool
-	maxSide   int
 }
 
-var explainFields = fieldSet("texts", "method", "templates", "feature_surgery", "size", "exif", "max_side")
-
-func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits) (*explainRequest, error) {
-	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes)
+// On success the caller must close req.image.
+func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits, st store) (req *explainRequest, err error) {
+	f, err := readForm(contentType, body, explainFields, "image", lim.MaxBodyBytes, st)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && f.image != nil {
+			f.image.close()
+		}
+	}()
 	if !f.hasImage {
 		return nil, errorf(http.StatusBadRequest, "missing field image: the photo, as a file part (curl -F image=@photo.jpg)")
 	}
-	if len(f.image) == 0 {
+	if f.image.size == 0 {
 		return nil, errorf(http.StatusBadRequest, "the image file is empty")
 	}
 	text, ok := f.value("texts")
@@ -363,58 +409,30 @@ func parseExplainForm(contentType string, body io.Reader, layers int, lim Limits
 	if len(texts) > lim.MaxClasses {
 		return nil, errorf(http.StatusBadRequest, "%d texts; at most %d per request", len(texts), lim.MaxClasses)
 	}
+	// size is the older name of square.
+	if size, ok := f.value("size"); ok {
+		if _, dup := f.value("square"); dup {
+			return nil, errorf(http.StatusBadRequest, "give square or size (its older name), not both")
+		}
+		f.fields["square"] = size
+	}
 	o := freeseg.DefaultExplainOptions()
-	if s, ok := f.value("method"); ok {
-		m, err := dense.ByName(s)
-		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
-		}
-		o.Method = m
-	}
-	if err := o.Method.Validate(layers); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	if s, ok := f.value("templates"); ok {
-		if _, err := prompts.Templates(s); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
-		}
-		o.Templates = s
-	}
-	o.FeatureSurgery = "auto"
-	if s, ok := f.value("feature_surgery"); ok {
-		o.FeatureSurgery = strings.ToLower(s)
-	}
-	switch o.FeatureSurgery {
-	case "auto":
-		o.FeatureSurgery = "multi"
-		if len(texts) == 1 {
-			o.FeatureSurgery = "redundant"
-		}
-	case "multi":
-		if len(texts) < 2 {
-			return nil, errorf(http.StatusBadRequest, "feature_surgery multi needs two or more texts; use redundant or auto for one")
-		}
-	case "redundant", "off":
-	default:
-		return nil, errorf(http.StatusBadRequest, "feature_surgery %q: want auto, multi, redundant or off", o.FeatureSurgery)
-	}
-	req := &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true}
-	if err := f.intField("size", &o.Size); err != nil {
+	if err := applySettings(f, &o, freeseg.ForExplain, lim); err != nil {
 		return nil, err
 	}
-	if o.Size < 1 || o.Size > lim.MaxSide {
-		return nil, errorf(http.StatusBadRequest, "field size: %d is outside 1..%d", o.Size, lim.MaxSide)
+	if o.Resize.Mode != freeseg.ResizeSquare {
+		return nil, errorf(http.StatusBadRequest, "field square: explanations need a square input size of at least 1")
 	}
+	if o.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
+		return nil, errorf(http.StatusBadRequest, "feature_surgery multi needs two or more texts; use redundant or auto for one")
+	}
+	if err := o.Validate(layers); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	req = &explainRequest{image: f.image, imageName: f.imageName, texts: texts, exif: true, opts: o}
 	if err := f.boolField("exif", &req.exif); err != nil {
 		return nil, err
 	}
-	if err := f.intField("max_side", &req.maxSide); err != nil {
-		return nil, err
-	}
-	if req.maxSide < 0 || req.maxSide > lim.MaxSide {
-		return nil, errorf(http.StatusBadRequest, "field max_side: %d is outside 0..%d", req.maxSide, lim.MaxSide)
-	}
-	req.opts = o
 	return req, nil
 }
 

@@ -7,6 +7,7 @@ package server
 // (docs/testing.md).
 
 import (
+	"context"
 	"encoding/json"
 	"image"
 	"math"
@@ -130,8 +131,8 @@ func checkAgainstEngine(t *testing.T, r *SegmentResponse, img *imageio.RGB, res 
 		}
 	}
 	ov := *res
-	ov.Classes = names
-	sameImage(t, "overlay", decodePNG(t, r.OverlayPNG), freeseg.Overlay(img, &ov, nil, bg))
+	ov.Classes, ov.Image, ov.Background = names, img, bg
+	sameImage(t, "overlay", decodePNG(t, r.OverlayPNG), freeseg.Overlay(&ov))
 	if len(r.Heatmaps) != C {
 		t.Fatalf("%d heat maps, want %d", len(r.Heatmaps), C)
 	}
@@ -182,10 +183,10 @@ func TestSegmentServiceGoldenCV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &prompts.Vocabulary{Names: golden.SegCV2Classes}
-	o := freeseg.Options{Method: dense.SCLIP, Templates: "openai80", Resize: freeseg.Resize{Mode: "short", Size: 336, MaxLong: 2048},
-		Window: seg.Window{Crop: 224, Stride: 112}, Background: true, LogitScale: 40, ProbThd: 0.1, AreaThd: 0.2, PAMRDilations: []int{8, 16}}
-	res, err := e.Segment(img, v, o)
+	v := &prompts.Vocabulary{Names: golden.SegCV2Classes, Background: true}
+	o := freeseg.Options{Method: dense.SCLIP, Templates: "openai80", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 336, MaxLong: 2048},
+		Window: seg.Window{Crop: 224, Stride: 112}, LogitScale: 40, ProbThd: 0.1, AreaThd: 0.2, PAMRDilations: []int{8, 16}}
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +204,11 @@ func TestSegmentServiceEqualsEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &prompts.Vocabulary{Names: golden.SegCV2Classes}
-	o := freeseg.Options{Method: dense.Surgery, Templates: "single", Resize: freeseg.Resize{Mode: "short", Size: 224, MaxLong: 2048},
+	v := &prompts.Vocabulary{Names: golden.SegCV2Classes, Background: true}
+	o := freeseg.Options{Method: dense.Surgery, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 224, MaxLong: 2048},
 		LogitScale: 40, PAMRSteps: 2, PAMRDilations: []int{8, 16},
 		Partial: seg.PartialOptions{Enabled: true, Pool: seg.PoolSmoothMin, Tau: seg.DefaultPartial.Tau, TopQ: seg.DefaultPartial.TopQ, Thd: 0.1}}
-	res, err := e.Segment(img, v, o)
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,8 +251,10 @@ func TestExplainServiceEqualsEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := freeseg.DefaultExplainOptions()
-		o.FeatureSurgery = c.mode
-		ex, err := e.Explain(img, c.texts, o)
+		if o.FeatureSurgery, err = freeseg.ParseFeatureSurgery(c.mode); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := e.Explain(context.Background(), img, c.texts, o)
 		if err != nil {
 			t.Fatal(err)
 		}

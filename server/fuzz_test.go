@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -23,8 +25,11 @@ func FuzzParseSegmentForm(f *testing.F) {
 	f.Add("multipart/form-data", []byte("--x\r\n"))
 	f.Add("text/plain", []byte("hello"))
 	f.Add("multipart/form-data; boundary=\"unterminated", []byte(""))
+	seed(part{"image", "p.png", "\x89PNG\r\n\x1a\n" + strings.Repeat("z", 300)}, part{"classes", "", "cat"}) // spilled to a file
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim)
+		// Uploads past 256 bytes go through the temporary-file store.
+		req, err := parseSegmentForm(contentType, bytes.NewReader(body), 6, lim, store{sizeHint: int64(len(body)), spillAt: 256, dir: dir})
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Code < 400 || ae.Code > 499 || ae.Msg == "" {
@@ -35,7 +40,11 @@ func FuzzParseSegmentForm(f *testing.F) {
 			}
 			return
 		}
-		if len(req.image) == 0 || req.vocab == nil || req.vocab.Len() == 0 || req.vocab.Len() > lim.MaxClasses+1 || len(req.names) != req.vocab.Len() {
+		defer req.image.close()
+		if data, err := req.image.bytes(); err != nil || int64(len(data)) != req.image.size {
+			t.Fatalf("stored upload: %d bytes of %d, %v", len(data), req.image.size, err)
+		}
+		if req.image.size == 0 || req.vocab == nil || req.vocab.Len() == 0 || req.vocab.Len() > lim.MaxClasses+1 || len(req.names) != req.vocab.Len() {
 			t.Fatalf("accepted %+v", req)
 		}
 		if q, _ := req.vocab.Queries(); len(q) > lim.MaxNames {
@@ -44,7 +53,10 @@ func FuzzParseSegmentForm(f *testing.F) {
 		if err := req.opts.Validate(6); err != nil {
 			t.Fatalf("accepted invalid options: %v", err)
 		}
-		if (req.opts.Background && req.names[0] != "background") || req.maxSide < 0 || req.maxSide > lim.MaxSide {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%d files left in the upload folder", len(entries))
+		}
+		if (req.vocab.Background && req.names[0] != "background") || req.opts.MaxSide < 0 || req.opts.MaxSide > lim.MaxSide {
 			t.Fatalf("accepted %+v", req)
 		}
 	})

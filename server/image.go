@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"io"
 	"math"
 	"net/http"
 	"path"
@@ -18,8 +19,8 @@ import (
 // (415), a header that cannot be read (400) and sizes over the limit (413)
 // before any pixel is decoded. imageio registers all the formats it
 // decodes (PNG, JPEG, GIF, WebP, BMP, TIFF) with package image.
-func probeImage(data []byte, maxPixels int64) (w, h int, err error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+func probeImage(data io.Reader, maxPixels int64) (w, h int, err error) {
+	cfg, _, err := image.DecodeConfig(data)
 	if errors.Is(err, image.ErrFormat) {
 		return 0, 0, errorf(http.StatusUnsupportedMediaType, "the upload is not an image: PNG, JPEG, GIF, WebP, BMP or TIFF expected")
 	}

@@ -30,11 +30,12 @@ func newLimiter(max, queue int) *limiter {
 	return &limiter{slots: make(chan struct{}, max), capacity: int64(max + queue), closing: make(chan struct{})}
 }
 
-// acquire waits for a slot. It fails with errQueueFull when max are running
-// and queue are waiting, errClosing once close was called (waiting requests
-// included), or ctx's error. release must be called once when the work is
-// done.
-func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
+// admit takes a place among the max + queue requests the service holds
+// (running, waiting, or still reading their bodies), before the request's
+// body is read: a request refused here costs no memory. It fails with
+// errQueueFull or errClosing. leave gives the place back and must be
+// called once, unless slot succeeded (then its release does).
+func (l *limiter) admit() (leave func(), err error) {
 	select {
 	case <-l.closing:
 		return nil, errClosing
@@ -44,13 +45,19 @@ func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
 		l.pending.Add(-1)
 		return nil, errQueueFull
 	}
+	var once sync.Once
+	return func() { once.Do(func() { l.pending.Add(-1) }) }, nil
+}
+
+// slot waits for an inference slot for an admitted request. On success
+// release ends both the slot and the admission (call it once, and not
+// leave); on failure the request is still admitted (call leave).
+func (l *limiter) slot(ctx context.Context, leave func()) (release func(), err error) {
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
-		l.pending.Add(-1)
 		return nil, ctx.Err()
 	case <-l.closing:
-		l.pending.Add(-1)
 		return nil, errClosing
 	}
 	l.running.Add(1)
@@ -59,12 +66,30 @@ func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
 		once.Do(func() {
 			l.running.Add(-1)
 			<-l.slots
-			l.pending.Add(-1)
+			leave()
 		})
 	}, nil
 }
 
-// queued is how many requests wait for a slot.
+// acquire is admit and slot together. It fails with errQueueFull when max
+// are running and queue are waiting, errClosing once close was called
+// (waiting requests included), or ctx's error. release must be called once
+// when the work is done.
+func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
+	leave, err := l.admit()
+	if err != nil {
+		return nil, err
+	}
+	release, err = l.slot(ctx, leave)
+	if err != nil {
+		leave()
+		return nil, err
+	}
+	return release, nil
+}
+
+// queued is how many admitted requests wait for a slot (or still read
+// their bodies).
 func (l *limiter) queued() int64 { return max(0, l.pending.Load()-l.running.Load()) }
 
 // inFlight is how many inferences run.

@@ -124,9 +124,11 @@ func TestLoadQueueFull(t *testing.T) {
 }
 
 // A client that sends its headers and then stalls in the body is cut off by
-// the read timeout while other clients are served.
+// the read timeout while other clients are served. (It holds one of the
+// admission places meanwhile: requests are admitted before their bodies
+// are read, so a queue of 1 leaves room for the others.)
 func TestSlowClientCutOff(t *testing.T) {
-	cfg := Config{ReadTimeout: 400 * time.Millisecond}
+	cfg := Config{ReadTimeout: 400 * time.Millisecond, Queue: 1}
 	_, ts := testServer(t, cfg)
 	addr := strings.TrimPrefix(ts.URL, "http://")
 
@@ -237,18 +239,21 @@ func TestGracefulShutdown(t *testing.T) {
 	if r := <-waiting; r.code != 503 || !strings.Contains(r.body, "shutting down") {
 		t.Fatalf("waiting request: %d %s", r.code, r.body)
 	}
-	// Stop accepting: wait for the listener to close.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
+	// While the running request drains, the listener stays open: /healthz
+	// answers 503 (the readiness signal) and new inference requests 503.
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(url + "/healthz")
 		if err != nil {
-			break
+			t.Fatalf("healthz while draining: %v", err)
 		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting connections after shutdown began")
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(b), "shutting down") {
+			t.Fatalf("healthz while draining: %d %s", resp.StatusCode, b)
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	if r := <-send(); r.code != 503 {
+		t.Fatalf("new request while draining: %d %s", r.code, r.body)
 	}
 	select {
 	case err := <-served:
@@ -266,6 +271,11 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
+	}
+	// Then it stops accepting.
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("still accepting connections after Serve returned")
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/freeseg/freeseg"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the latency histograms.
@@ -101,8 +103,7 @@ func (m *metrics) typicalInference() float64 {
 type gauges struct {
 	queued, inFlight             int64
 	maxConcurrent, queueCapacity int
-	cacheHits, cacheMisses       int
-	cacheRows                    int
+	cache                        freeseg.CacheStats
 	shuttingDown                 bool
 	uptime                       time.Duration
 }
@@ -174,7 +175,7 @@ func (m *metrics) write(w io.Writer, g gauges) {
 	writeHistogram(w, "freeseg_inference_duration_seconds", "op", sortedKeys(m.inference), m.inference)
 	fmt.Fprintln(w, "# HELP freeseg_inference_rejected_total Inference requests refused without running, by reason.")
 	fmt.Fprintln(w, "# TYPE freeseg_inference_rejected_total counter")
-	for _, r := range []string{"queue_full", "shutting_down", "timeout"} {
+	for _, r := range []string{"queue_full", "shutting_down", "timeout", "budget"} {
 		fmt.Fprintf(w, "freeseg_inference_rejected_total{reason=\"%s\"} %d\n", r, m.rejected[r])
 	}
 	gauge := func(name, help string, v any) {
@@ -183,13 +184,21 @@ func (m *metrics) write(w io.Writer, g gauges) {
 	counter := func(name, help string, v any) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %v\n", name, help, name, name, v)
 	}
-	gauge("freeseg_inference_queue_length", "Inference requests waiting for a slot.", g.queued)
+	gauge("freeseg_inference_queue_length", "Inference requests admitted and waiting for a slot (or still sending their bodies).", g.queued)
 	gauge("freeseg_inference_in_flight", "Inferences running.", g.inFlight)
 	gauge("freeseg_inference_max_concurrent", "Inference slots (--concurrency).", g.maxConcurrent)
 	gauge("freeseg_inference_queue_capacity", "Requests that may wait for a slot before 429 (--queue).", g.queueCapacity)
-	counter("freeseg_classifier_cache_hits_total", "Text-classifier rows served from the cache.", g.cacheHits)
-	counter("freeseg_classifier_cache_misses_total", "Text-classifier rows computed.", g.cacheMisses)
-	gauge("freeseg_classifier_cache_rows", "Text-classifier rows held in memory.", g.cacheRows)
+	c := g.cache
+	counter("freeseg_classifier_cache_hits_total", "Text-classifier rows served from the cache.", c.Hits)
+	counter("freeseg_classifier_cache_misses_total", "Text-classifier rows computed.", c.Misses)
+	counter("freeseg_classifier_cache_evictions_total", "Text-classifier rows dropped from memory (least recently used) to stay within --cache-rows.", c.Evictions)
+	counter("freeseg_classifier_cache_disk_evictions_total", "Text-classifier cache files removed (least recently used) to stay within --cache-disk-mb.", c.DiskEvictions)
+	gauge("freeseg_classifier_cache_rows", "Text-classifier rows held in memory.", c.Rows)
+	gauge("freeseg_classifier_cache_max_rows", "Bound on the rows held in memory (--cache-rows).", c.MaxRows)
+	gauge("freeseg_classifier_cache_memory_bytes", "Bytes of the rows held in memory.", c.MemBytes)
+	gauge("freeseg_classifier_cache_disk_files", "Text-classifier cache files on disk (0 until first used, or without a disk cache).", c.DiskFiles)
+	gauge("freeseg_classifier_cache_disk_bytes", "Bytes of those files, in 4 KiB blocks.", c.DiskBytes)
+	gauge("freeseg_classifier_cache_disk_max_bytes", "Bound on the disk cache (--cache-disk-mb).", c.MaxDiskBytes)
 	down := 0
 	if g.shuttingDown {
 		down = 1

@@ -6,6 +6,7 @@
 //	POST /v1/segment  multipart: image, classes, options  → JSON with PNGs (base64)
 //	POST /v1/explain  multipart: image, texts, options    → JSON with heat-map PNGs
 //	GET  /v1/models   the loaded model, methods, template sets, limits
+//	GET  /v1/params   every setting: name, help, type, default, range
 //	GET  /healthz     {"status":"ok"} (503 while shutting down)
 //	GET  /metrics     Prometheus text format
 //	GET  /            the page
@@ -22,9 +23,7 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +48,19 @@ type Config struct {
 	// slow clients are cut off), IdleTimeout for keep-alive connections;
 	// used by HTTPServer.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
-	// ModelName is shown by /v1/models (e.g. the --model argument); the
-	// checkpoint's base name when empty.
+	// SpillBytes is how much of an upload is kept in memory while its
+	// request waits; larger uploads go to a temporary file under
+	// UploadDir ("" = the system's temporary folder), unlinked at once.
+	// Negative: always in memory.
+	SpillBytes int64
+	UploadDir  string
+	// Budget bounds each inference's network input, working memory and
+	// work, checked from the image header and the settings before the
+	// request waits for a slot (422/413 with what to send instead).
+	Budget freeseg.Limits
+	// ModelName is shown by /v1/models (e.g. the --model argument or the
+	// hub id); the checkpoint's folder or file name when empty, never a
+	// path.
 	ModelName string
 	// Log receives one line per request; nil for none.
 	Log *log.Logger
@@ -58,8 +68,9 @@ type Config struct {
 
 // DefaultConfig returns the defaults: 32 MiB bodies, 50 megapixels, 2^28
 // map values (1 GiB of float32 maps), 512 classes, 2048 names, sides up to
-// 4096, max(1, cores/4) concurrent inferences with 8 waiting, 2 minutes per
-// inference, 10 s for headers, 60 s for a whole request.
+// 4096, the budget of ServiceLimits, max(1, cores/4) concurrent inferences
+// with 8 more admitted, 2 minutes per inference, 10 s for headers, 60 s for
+// a whole request.
 func DefaultConfig() Config {
 	return Config{
 		Limits: Limits{
@@ -70,6 +81,8 @@ func DefaultConfig() Config {
 			MaxNames:     2048,
 			MaxSide:      4096,
 		},
+		Budget:            ServiceLimits(),
+		SpillBytes:        1 << 20,
 		MaxConcurrent:     max(1, runtime.GOMAXPROCS(0)/4),
 		Queue:             8,
 		InferenceTimeout:  2 * time.Minute,
@@ -77,6 +90,16 @@ func DefaultConfig() Config {
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+}
+
+// ServiceLimits are the service's default inference budget: one pass of at
+// most 4,097 tokens (a 1024×1024 input of /16 patches, 896×896 of /14),
+// 2 GiB of estimated working memory, 4,000 GFLOPs (about 110 windows of
+// ViT-B/16 at 224, some seconds to a minute on a CPU), and 10,000 GFLOPs
+// of text encoding for names not yet cached (about 130 new names with the
+// 80 ImageNet templates on ViT-B/16's text tower).
+func ServiceLimits() freeseg.Limits {
+	return freeseg.Limits{MaxTokens: 4097, MaxBytes: 2 << 30, MaxGFLOPs: 4000, MaxTextGFLOPs: 10_000}
 }
 
 func (c Config) withDefaults() Config {
@@ -103,6 +126,17 @@ func (c Config) withDefaults() Config {
 	seti(&c.MaxNames, d.MaxNames)
 	seti(&c.MaxSide, d.MaxSide)
 	seti(&c.MaxConcurrent, d.MaxConcurrent)
+	if c.SpillBytes == 0 {
+		c.SpillBytes = d.SpillBytes
+	}
+	seti(&c.Budget.MaxTokens, d.Budget.MaxTokens)
+	set(&c.Budget.MaxBytes, d.Budget.MaxBytes)
+	if !(c.Budget.MaxGFLOPs > 0) {
+		c.Budget.MaxGFLOPs = d.Budget.MaxGFLOPs
+	}
+	if !(c.Budget.MaxTextGFLOPs > 0) {
+		c.Budget.MaxTextGFLOPs = d.Budget.MaxTextGFLOPs
+	}
 	if c.Queue < 0 {
 		c.Queue = 0
 	}
@@ -123,6 +157,8 @@ type Server struct {
 	routes  map[string]route
 	start   time.Time
 	closing atomic.Bool
+	// active counts requests being handled on the inference routes.
+	active atomic.Int64
 	// bg counts inferences running, including those whose request has
 	// already been answered (504) or abandoned.
 	bg sync.WaitGroup
@@ -151,6 +187,7 @@ func New(e *freeseg.Engine, cfg Config) *Server {
 		"/v1/segment": {[]string{http.MethodPost}, s.handleSegment},
 		"/v1/explain": {[]string{http.MethodPost}, s.handleExplain},
 		"/v1/models":  {[]string{http.MethodGet, http.MethodHead}, s.handleModels},
+		"/v1/params":  {[]string{http.MethodGet, http.MethodHead}, s.handleParams},
 		"/healthz":    {[]string{http.MethodGet, http.MethodHead}, s.handleHealth},
 		"/metrics":    {[]string{http.MethodGet, http.MethodHead}, s.handleMetrics},
 	}
@@ -241,6 +278,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			Header: map[string]string{"Allow": allow}})
 		return
 	}
+	if label == "/v1/segment" || label == "/v1/explain" {
+		s.active.Add(1)
+		defer s.active.Add(-1)
+	}
 	if err := rt.handle(w, r); err != nil {
 		if !w.written {
 			writeError(w, err)
@@ -284,9 +325,11 @@ func (s *Server) WaitInferences(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is cancelled (e.g. by SIGINT or SIGTERM),
-// then shuts down gracefully: it stops accepting connections, answers
-// waiting requests with 503, lets running requests finish, and waits for
-// the inferences still running, for at most drain. It returns nil after a
+// then shuts down gracefully, for at most drain: it answers new and
+// waiting inference requests with 503 and keeps the listener open while
+// the running ones finish, so that /healthz answers 503 (and load
+// balancers take the instance out) during the drain; then it stops
+// accepting connections and closes the idle ones. It returns nil after a
 // clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	hs := s.HTTPServer(ln.Addr().String())
@@ -298,12 +341,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	case <-ctx.Done():
 	}
 	if s.cfg.Log != nil {
-		s.cfg.Log.Printf("shutting down: no new connections; finishing running requests (at most %s)", drain)
+		s.cfg.Log.Printf("shutting down: /healthz answers 503, new requests get 503; finishing running requests (at most %s)", drain)
 	}
 	s.BeginShutdown()
+	hs.SetKeepAlivesEnabled(false) // answers from now on close their connections
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	err := s.waitDrained(sctx)
+	if serr := hs.Shutdown(sctx); err == nil {
+		err = serr
+	}
 	if werr := s.WaitInferences(sctx); err == nil {
 		err = werr
 	}
@@ -317,126 +364,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	return nil
 }
 
-// run runs fn in an inference slot, waiting at most until ctx's deadline.
-// It returns how long the request waited for the slot and how long fn ran.
-// When ctx ends first, fn goes on in the background (it cannot be
-// interrupted) and keeps its slot until it returns.
-func (s *Server) run(ctx context.Context, op string, fn func() error) (wait, ran time.Duration, err error) {
-	t0 := time.Now()
-	release, err := s.lim.acquire(ctx)
-	wait = time.Since(t0)
-	switch {
-	case errors.Is(err, errQueueFull):
-		s.met.reject("queue_full")
-		return wait, 0, &apiError{Code: http.StatusTooManyRequests,
-			Msg:    fmt.Sprintf("busy: %d inferences running and %d waiting; retry later", s.cfg.MaxConcurrent, s.cfg.Queue),
-			Header: map[string]string{"Retry-After": strconv.Itoa(s.retryAfter())}}
-	case errors.Is(err, errClosing):
-		s.met.reject("shutting_down")
-		return wait, 0, &apiError{Code: http.StatusServiceUnavailable, Msg: "the server is shutting down", Header: map[string]string{"Connection": "close"}}
-	case err != nil:
-		return wait, 0, s.contextError(ctx, err, "waiting for an inference slot")
-	}
-	done := make(chan error, 1)
-	s.bg.Add(1)
-	t1 := time.Now()
-	go func() {
-		defer s.bg.Done()
-		defer release()
-		defer func() {
-			if p := recover(); p != nil {
-				if s.cfg.Log != nil {
-					buf := make([]byte, 8<<10)
-					buf = buf[:runtime.Stack(buf, false)]
-					s.cfg.Log.Printf("panic in %s: %v\n%s", op, p, buf)
-				}
-				done <- errorf(http.StatusInternalServerError, "internal error in %s", op)
-			}
-		}()
-		if s.hookInference != nil {
-			s.hookInference()
-		}
-		err := fn()
-		s.met.inferenceDone(op, time.Since(t1))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return wait, time.Since(t1), err
-	case <-ctx.Done():
-		return wait, time.Since(t1), s.contextError(ctx, ctx.Err(), "inferring")
-	}
-}
-
-func (s *Server) contextError(ctx context.Context, err error, doing string) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		s.met.reject("timeout")
-		return errorf(http.StatusGatewayTimeout, "timed out after %s while %s (the limit is %s)", s.cfg.InferenceTimeout, doing, s.cfg.InferenceTimeout)
-	}
-	// The client went away; nobody reads this answer (499: nginx's
-	// "client closed request", for the metrics).
-	return errorf(499, "request cancelled while %s", doing)
-}
-
-// retryAfter estimates the seconds until a slot frees: the typical
-// inference time times the requests ahead per slot.
-func (s *Server) retryAfter() int {
-	t := s.met.typicalInference()
-	ahead := float64(s.lim.queued()+1) / float64(s.cfg.MaxConcurrent)
-	return int(min(120, max(1, t*ahead+0.999)))
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
-	if s.closing.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
-		return nil
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "in_flight": s.lim.inFlight(), "queued": s.lim.queued()})
-	return nil
-}
-
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	hits, misses, rows := s.eng.Cache.Stats()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	s.met.write(w, gauges{
-		queued: s.lim.queued(), inFlight: s.lim.inFlight(),
-		maxConcurrent: s.cfg.MaxConcurrent, queueCapacity: s.cfg.Queue,
-		cacheHits: hits, cacheMisses: misses, cacheRows: rows,
-		shuttingDown: s.closing.Load(), uptime: time.Since(s.start),
-	})
-	return nil
-}
-
-// modelDigest starts computing the checkpoint digest on first use (it reads
-// the whole file) and returns it if it is ready within wait.
-func (s *Server) modelDigest(wait time.Duration) (string, bool) {
-	s.digestOnce.Do(func() {
-		go func() {
-			s.digest, s.digestErr = s.eng.Model.Digest()
-			close(s.digestDone)
-		}()
-	})
-	t := time.NewTimer(wait)
+// waitDrained waits until no inference request is being handled and no
+// inference runs, or ctx ends.
+func (s *Server) waitDrained(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	select {
-	case <-s.digestDone:
-		return s.digest, s.digestErr == nil
-	case <-t.C:
-		return "", false
-	}
-}
-
-func (s *Server) modelName() string {
-	if s.cfg.ModelName != "" {
-		return s.cfg.ModelName
-	}
-	if p := s.eng.Model.Path; p != "" {
-		b := filepath.Base(p)
-		if b == "model.safetensors" || b == "pytorch_model.bin" {
-			b = filepath.Base(filepath.Dir(p))
+	for s.active.Load() > 0 || s.lim.inFlight() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
-		return b
 	}
-	return s.eng.Model.Config.Name()
+	return nil
 }

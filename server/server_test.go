@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/freeseg/freeseg"
 )
 
 func TestSegment(t *testing.T) {
@@ -46,7 +48,7 @@ func TestSegment(t *testing.T) {
 	if sum < 0.999 || sum > 1.001 {
 		t.Fatalf("fractions sum to %g", sum)
 	}
-	if r.Settings["method"] != "surgery" || r.Settings["templates"] != "single" || r.Settings["pamr_steps"] != float64(2) {
+	if r.Settings.Value("method") != "naclip" || r.Settings.Value("templates") != "single" || r.Settings.Value("pamr") != float64(2) {
 		t.Fatalf("settings %v", r.Settings)
 	}
 	if r.Timing.TotalMS <= 0 || r.LabelsFormat != "palette" {
@@ -83,7 +85,7 @@ func TestSegment(t *testing.T) {
 	}
 	r = SegmentResponse{}
 	json.Unmarshal(b, &r)
-	if len(r.Heatmaps) != 0 || len(r.Classes) != 2 || len(r.Classes[0].Synonyms) != 26 || r.Settings["window"] != "whole" {
+	if len(r.Heatmaps) != 0 || len(r.Classes) != 2 || len(r.Classes[0].Synonyms) != 26 || r.Settings.Value("whole") != true {
 		t.Fatalf("heatmaps %d, classes %+v, settings %v", len(r.Heatmaps), r.Classes, r.Settings)
 	}
 }
@@ -93,13 +95,13 @@ func TestSegmentOptions(t *testing.T) {
 	body := fixedForm(t, part{"image", "p.png", "x"}, part{"classes", "", "cat; sky"}, part{"background", "", "none"},
 		part{"method", "", "SCLIP"}, part{"partial_labels", "", "off"}, part{"square", "", "224"}, part{"area_thd", "", "0.1"},
 		part{"prob_thd", "", "0.3"}, part{"logit_scale", "", "50"}, part{"exif", "", "false"}, part{"max_side", "", "512"})
-	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits)
+	req, err := parseSegmentForm(formCT, strings.NewReader(string(body)), 6, DefaultConfig().Limits, store{sizeHint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := req.opts
-	if o.Method.Name != "sclip" || o.Partial.Enabled || o.Resize.Mode != "square" || o.Resize.Size != 224 || o.AreaThd != 0.1 ||
-		o.LogitScale != 50 || o.Background || o.ProbThd != 0 || req.exif || req.maxSide != 512 || len(req.names) != 2 {
+	if o.Method.Name != "sclip" || o.Partial.Enabled || o.Resize.Mode != freeseg.ResizeSquare || o.Resize.Size != 224 || o.AreaThd != 0.1 ||
+		o.LogitScale != 50 || req.vocab.Background || o.ProbThd != 0.3 || req.exif || req.opts.MaxSide != 512 || len(req.names) != 2 {
 		t.Fatalf("options %+v, request %+v", o, req)
 	}
 }
@@ -143,15 +145,15 @@ func TestErrors(t *testing.T) {
 		{"unknown field", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"clases", "", "dog"}), 400, "unknown field"},
 		{"repeated field", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"classes", "", "dog"}), 400, "twice"},
 		{"bad number", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"crop", "", "big"}), 400, "not an integer"},
-		{"NaN", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"prob_thd", "", "NaN"}), 400, "not a number"},
+		{"NaN", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"prob_thd", "", "NaN"}), 400, "prob_thd: \"NaN\" is not a finite number"},
 		{"bad bool", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"heatmaps", "", "maybe"}), 400, "boolean"},
-		{"bad method", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"method", "", "magic"}), 400, "unknown method"},
+		{"bad method", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"method", "", "magic"}), 400, "method: \"magic\" is not one of"},
 		{"bad templates", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"templates", "", "magic"}), 400, "template"},
-		{"bad pooling", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"partial_labels", "", "median"}), 400, "pooling"},
+		{"bad pooling", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"partial_labels", "", "median"}), 400, "partial_labels: \"median\" is not one of off,"},
 		{"zero stride", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"stride", "", "0"}), 400, "stride"},
 		{"huge crop", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"crop", "", "100000"}), 400, "crop"},
 		{"crop larger than the image", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"short_side", "", "32"}, part{"crop", "", "64"}, part{"stride", "", "32"}, part{"templates", "", "single"}), 422, "larger than"},
-		{"probability out of range", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"prob_thd", "", "2"}), 400, "probability"},
+		{"probability out of range", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"prob_thd", "", "2"}), 400, "prob_thd: 2 is outside [0, 1]"},
 		{"background file", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "cat"}, part{"background", "", "file"}), 400, "background"},
 		{"background swallowed", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", "sky, wall"}, part{"background", "", "sky; wall"}), 400, "background"},
 		{"text too long", "POST", "/v1/segment", "", fixedForm(t, part{"image", "p.png", img}, part{"classes", "", strings.Repeat("cat ", 80)}, part{"templates", "", "single"}), 400, "too long"},
@@ -247,7 +249,7 @@ func TestExplain(t *testing.T) {
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.FeatureSurgery != c.surgery || len(r.Heatmaps) != c.n || r.Width != 48 || r.Height != 40 || r.Size != 64 {
+		if r.FeatureSurgery != c.surgery || len(r.Heatmaps) != c.n || r.Width != 48 || r.Height != 40 || r.Settings.Value("square") != 64.0 {
 			t.Fatalf("%q: %+v", c.texts, r)
 		}
 		for _, h := range r.Heatmaps {
@@ -275,7 +277,7 @@ func TestModelsHealthMetricsPage(t *testing.T) {
 		t.Fatalf("models: %d %s", resp.StatusCode, b)
 	}
 	mm := m.Models[0]
-	if mm.EmbedDim != 16 || len(mm.Methods) != 6 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
+	if mm.EmbedDim != 16 || len(mm.Methods) != 7 || len(mm.TemplateSets) != 3 || mm.Vision["patch"] != 16 || mm.Digest == "" || m.Limits["max_classes"] != float64(512) {
 		t.Fatalf("models: %s", b)
 	}
 	if resp, b := get("/healthz"); resp.StatusCode != 200 || !strings.Contains(b, `"status":"ok"`) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"embed"
+	"math"
 	"net/http"
 	"time"
 
@@ -44,22 +45,23 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) error {
 
 // ModelJSON describes the loaded model (GET /v1/models).
 type ModelJSON struct {
+	// Name is the hub id or the model folder's (or file's) name: never a
+	// path of the server's file system.
 	Name         string `json:"name"`
 	Architecture string `json:"architecture"`
-	Path         string `json:"path"`
 	// Digest is the SHA-256 of the checkpoint file, computed on the first
 	// request to /v1/models (it reads the whole file); until it is ready
 	// it is empty and DigestPending is true.
-	Digest        string         `json:"digest,omitempty"`
-	DigestPending bool           `json:"digest_pending,omitempty"`
-	EmbedDim      int            `json:"embed_dim"`
-	Vision        map[string]int `json:"vision"`
-	Text          map[string]int `json:"text"`
-	Methods       []string       `json:"methods"`
-	TemplateSets  []string       `json:"template_sets"`
-	PartialLabels []string       `json:"partial_labels"`
-	Defaults      map[string]any `json:"defaults"`
-	Explain       map[string]any `json:"explain_defaults"`
+	Digest        string                `json:"digest,omitempty"`
+	DigestPending bool                  `json:"digest_pending,omitempty"`
+	EmbedDim      int                   `json:"embed_dim"`
+	Vision        map[string]int        `json:"vision"`
+	Text          map[string]int        `json:"text"`
+	Methods       []string              `json:"methods"`
+	TemplateSets  []string              `json:"template_sets"`
+	PartialLabels []string              `json:"partial_labels"`
+	Defaults      freeseg.SettingValues `json:"defaults"`
+	Explain       freeseg.SettingValues `json:"explain_defaults"`
 }
 
 // ModelsResponse is the answer of GET /v1/models.
@@ -76,13 +78,15 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 	d := freeseg.DefaultOptions()
 	ed := freeseg.DefaultExplainOptions()
 	mj := ModelJSON{
-		Name: s.modelName(), Architecture: c.Name(), Path: m.Path, Digest: digest, DigestPending: !ok,
+		Name: s.modelName(), Architecture: c.Name(), Digest: digest, DigestPending: !ok,
 		EmbedDim:     c.EmbedDim,
 		Vision:       map[string]int{"width": c.VisionWidth, "layers": c.VisionLayers, "heads": c.VisionHeads, "patch": c.Patch, "image_size": c.ImageSize()},
 		Text:         map[string]int{"width": c.TextWidth, "layers": c.TextLayers, "heads": c.TextHeads, "context": c.ContextLength},
 		TemplateSets: prompts.TemplateSetNames(), PartialLabels: []string{"smoothmin", "max", "mean", "lse", "cls", "off"},
-		Defaults: d.Summary(),
-		Explain:  map[string]any{"method": ed.Method.Name, "templates": ed.Templates, "size": ed.Size, "feature_surgery": "auto"},
+		// A request without a background field gets the default background
+		// class (freeseg.WithBackground), so the defaults say so.
+		Defaults: append(freeseg.SettingValues(freeseg.Values(&d, freeseg.ForSegment)), freeseg.Value{Name: "background", Value: "default"}),
+		Explain:  freeseg.SettingValues(freeseg.Values(&ed, freeseg.ForExplain)),
 	}
 	for _, n := range dense.Names() {
 		if meth, err := dense.ByName(n); err == nil && meth.Validate(c.VisionLayers) == nil {
@@ -94,6 +98,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
 		Limits: map[string]any{
 			"max_body_bytes": s.cfg.MaxBodyBytes, "max_pixels": s.cfg.MaxPixels, "max_map_values": s.cfg.MaxMapValues,
 			"max_classes": s.cfg.MaxClasses, "max_names": s.cfg.MaxNames, "max_side": s.cfg.MaxSide,
+			"max_tokens": s.cfg.Budget.MaxTokens, "max_inference_bytes": s.cfg.Budget.MaxBytes, "max_gflops": s.cfg.Budget.MaxGFLOPs, "max_text_gflops": s.cfg.Budget.MaxTextGFLOPs,
+			"max_square": int(math.Sqrt(float64(s.cfg.Budget.MaxTokens-1))) * c.Patch,
 		},
 		Server: map[string]any{
 			"max_concurrent": s.cfg.MaxConcurrent, "queue": s.cfg.Queue,

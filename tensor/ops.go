@@ -41,7 +41,7 @@ func Exp(dst, x []float32) {
 // LayerNorm normalises each of the rows of x (each d long) and applies the
 // affine weight w and bias b, writing to out (which may alias x, but not
 // partially overlap it). eps is added to the biased variance
-// (torch.nn.LayerNorm, SPEC 3.3). The portable version accumulates in
+// (torch.nn.LayerNorm, docs/model.md#vision-transformer). The portable version accumulates in
 // float64; the SIMD versions accumulate in float32 over 64 lanes and
 // correct the mean with the sum of the deviations from the second pass.
 // Their outputs differ from the float64 ones by at most about 1e-6 of
@@ -65,7 +65,7 @@ func LayerNorm(out, x []float32, rows, d int, w, b []float32, eps float64) {
 }
 
 // QuickGELU applies x·sigmoid(1.702·x) = x / (1 + e^(−1.702·x)) in place
-// (CLIP's activation, not the erf GELU; SPEC 3.3).
+// (CLIP's activation, not the erf GELU; docs/model.md#vision-transformer).
 func QuickGELU(x []float32) {
 	if len(x) == 0 {
 		return

@@ -6,7 +6,7 @@ import (
 )
 
 // A prompt-ensemble workload: CLIP's ImageNet-style templates filled with
-// class names, as the text classifier builds them (SPEC 4).
+// class names, as the text classifier builds them (docs/model.md#text-classifier).
 var benchTemplates = []string{
 	"a bad photo of a {}.", "a photo of many {}.", "a sculpture of a {}.", "a photo of the hard to see {}.",
 	"a low resolution photo of the {}.", "a rendering of a {}.", "graffiti of a {}.", "a cropped photo of the {}.",

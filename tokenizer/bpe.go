@@ -32,7 +32,7 @@ const (
 // O(n log n) heap form; below it the direct form is faster.
 const heapFrom = 32
 
-// appendWord appends the ids of one pre-token (SPEC 3.6 step 4).
+// appendWord appends the ids of one pre-token (docs/model.md#tokenizer).
 func (t *Tokenizer) appendWord(dst []int, word string, sc *bpeScratch) []int {
 	cacheable := len(word) <= cacheMaxBytes
 	if cacheable {

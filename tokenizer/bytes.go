@@ -3,7 +3,7 @@ package tokenizer
 import "unicode/utf8"
 
 // CLIP's BPE works on bytes spelt as printable characters
-// (bytes_to_unicode, SPEC 3.6 step 1): the 188 bytes in '!'..'~', '¡'..'¬'
+// (bytes_to_unicode, docs/model.md#tokenizer): the 188 bytes in '!'..'~', '¡'..'¬'
 // and '®'..'ÿ' stand for themselves, and the other 68, in increasing order,
 // become U+0100, U+0101, ... (space → 'Ġ', byte 0 → 'Ā').
 var (

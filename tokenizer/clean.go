@@ -9,7 +9,7 @@ import (
 )
 
 // Clean is the text clean-up that CLIP applies before pre-tokenisation
-// (SPEC 3.6 step 2; simple_tokenizer.py basic_clean, whitespace_clean and the
+// (docs/model.md#tokenizer; simple_tokenizer.py basic_clean, whitespace_clean and the
 // lower() in encode):
 //
 //  1. invalid UTF-8 becomes U+FFFD, one per maximal ill-formed subpart, as

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/freeseg/freeseg/internal/hostile"
 )
 
 // FuzzTokenize checks properties that must hold for any input: no panic,
@@ -96,6 +99,31 @@ func FuzzTokenize(f *testing.F) {
 			if got := tk.Decode(ids); got != want {
 				t.Fatalf("%q: Decode(Encode) = %q, want %q", s, got, want)
 			}
+		}
+	})
+}
+
+// FuzzParseOpenAIGz feeds arbitrary bytes to the gzip vocabulary reader:
+// no panic, every error names the file, and whatever loads is a complete
+// CLIP vocabulary. Seeds are gzip streams of small and truncated files, of
+// over-long lines and of CLIP's own file.
+func FuzzParseOpenAIGz(f *testing.F) {
+	f.Add(defaultVocab)
+	f.Add(defaultVocab[:len(defaultVocab)/2])
+	f.Add(hostile.Gzip(hostile.Part{Data: []byte("#version: 0.2\na b\nab c\n")}))
+	f.Add(hostile.Gzip(hostile.Part{Data: []byte("#version: 0.2\n")}, hostile.Part{Data: bytes.Repeat([]byte("x"), 5000)}))
+	f.Add(hostile.Gzip(hostile.Part{Data: bytes.Repeat([]byte("a b\n"), 4096), Repeat: 4}))
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255, 3, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tk, err := parseOpenAI("fuzz.gz", bytes.NewReader(data), true)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.gz") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if tk.VocabSize() != EOT+1 {
+			t.Fatalf("loaded a vocabulary of %d tokens", tk.VocabSize())
 		}
 	})
 }

@@ -23,9 +23,45 @@ const (
 )
 
 // numMerges is how many merge lines CLIP uses: lines[1 : 49152-256-2+1] of
-// the OpenAI file (SPEC 3.6 step 1). The file holds many more; the rest are
+// the OpenAI file (docs/model.md#tokenizer). The file holds many more; the rest are
 // ignored by the reference too.
 const numMerges = 49152 - 256 - 2
+
+// Limits on vocabulary files, from what CLIP's need (docs/model-files.md):
+// OpenAI's bpe_simple_vocab_16e6.txt.gz decompresses to 3.2 MB with lines
+// of at most 129 bytes, vocab.json is 0.96 MB with tokens of at most 64
+// bytes, merges.txt 0.52 MB. About 10x and 30x margins: a file past them
+// is refused before it costs memory.
+const (
+	maxVocabBytes = 32 << 20 // a decompressed or plain vocabulary file
+	maxVocabLine  = 4 << 10  // a line of a merges file, or a token of vocab.json
+)
+
+// readVocabFile reads a plain vocabulary file, refusing one over
+// maxVocabBytes before reading it (and while reading it, should it grow).
+func readVocabFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	tooBig := fmt.Errorf("%s: more than %d bytes (CLIP's vocab.json is 0.96 MB, merges.txt 0.52 MB): not a CLIP vocabulary", path, maxVocabBytes)
+	if st.Size() > maxVocabBytes {
+		return nil, tooBig
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxVocabBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxVocabBytes {
+		return nil, tooBig
+	}
+	return b, nil
+}
 
 // startToken and endToken are the special tokens' strings. They are written
 // in the byte alphabet already (all ASCII printable, which maps to itself).
@@ -82,7 +118,7 @@ func isFile(p string) bool {
 }
 
 // LoadOpenAI builds the tokenizer from OpenAI's bpe_simple_vocab_16e6.txt.gz
-// exactly as simple_tokenizer.py does (SPEC 3.6 step 1): the vocabulary is
+// exactly as simple_tokenizer.py does (docs/model.md#tokenizer): the vocabulary is
 // not stored in the file but derived from the byte alphabet and the first
 // 48894 merges.
 func LoadOpenAI(bpeGz string) (*Tokenizer, error) {
@@ -103,20 +139,36 @@ func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a gzip file: %w", name, err)
 	}
-	br := bufio.NewReaderSize(zr, 1<<16)
+	// The decompressed size is enforced on the bytes read, whatever the
+	// gzip trailer says; a line longer than the limit is refused before it
+	// is buffered.
+	lr := &io.LimitedReader{R: zr, N: maxVocabBytes + 1}
+	br := bufio.NewReaderSize(lr, maxVocabLine+1)
+	tooBig := func() error {
+		return fmt.Errorf("%s: decompresses to more than %d bytes (CLIP's is 3.2 MB): not a CLIP vocabulary", name, maxVocabBytes)
+	}
 	lines := make([]string, 0, numMerges+1)
 	for len(lines) < numMerges+1 {
-		l, err := br.ReadString('\n')
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if lr.N <= 0 {
+				return nil, tooBig()
+			}
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes (CLIP's longest is 129): not a CLIP vocabulary", name, len(lines)+1, maxVocabLine)
+		}
 		if err == io.EOF {
-			if l != "" {
-				lines = append(lines, l)
+			if lr.N <= 0 {
+				return nil, tooBig()
+			}
+			if len(l) > 0 {
+				lines = append(lines, string(l))
 			}
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading gzip data: %w", name, err)
 		}
-		lines = append(lines, l[:len(l)-1])
+		lines = append(lines, string(l[:len(l)-1]))
 	}
 	if len(lines) < numMerges+1 {
 		return nil, fmt.Errorf("%s: %d lines, want at least %d (a version line and %d merges)", name, len(lines), numMerges+1, numMerges)
@@ -125,6 +177,9 @@ func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			return nil, fmt.Errorf("%s: reading gzip data: %w", name, err)
 		}
+		if lr.N <= 0 {
+			return nil, tooBig()
+		}
 	}
 	merges, err := parseMergeLines(name, lines[1:numMerges+1], 2)
 	if err != nil {
@@ -132,7 +187,7 @@ func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 	}
 
 	// vocab = byte chars, the same with "</w>", the joined merges, then the
-	// two special tokens (SPEC 3.6 step 1).
+	// two special tokens (docs/model.md#tokenizer).
 	vocab := make([]string, 0, 2*256+len(merges)+2)
 	for _, r := range byteRunes {
 		vocab = append(vocab, string(r))
@@ -162,6 +217,9 @@ func parseOpenAI(name string, r io.Reader, verify bool) (*Tokenizer, error) {
 func parseMergeLines(name string, lines []string, firstLine int) ([][2]string, error) {
 	merges := make([][2]string, 0, len(lines))
 	for i, l := range lines {
+		if len(l) > maxVocabLine {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes (CLIP's longest is 129): not a CLIP vocabulary", name, firstLine+i, maxVocabLine)
+		}
 		l = strings.TrimSuffix(l, "\r")
 		a, b, ok := strings.Cut(l, " ")
 		if !ok || a == "" || b == "" || strings.ContainsAny(b, " \t") || strings.ContainsAny(a, "\t") {
@@ -178,7 +236,7 @@ func parseMergeLines(name string, lines []string, firstLine int) ([][2]string, e
 // are checked against what CLIP needs: the start and end tokens at ids
 // 49406 and 49407, every byte symbol and every merge result present.
 func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
-	vb, err := os.ReadFile(vocabJSON)
+	vb, err := readVocabFile(vocabJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +247,9 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	vocab := make([]string, len(encoder))
 	seen := make([]bool, len(encoder))
 	for s, id := range encoder {
+		if len(s) > maxVocabLine {
+			return nil, fmt.Errorf("%s: token %q... of %d bytes, longer than %d (CLIP's longest is 64)", vocabJSON, s[:32], len(s), maxVocabLine)
+		}
 		if id < 0 || id >= len(vocab) {
 			return nil, fmt.Errorf("%s: token %q has id %d, outside 0..%d (ids must be dense)", vocabJSON, s, id, len(vocab)-1)
 		}
@@ -211,7 +272,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 		}
 	}
 
-	mb, err := os.ReadFile(mergesTXT)
+	mb, err := readVocabFile(mergesTXT)
 	if err != nil {
 		return nil, err
 	}

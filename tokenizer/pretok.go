@@ -6,7 +6,7 @@ import (
 )
 
 // scanner splits cleaned text into pre-tokens the way re.findall does with
-// CLIP's pattern (SPEC 3.6 step 3), compiled by the regex module with
+// CLIP's pattern (docs/model.md#tokenizer), compiled by the regex module with
 // IGNORECASE:
 //
 //	<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+

@@ -1,5 +1,5 @@
 // Package tokenizer is a port of OpenAI CLIP's byte-level BPE tokenizer
-// (clip/simple_tokenizer.py and clip.tokenize; SPEC 3.6). It gives the same
+// (clip/simple_tokenizer.py and clip.tokenize; docs/model.md#tokenizer). It gives the same
 // token ids as the reference, which the tests check against ids produced by
 // the original code.
 //
@@ -23,7 +23,7 @@ import (
 	"unicode/utf8"
 )
 
-// CLIP's special tokens and context length (SPEC 3.6 steps 1 and 5).
+// CLIP's special tokens and context length (docs/model.md#tokenizer).
 const (
 	SOT           = 49406 // <|startoftext|>
 	EOT           = 49407 // <|endoftext|>
@@ -71,7 +71,7 @@ func (t *Tokenizer) appendEncoded(dst []int, s string, limit int) []int {
 			return dst
 		}
 		// The reference's BPE cache starts with the two special tokens
-		// mapped to themselves, so they become single ids (SPEC 3.6).
+		// mapped to themselves, so they become single ids (docs/model.md#tokenizer).
 		switch tok {
 		case startToken:
 			dst = append(dst, SOT)

@@ -13,7 +13,7 @@ import (
 	"github.com/freeseg/freeseg/internal/golden"
 )
 
-// SPEC 3.6 test vectors (made with the original simple_tokenizer.py).
+// docs/model.md#tokenizer test vectors (made with the original simple_tokenizer.py).
 var specVectors = []struct {
 	text string
 	ids  []int
@@ -53,7 +53,7 @@ func TestVocabulary(t *testing.T) {
 	if tk.nMerges != 48894 {
 		t.Errorf("%d merges, want 48894", tk.nMerges)
 	}
-	// First and last merges (SPEC 3.6).
+	// First and last merges (docs/model.md#tokenizer).
 	for _, m := range []struct {
 		a, b string
 		rank int32
@@ -71,7 +71,7 @@ func TestVocabulary(t *testing.T) {
 			t.Errorf("id of %q = %d, want %d", tok, got, id)
 		}
 	}
-	// bytes_to_unicode examples of SPEC 3.6.
+	// bytes_to_unicode examples of docs/model.md#tokenizer.
 	for b, r := range map[byte]rune{32: 'Ġ', 0: 'Ā', 173: 'Ń', 'a': 'a', 0xFF: 'ÿ'} {
 		if byteOf[b] != r {
 			t.Errorf("byte %d → %q, want %q", b, byteOf[b], r)

@@ -7,7 +7,7 @@ import (
 )
 
 // pyUnescape is Python's html.unescape, which basic_clean applies twice
-// (SPEC 3.6 step 2). Go's html.UnescapeString agrees with it on named
+// (docs/model.md#tokenizer). Go's html.UnescapeString agrees with it on named
 // references (both use the HTML5 table and the same longest-prefix rule for
 // the legacy names without ';'), so those are delegated to it, except for
 // two names Go's table lacks. Numeric

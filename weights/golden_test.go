@@ -11,7 +11,7 @@ import (
 )
 
 // hfTarget is where an OpenAI tensor lands in the Hugging Face layout
-// (SPEC 3.7): one name, or the q/k/v split of an in_proj tensor, possibly
+// (docs/model.md#weight-names): one name, or the q/k/v split of an in_proj tensor, possibly
 // transposed.
 type hfTarget struct {
 	names     []string // 1 name, or 3 for a q,k,v row split

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -108,7 +108,7 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	bigEndian := false
 	if f, ok := entries[prefix+"byteorder"]; ok {
-		b, err := readEntry(f, size, 64)
+		b, err := readEntry(f, size, 64, "a byteorder record")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
@@ -127,7 +127,7 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 			break
 		}
 	}
-	pkl, err := readEntry(entries[prefix+"data.pkl"], size, -1)
+	pkl, err := readEntry(entries[prefix+"data.pkl"], size, maxPickleBytes, "a pickle (data.pkl)")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
@@ -135,12 +135,13 @@ func ParseTorch(r io.ReaderAt, size int64, name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	load := func(key string) ([]byte, error) {
+	load := func(key string, need int64) ([]byte, bool, int64, error) {
 		f, ok := entries[prefix+"data/"+key]
 		if !ok {
-			return nil, fmt.Errorf("no zip entry %sdata/%s for storage %q", prefix, key, key)
+			return nil, false, 0, fmt.Errorf("no zip entry %sdata/%s for storage %q", prefix, key, key)
 		}
-		return readEntry(f, size, -1)
+		b, complete, err := readEntryPrefix(f, size, need)
+		return b, complete, int64(min(f.UncompressedSize64, math.MaxInt64/2)), err
 	}
 	tensors, err := materialize(refs, load, bigEndian)
 	if err != nil {
@@ -176,115 +177,110 @@ func archivePrefix(files []*zip.File, entries map[string]*zip.File) (string, err
 	return "", fmt.Errorf("zip archive has several data.pkl entries (%s): ambiguous PyTorch checkpoint", strings.Join(found, "data.pkl, ")+"data.pkl")
 }
 
-// readEntry reads a whole zip entry, verifying its size and CRC. A stored
-// entry must lie inside the file; a compressed one is read incrementally,
-// so memory follows the data actually there, never a claimed size. limit
-// (when ≥ 0) bounds the size accepted.
-func readEntry(f *zip.File, fileSize int64, limit int64) ([]byte, error) {
-	n := f.UncompressedSize64
-	if limit >= 0 && n > uint64(limit) {
-		return nil, fmt.Errorf("zip entry %s: %d bytes, more than the %d expected", f.Name, n, limit)
-	}
-	if n > math.MaxInt64/2 {
-		return nil, fmt.Errorf("zip entry %s: impossible size %d", f.Name, n)
-	}
-	if f.Method == zip.Store && (f.CompressedSize64 != n || n > uint64(fileSize)) {
-		return nil, fmt.Errorf("zip entry %s: stored entry claims %d bytes (%d compressed) in a %d-byte file (truncated or corrupt)", f.Name, n, f.CompressedSize64, fileSize)
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("zip entry %s: %v", f.Name, err)
-	}
-	defer rc.Close()
-	var buf []byte
-	if f.Method == zip.Store {
-		buf = make([]byte, n)
-		if _, err = io.ReadFull(rc, buf); err == nil {
-			var one [1]byte
-			if _, err = rc.Read(one[:]); err == io.EOF { // EOF makes archive/zip check the CRC
-				err = nil
-			} else if err == nil {
-				err = errors.New("more data than its size")
-			}
+// maxPickleBytes bounds data.pkl. A state dict spends about 120 bytes of
+// pickle per tensor (name, storage key, size and stride tuples: the tiny
+// test CLIP's 148 tensors take 17,610 bytes) and a TorchScript archive a
+// few hundred more per module; the largest CLIP (ViT-bigG/14, about 900
+// tensors) needs well under 1 MiB. 16 MiB leaves room for 100,000+ tensors
+// while bounding what the unpickler can be made to build (see
+// maxPickleValues). docs/model-files.md lists every limit.
+const maxPickleBytes = 16 << 20
+
+// maxDeflateRatio is the most DEFLATE can expand: a 258-byte match costs at
+// least 2 bits, so 1 compressed byte yields at most 1032 bytes. It bounds
+// the buffer reserved for a compressed entry by what the file can really
+// hold, whatever its header claims.
+const maxDeflateRatio = 1032
+
+// entryCapHint is how many bytes to reserve for reading want bytes of f:
+// never more than the entry could hold given its compressed size, nor than
+// its declared size (archive/zip fails a read past it).
+func entryCapHint(f *zip.File, want int64) int64 {
+	want = min(want, int64(min(f.UncompressedSize64, math.MaxInt64/2)))
+	c := f.CompressedSize64
+	if f.Method != zip.Store {
+		if c > math.MaxInt64/(2*maxDeflateRatio) {
+			return want
 		}
-	} else {
-		buf, err = io.ReadAll(io.LimitReader(rc, int64(n)+1))
-		if err == nil && uint64(len(buf)) != n {
-			err = fmt.Errorf("%d bytes, header says %d", len(buf), n)
-		}
+		c = c*maxDeflateRatio + 64
 	}
+	return min(want, int64(min(c, math.MaxInt64/2)))
+}
+
+// readEntry reads a whole zip entry, verifying its CRC, refusing it as soon
+// as more than limit bytes have come out (the declared size is never
+// trusted: the check is on the bytes read). what names the limit in the
+// error ("a pickle").
+func readEntry(f *zip.File, fileSize int64, limit int64, what string) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("zip entry %s: declares %d bytes, more than the %d bytes allowed for %s", f.Name, f.UncompressedSize64, limit, what)
+	}
+	buf, complete, err := readEntryPrefix(f, fileSize, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, err)
+		return nil, err
+	}
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("zip entry %s: more than the %d bytes allowed for %s (its header claims %d)", f.Name, limit, what, f.UncompressedSize64)
+	}
+	if !complete {
+		return nil, fmt.Errorf("zip entry %s: reading: stopped before its end (truncated or corrupt file)", f.Name)
 	}
 	return buf, nil
 }
 
-// namedRef is a tensor view found under a name.
-type namedRef struct {
-	name string
-	t    *tensorRef
-}
-
-// collectRefs runs the pickle and lists its tensors by name.
-func collectRefs(where string, pkl []byte, torchScript bool) ([]namedRef, error) {
-	u := newUnpickler(where, pkl, torchScript)
-	root, err := u.run()
+// readEntryPrefix reads at most want bytes of a zip entry: all of it when
+// it is shorter (complete is then true and archive/zip has checked the
+// size and CRC), else exactly want bytes, leaving the rest unread, so a
+// storage blob far larger than its tensors need costs only what they use.
+// Memory follows the bytes actually decompressed, never a claimed size.
+func readEntryPrefix(f *zip.File, fileSize int64, want int64) (buf []byte, complete bool, err error) {
+	n := f.UncompressedSize64
+	if n > math.MaxInt64/2 {
+		return nil, false, fmt.Errorf("zip entry %s: impossible size %d", f.Name, n)
+	}
+	if f.Method == zip.Store && (f.CompressedSize64 != n || n > uint64(fileSize)) {
+		return nil, false, fmt.Errorf("zip entry %s: stored entry claims %d bytes (%d compressed) in a %d-byte file (truncated or corrupt)", f.Name, n, f.CompressedSize64, fileSize)
+	}
+	rc, err := f.Open()
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("zip entry %s: %v", f.Name, err)
 	}
-	if torchScript {
-		if obj, ok := root.(*pyObject); ok {
-			return moduleRefs(where, obj)
+	defer rc.Close()
+	buf = make([]byte, 0, entryCapHint(f, want))
+	for int64(len(buf)) < want {
+		if len(buf) == cap(buf) {
+			grow := min(max(int64(cap(buf)), 1<<16), want-int64(len(buf)))
+			buf = slices.Grow(buf, int(grow))
 		}
-	}
-	return stateDictRefs(where, root)
-}
-
-// stateDictRefs takes the tensors of a state dict, or of the state dict a
-// training checkpoint wraps.
-func stateDictRefs(where string, root any) ([]namedRef, error) {
-	d, ok := root.(*pyDict)
-	if !ok {
-		return nil, fmt.Errorf("%s: the pickled object is %s, want a dict of tensors (a state dict)", where, typeName(root))
-	}
-	for range 4 { // unwrap at most a few levels of {"state_dict": {...}}
-		var refs []namedRef
-		for i, k := range d.keys {
-			if t, ok := d.vals[i].(*tensorRef); ok {
-				if s, ok := k.(string); ok {
-					refs = append(refs, namedRef{s, t})
-				}
+		end := min(int64(cap(buf)), want)
+		m, rerr := rc.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+m]
+		if rerr == io.EOF { // archive/zip checked the size and CRC
+			return buf, true, nil
+		}
+		if rerr != nil {
+			if errors.Is(rerr, zip.ErrFormat) { // what archive/zip says past the declared size
+				return nil, false, fmt.Errorf("zip entry %s: holds more than the %d bytes its header declares (corrupt or forged file)", f.Name, n)
 			}
-		}
-		if len(refs) > 0 {
-			return refs, nil
-		}
-		var inner *pyDict
-		for _, k := range []string{"state_dict", "model_state_dict", "model", "module"} {
-			if v, ok := d.get(k); ok {
-				if dd, ok := v.(*pyDict); ok {
-					inner = dd
-					break
-				}
-			}
-		}
-		if inner == nil {
-			break
-		}
-		d = inner
-	}
-	var keys []string
-	for _, k := range d.keys {
-		if s, ok := k.(string); ok && len(keys) < 10 {
-			keys = append(keys, strconv.Quote(s))
+			return nil, false, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, rerr)
 		}
 	}
-	return nil, fmt.Errorf("%s: no tensors found in the pickled dict (keys %s)", where, strings.Join(keys, ", "))
+	// want bytes read: the entry may end exactly here. One more read tells,
+	// and at EOF makes archive/zip check the CRC.
+	var one [1]byte
+	m, rerr := rc.Read(one[:])
+	for m == 0 && rerr == nil {
+		m, rerr = rc.Read(one[:])
+	}
+	switch {
+	case m == 0 && rerr == io.EOF:
+		return buf, true, nil
+	case m > 0:
+		return buf, false, nil
+	default:
+		return nil, false, fmt.Errorf("zip entry %s: reading: %v (truncated or corrupt file)", f.Name, rerr)
+	}
 }
-
-// maxWalkVisits bounds the TorchScript object walk, so a graph with heavy
-// sharing cannot make it exponential.
-const maxWalkVisits = 1 << 20
 
 // maxNameLen bounds a dotted attribute path; maxNameBytes bounds all the
 // names a walk may produce together.
@@ -292,265 +288,3 @@ const (
 	maxNameLen   = 4096
 	maxNameBytes = 64 << 20
 )
-
-type walker struct {
-	where     string
-	out       []namedRef
-	onPath    map[any]bool
-	visits    int
-	nameBytes int
-}
-
-// moduleRefs walks a TorchScript module: every attribute that is a tensor
-// is named by its dotted attribute path; submodules (objects), lists and
-// dicts are walked into.
-func moduleRefs(where string, root *pyObject) ([]namedRef, error) {
-	w := &walker{where: where, onPath: map[any]bool{}}
-	if err := w.walk("", root, 0); err != nil {
-		return nil, err
-	}
-	if len(w.out) == 0 {
-		return nil, fmt.Errorf("%s: TorchScript module of class %s holds no tensors", where, root.class)
-	}
-	return w.out, nil
-}
-
-func join(prefix, k string) string {
-	if prefix == "" {
-		return k
-	}
-	return prefix + "." + k
-}
-
-func (w *walker) walk(prefix string, v any, depth int) error {
-	if depth > maxPickleDepth {
-		return fmt.Errorf("%s: TorchScript objects nested deeper than %d levels (at %q)", w.where, maxPickleDepth, truncName(prefix))
-	}
-	if len(prefix) > maxNameLen {
-		return fmt.Errorf("%s: TorchScript attribute path longer than %d bytes (%q)", w.where, maxNameLen, truncName(prefix))
-	}
-	w.visits++
-	if w.visits > maxWalkVisits {
-		return fmt.Errorf("%s: TorchScript object graph has more than %d nodes", w.where, maxWalkVisits)
-	}
-	switch x := v.(type) {
-	case *tensorRef:
-		if prefix == "" {
-			prefix = "tensor"
-		}
-		w.nameBytes += len(prefix)
-		if w.nameBytes > maxNameBytes {
-			return fmt.Errorf("%s: TorchScript module has more than %d bytes of tensor names", w.where, maxNameBytes)
-		}
-		w.out = append(w.out, namedRef{prefix, x})
-		return nil
-	case *pyObject, *pyDict, *pyList:
-		if w.onPath[x] {
-			return nil // a cycle
-		}
-		w.onPath[x] = true
-		defer delete(w.onPath, x)
-	case pyTuple:
-	default:
-		return nil // scalars, None, strings, ...
-	}
-	switch x := v.(type) {
-	case *pyObject:
-		if x.state == nil {
-			return nil
-		}
-		return w.walk(prefix, x.state, depth+1)
-	case *pyDict:
-		for i, k := range x.keys {
-			var name string
-			switch kk := k.(type) {
-			case string:
-				name = kk
-			case int64:
-				name = strconv.FormatInt(kk, 10)
-			default:
-				continue
-			}
-			if err := w.walk(join(prefix, name), x.vals[i], depth+1); err != nil {
-				return err
-			}
-		}
-	case *pyList:
-		return w.walkSeq(prefix, x.items, depth)
-	case pyTuple:
-		return w.walkSeq(prefix, x, depth)
-	}
-	return nil
-}
-
-func (w *walker) walkSeq(prefix string, items []any, depth int) error {
-	for i, it := range items {
-		if err := w.walk(join(prefix, strconv.Itoa(i)), it, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func truncName(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "..."
-	}
-	return s
-}
-
-// viewExtent computes the element count of a view and the highest storage
-// element it touches (-1 for an empty view), refusing anything over limit
-// elements or that overflows.
-func viewExtent(t *tensorRef, limit int64) (numel, maxIdx int64, err error) {
-	numel = 1
-	for _, d := range t.size {
-		if d == 0 {
-			numel = 0
-			break
-		}
-		if numel > limit/d {
-			return 0, 0, fmt.Errorf("size %v: more than %d elements", t.size, limit)
-		}
-		numel *= d
-	}
-	if numel == 0 {
-		return 0, -1, nil
-	}
-	maxIdx = t.offset
-	for i, d := range t.size {
-		st := t.stride[i]
-		if st != 0 && d-1 > (math.MaxInt64/2-maxIdx)/st {
-			return 0, 0, fmt.Errorf("offset %d, size %v, stride %v overflow", t.offset, t.size, t.stride)
-		}
-		maxIdx += (d - 1) * st
-	}
-	return numel, maxIdx, nil
-}
-
-// materialize reads each storage once and decodes every tensor viewing it.
-func materialize(refs []namedRef, load func(key string) ([]byte, error), bigEndian bool) (map[string]*Tensor, error) {
-	// Budget: the tensors may repeat storage elements (tied weights,
-	// overlapping views, stride-0 expansions), but not without bound.
-	var stored int64
-	seen := map[*storageRef]bool{}
-	for _, r := range refs {
-		if !seen[r.t.storage] {
-			seen[r.t.storage] = true
-			stored += r.t.storage.bytes()
-		}
-	}
-	budget := min(stored, math.MaxInt64/8)*4 + 1<<24
-	numels := make([]int64, len(refs))
-	var total int64
-	byStorage := map[*storageRef][]int{}
-	var order []*storageRef
-	names := make(map[string]bool, len(refs))
-	for i, r := range refs {
-		if names[r.name] {
-			return nil, fmt.Errorf("tensor %q appears twice", truncName(r.name))
-		}
-		names[r.name] = true
-		numel, maxIdx, err := viewExtent(r.t, budget)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %v", truncName(r.name), err)
-		}
-		s := r.t.storage
-		if maxIdx >= 0 && (maxIdx+1 > s.bytes()/int64(r.t.elemSize)) {
-			return nil, fmt.Errorf("tensor %q: view (offset %d, size %v, stride %v) reaches element %d of storage %q, which has %d elements of %s",
-				truncName(r.name), r.t.offset, r.t.size, r.t.stride, maxIdx, s.key, s.bytes()/int64(r.t.elemSize), r.t.dtype)
-		}
-		total += numel
-		if total > budget {
-			return nil, fmt.Errorf("tensors hold %d elements in all, far more than the %d bytes of storage they view: refusing", total, stored)
-		}
-		numels[i] = numel
-		if byStorage[s] == nil {
-			order = append(order, s)
-		}
-		byStorage[s] = append(byStorage[s], i)
-	}
-	out := make(map[string]*Tensor, len(refs))
-	for _, s := range order {
-		blob, err := load(s.key)
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(blob)) < s.bytes() {
-			return nil, fmt.Errorf("storage %q (%s): blob has %d bytes, the checkpoint claims %d elements = %d bytes (truncated or corrupt file)",
-				s.key, s.typeName, len(blob), s.numel, s.bytes())
-		}
-		for _, i := range byStorage[s] {
-			r := refs[i]
-			t, err := gather(r.t, numels[i], blob, bigEndian)
-			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %v", truncName(r.name), err)
-			}
-			t.Name = r.name
-			out[r.name] = t
-		}
-	}
-	return out, nil
-}
-
-func contiguous(size, stride []int64) bool {
-	want := int64(1)
-	for i := len(size) - 1; i >= 0; i-- {
-		if size[i] == 0 {
-			return true
-		}
-		if size[i] != 1 && stride[i] != want {
-			return false
-		}
-		want *= size[i]
-	}
-	return true
-}
-
-// gather copies a view out of its storage bytes and decodes it. The view
-// was checked to lie inside blob.
-func gather(t *tensorRef, numel int64, blob []byte, bigEndian bool) (*Tensor, error) {
-	es := int64(t.elemSize)
-	out := &Tensor{DType: t.dtype, Shape: make([]int, len(t.size))}
-	for i, d := range t.size {
-		out.Shape[i] = int(d)
-	}
-	var raw []byte
-	switch {
-	case numel == 0:
-		raw = nil
-	case contiguous(t.size, t.stride):
-		raw = blob[t.offset*es : (t.offset+numel)*es]
-		if bigEndian && es > 1 {
-			raw = append([]byte(nil), raw...)
-		}
-	default:
-		raw = make([]byte, numel*es)
-		nd := len(t.size)
-		idx := make([]int64, nd)
-		pos := t.offset
-		for i := int64(0); i < numel; i++ {
-			copy(raw[i*es:(i+1)*es], blob[pos*es:(pos+1)*es])
-			for d := nd - 1; d >= 0; d-- {
-				idx[d]++
-				pos += t.stride[d]
-				if idx[d] < t.size[d] {
-					break
-				}
-				pos -= t.stride[d] * t.size[d]
-				idx[d] = 0
-			}
-		}
-	}
-	if bigEndian && es > 1 {
-		for i := 0; i+int(es) <= len(raw); i += int(es) {
-			for a, b := i, i+int(es)-1; a < b; a, b = a+1, b-1 {
-				raw[a], raw[b] = raw[b], raw[a]
-			}
-		}
-	}
-	if err := decodeLE(out, raw); err != nil {
-		return nil, err
-	}
-	return out, nil
-}

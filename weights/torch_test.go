@@ -905,7 +905,7 @@ func goldenPickle() []byte {
 	defer zr.Close()
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/data.pkl") {
-			b, err := readEntry(f, 1<<40, -1)
+			b, err := readEntry(f, 1<<40, maxPickleBytes, "a pickle")
 			if err == nil {
 				return b
 			}
@@ -924,7 +924,9 @@ func FuzzParsePickle(f *testing.F) {
 		f.Add(g)
 	}
 	blob := make([]byte, 4096)
-	load := func(string) ([]byte, error) { return blob, nil }
+	load := func(_ string, need int64) ([]byte, bool, int64, error) {
+		return blob[:min(need, int64(len(blob)))], need >= int64(len(blob)), int64(len(blob)), nil
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, ts := range []bool{false, true} {
 			refs, err := collectRefs("fuzz.pkl", data, ts)
@@ -952,6 +954,7 @@ func FuzzParseTorch(f *testing.F) {
 	f.Add(syntheticZip(f, syntheticPickle(false), zip.Store, false))
 	f.Add(syntheticZip(f, syntheticPickle(true), zip.Deflate, true))
 	f.Add(torchScriptZip(f, torchScriptPickle(1), true))
+	addLyingZipSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := ParseTorch(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
 		if err != nil {

@@ -4,9 +4,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 
+	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -14,13 +19,13 @@ func init() {
 	register(&command{
 		name:    "embed",
 		summary: "CLIP image and text embeddings (encode_image/encode_text), as safetensors or cosine similarities",
-		usage:   "--model DIR [--image FILE]... [--text TEXT]... [--preprocess openai|square] [--size N] [--out FILE.safetensors]",
+		usage:   "[--model DIR|ORG/NAME] [--text TEXT]... [--preprocess openai|square] [--size N] [--out FILE.safetensors] [IMAGE...]",
 		run:     runEmbed,
 	})
 	register(&command{
 		name:    "classify",
 		summary: "zero-shot classification of images over class names (prompt ensemble)",
-		usage:   "--model DIR --image FILE... --classes \"a, b, c\" [--templates openai80|surgery85|single]",
+		usage:   "[--model DIR|ORG/NAME] --classes \"cat, kitten; dog\" [--templates openai80|surgery85|single] IMAGE|FOLDER...",
 		run:     runClassify,
 	})
 }
@@ -42,9 +47,9 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 	if size == 0 {
 		size = m.Config.ImageSize()
 	}
-	var batch []float32
+	var pix []float32
 	for _, p := range paths {
-		img, err := loadImage(p, exif)
+		img, err := batch.LoadImage(p, exif)
 		if err != nil {
 			return nil, err
 		}
@@ -52,50 +57,35 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 		if err != nil {
 			return nil, err
 		}
-		batch = append(batch, x...)
+		pix = append(pix, x...)
 	}
 	if size != m.Config.ImageSize() {
 		return nil, usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
 	}
-	return m.EncodeImage(batch, len(paths), size, size)
-}
-
-func cosines(a []float32, na int, b []float32, nb, E int) [][]float64 {
-	out := make([][]float64, na)
-	for i := range out {
-		out[i] = make([]float64, nb)
-		x := a[i*E : (i+1)*E]
-		for j := range out[i] {
-			y := b[j*E : (j+1)*E]
-			var d, nx, ny float64
-			for c := range x {
-				d += float64(x[c]) * float64(y[c])
-				nx += float64(x[c]) * float64(x[c])
-				ny += float64(y[c]) * float64(y[c])
-			}
-			out[i][j] = round6(d / math.Sqrt(nx*ny))
-		}
-	}
-	return out
+	return m.EncodeImage(pix, len(paths), size, size)
 }
 
 func runEmbed(e *env, args []string) error {
 	fs := newFlags(e, commands["embed"])
 	model := fs.String("model", "", modelHelp)
 	var images, texts listFlag
-	fs.Var(&images, "image", "image file (repeatable)")
+	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
 	fs.Var(&texts, "text", "text (repeatable)")
 	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square (CLIP Surgery)")
 	size := fs.Int("size", 0, "input size (default: the model's, 224 for ViT-B/16)")
 	out := fs.String("out", "", "write image_embeds [n,E] and text_embeds [m,E] to this safetensors file instead of printing cosines")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	maxMem := fs.Int64("max-memory-mb", 0, "refuse images whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	images = append(images, pos...)
 	if len(images) == 0 && len(texts) == 0 {
-		return usagef("give at least one --image or --text")
+		return usagef("give at least one image or --text")
+	}
+	if err := checkImages(images, *exif, *maxMem); err != nil {
+		return err
 	}
 	m, err := loadModel(*model)
 	if err != nil {
@@ -121,8 +111,8 @@ func runEmbed(e *env, args []string) error {
 		if txt != nil {
 			ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(texts), E}, F32: txt})
 		}
-		g := newGuard(images...)
-		if err := g.writeFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
+		g := batch.NewGuard(images...)
+		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), E)
@@ -130,73 +120,105 @@ func runEmbed(e *env, args []string) error {
 	}
 	rep := map[string]any{"images": []string(images), "texts": []string(texts), "embed_dim": E}
 	if img != nil && txt != nil {
-		rep["cosine"] = cosines(img, len(images), txt, len(texts), E)
+		rep["cosine"] = freeseg.Cosines(img, len(images), txt, len(texts), E)
 		rep["logit_scale"] = math.Exp(float64(m.LogitScale))
 	} else if img != nil {
-		rep["cosine"] = cosines(img, len(images), img, len(images), E)
+		rep["cosine"] = freeseg.Cosines(img, len(images), img, len(images), E)
 	} else {
-		rep["cosine"] = cosines(txt, len(texts), txt, len(texts), E)
+		rep["cosine"] = freeseg.Cosines(txt, len(texts), txt, len(texts), E)
 	}
-	return writeJSON(e.stdout, rep)
+	return export.WriteJSON(e.stdout, rep)
 }
 
 func runClassify(e *env, args []string) error {
 	fs := newFlags(e, commands["classify"])
 	model := fs.String("model", "", modelHelp)
 	var images listFlag
-	fs.Var(&images, "image", "image file (repeatable; positional arguments work too)")
-	classes := fs.String("classes", "", "class names separated by commas")
+	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
+	classes := fs.String("classes", "", "classes: \"cat, dog, sky\" (one name each) or \"cat, kitten; dog; sky\" (';' separates classes, ',' synonyms; a class scores as its best synonym), as in segment")
+	classesFile := fs.String("classes-file", "", "class file: one class per line, synonyms separated by \", \" (the SCLIP/NACLIP format)")
 	templates := fs.String("templates", "openai80", "prompt templates: openai80, surgery85 or single")
 	pre := fs.String("preprocess", "openai", "openai (short side + center crop) or square")
 	top := fs.Int("top", 5, "print the best N classes per image (0 = all)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
+	recursive := fs.Bool("recursive", false, "take the images of subfolders too")
+	maxMem := fs.Int64("max-memory-mb", 0, "refuse images whose decoding is estimated (from the header) to need more memory than this (0 = half of the available memory)")
+	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
+	quiet := fs.Bool("quiet", false, "no progress lines")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	images = append(images, pos...)
-	if len(images) == 0 {
+	if len(images)+len(pos) == 0 {
 		return usagef("no image given")
 	}
-	if *classes == "" {
-		return usagef("--classes is required")
+	var vocab *prompts.Vocabulary
+	switch {
+	case *classes != "" && *classesFile != "":
+		return usagef("give --classes or --classes-file, not both")
+	case *classes != "":
+		vocab, err = prompts.ParseClassList(*classes)
+	case *classesFile != "":
+		f, ferr := os.Open(*classesFile)
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		vocab, err = prompts.ParseClassFile(f, *classesFile, prompts.SepSCLIP)
+	default:
+		return usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
 	}
-	vocab, err := parseSimpleList(*classes)
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	ins, _, _, bad, err := batch.Expand(append(images, pos...), *recursive, "")
 	if err != nil {
 		return err
 	}
-	eng := newEngineNoDisk(m)
-	G, err := eng.Classifier(vocab, *templates)
+	if len(bad) > 0 {
+		return bad[0].Err
+	}
+	paths := batch.Paths(ins)
+	if err := checkImages(paths, *exif, *maxMem); err != nil {
+		return err
+	}
+	eng, err := openEngine(*model, *noCache)
 	if err != nil {
 		return err
 	}
-	img, err := encodeImages(m, images, *pre, 0, *exif)
+	m := eng.Model
+	queries, classOf := vocab.Queries()
+	if err := buildClassifier(e.stderr, eng, queries, prompts.TemplateSet(*templates), *quiet); err != nil {
+		return err
+	}
+	G, err := eng.Classifier(queries, prompts.TemplateSet(*templates))
+	if err != nil {
+		return err
+	}
+	img, err := encodeImages(m, paths, *pre, 0, *exif)
 	if err != nil {
 		return err
 	}
 	E := m.Config.EmbedDim
 	scale := math.Exp(float64(m.LogitScale))
-	cos := cosines(img, len(images), G, len(vocab), E)
-	for i, p := range images {
-		probs := softmaxScaled(cos[i], scale)
+	cos := freeseg.Cosines(img, len(paths), G, len(queries), E)
+	names := vocab.ClassNames()
+	for i, p := range paths {
+		probs := freeseg.ClassProbs(cos[i], classOf, len(names), scale)
 		type cp struct {
 			Class string  `json:"class"`
 			Prob  float64 `json:"prob"`
 		}
 		var list []cp
 		for k, pr := range probs {
-			list = append(list, cp{vocab[k], round6(pr)})
+			list = append(list, cp{names[k], round6(pr)})
 		}
 		sortByProb := func(a, b int) bool { return list[a].Prob > list[b].Prob }
 		sortSlice(list, sortByProb)
 		if *top > 0 && len(list) > *top {
 			list = list[:*top]
 		}
-		if err := writeJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
+		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
 			return err
 		}
 	}

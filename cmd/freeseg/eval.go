@@ -2,23 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -42,11 +38,12 @@ type evalFlags struct {
 	limit, overlays                                            int
 	shard                                                      string
 	resume, strict, noCache, quiet                             bool
+	vfm                                                        string
 	saveEvery                                                  time.Duration
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model folder or checkpoint file")
+	fs.StringVar(&f.model, "model", "", modelHelp)
 	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
 	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
 	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
@@ -67,31 +64,20 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.saveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not read or write the on-disk text classifier cache")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
-func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *segmentFlags) {
+func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
 	fs := newFlags(e, commands["eval"])
 	ef := &evalFlags{}
 	ef.register(fs)
-	sf := &segmentFlags{}
-	sf.register(fs, preset)
-	return fs, ef, sf
+	return fs, ef, bindSettings(fs, preset, freeseg.ForEval)
 }
 
 // evalPreset is the protocol of the flags' method on their dataset (for a
 // folder dataset, on the benchmark named by --like) as pipeline options.
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
-	like := ef.dataset
-	folder := strings.EqualFold(ef.dataset, eval.Folder)
-	if folder {
-		like = ef.like
-		if like == "" {
-			like = "context59"
-			if ef.withBackground {
-				like = "context60"
-			}
-		}
-	}
+	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
 	p, err := prompts.Protocols(ef.protocol, like)
 	if err != nil {
 		return p, freeseg.Options{}, usageError{err.Error()}
@@ -101,9 +87,8 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 		return p, o, err
 	}
 	if folder {
-		o.Background = ef.withBackground
-		if !o.Background {
-			o.ProbThd, o.AreaThd = 0, 0
+		if !ef.withBackground {
+			o.AreaThd = 0 // the preset's area rule is for a background set
 		}
 	}
 	return p, o, nil
@@ -113,7 +98,7 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
+func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
 	none := prompts.Protocol{}
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
@@ -149,76 +134,12 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *segmentFlags, map[strin
 	return ef, sf, set, p, preset, nil
 }
 
-// pipelineFlags are the segmentFlags names, to list the overrides.
-var pipelineFlags = []string{"method", "templates", "short-side", "square", "crop", "stride", "whole", "logit-scale", "prob-thd",
-	"area-thd", "pamr", "partial-labels", "partial-thd", "partial-topk", "partial-tau", "partial-topq"}
-
 func parseShard(s string) (int, int, error) {
-	if s == "" {
-		return 0, 1, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(strings.TrimSpace(a))
-	n, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+	i, n, ok := eval.ParseShard(s)
+	if !ok {
 		return 0, 0, usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
 	}
 	return i, n, nil
-}
-
-// pipelineSettings describes every option that changes the labels.
-func pipelineSettings(o freeseg.Options) map[string]string {
-	m := map[string]string{
-		"method":        o.Method.Name,
-		"method_params": fmt.Sprintf("%+v", o.Method),
-		"templates":     o.Templates,
-		"logit_scale":   fmt.Sprint(o.LogitScale),
-		"prob_thd":      fmt.Sprint(o.ProbThd),
-		"area_thd":      fmt.Sprint(o.AreaThd),
-	}
-	switch o.Resize.Mode {
-	case "short":
-		m["resize"] = fmt.Sprintf("short side %d, long side at most %d (cv2 bilinear)", o.Resize.Size, o.Resize.MaxLong)
-	case "square":
-		m["resize"] = fmt.Sprintf("square %dx%d (PIL bicubic)", o.Resize.Size, o.Resize.Size)
-	default:
-		m["resize"] = "none"
-	}
-	if o.Window.Crop > 0 {
-		m["window"] = fmt.Sprintf("slide, crop %d, stride %d", o.Window.Crop, o.Window.Stride)
-	} else {
-		m["window"] = "whole image"
-	}
-	if o.Window.PadToPatch {
-		m["window"] += ", crops padded to the patch size"
-	}
-	if o.Background {
-		m["background"] = "class 0"
-	} else {
-		m["background"] = "none"
-	}
-	if o.PAMRSteps > 0 {
-		m["pamr"] = fmt.Sprintf("%d steps, dilations %v", o.PAMRSteps, o.PAMRDilations)
-	} else {
-		m["pamr"] = "off"
-	}
-	if o.Partial.Enabled {
-		m["partial_labels"] = fmt.Sprintf("%s, tau %g, top-q %g, thd %g, top-k %d", o.Partial.Pool, o.Partial.Tau, o.Partial.TopQ, o.Partial.Thd, o.Partial.TopK)
-	} else {
-		m["partial_labels"] = "off"
-	}
-	return m
-}
-
-// vocabularyDigest hashes the queries and their classes.
-func vocabularyDigest(v *prompts.Vocabulary) string {
-	h := sha256.New()
-	for c, syn := range v.Names {
-		for _, n := range syn {
-			fmt.Fprintf(h, "%d\t%s\n", c, n)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // evalConfig is the parsed command line of eval.
@@ -229,6 +150,7 @@ type evalConfig struct {
 	opts          freeseg.Options // the preset with the given pipeline flags applied
 	overrides     []string        // the pipeline flags given, as --name=value
 	shard, shards int
+	vfm           string // --vfm (proxy methods)
 }
 
 func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
@@ -248,23 +170,16 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 	if ef.overlays < 0 {
 		return nil, usagef("--overlays %d must not be negative", ef.overlays)
 	}
-	c := &evalConfig{ef: ef, set: set, proto: proto}
+	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
-	_, crop := set["crop"]
-	_, stride := set["stride"]
-	if _, whole := set["whole"]; (crop || stride) && !whole {
-		sf.whole = false // an explicit window replaces a whole-image preset
-	}
-	if c.opts, err = sf.options(preset); err != nil {
+	c.opts = preset
+	if err := sf.apply(&c.opts); err != nil {
 		return nil, err
 	}
-	for _, n := range pipelineFlags {
-		if v, ok := set[n]; ok {
-			c.overrides = append(c.overrides, "--"+n+"="+v)
-		}
-	}
+	usePrecision(c.opts.Precision)
+	c.overrides = sf.overrides()
 	return c, nil
 }
 
@@ -284,17 +199,7 @@ func runEval(e *env, args []string) error {
 	if folder {
 		fo := eval.FolderOptions{Images: ef.images, Labels: ef.labels, ClassFile: ef.classesFile, LabelSuffix: ef.labelSuffix,
 			Split: ef.split, Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero}
-		if ef.root != "" {
-			if fo.Images == "" {
-				fo.Images = filepath.Join(ef.root, "images")
-			}
-			if fo.Labels == "" {
-				fo.Labels = filepath.Join(ef.root, "labels")
-			}
-			if fo.ClassFile == "" {
-				fo.ClassFile = filepath.Join(ef.root, "classes.txt")
-			}
-		}
+		eval.FolderDefaults(&fo, ef.root)
 		if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
 			return usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
 		}
@@ -311,42 +216,31 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	vocab := ds.Vocabulary
-	if vocab == nil {
-		if ef.classesFile != "" {
-			f, err := os.Open(ef.classesFile)
-			if err != nil {
-				return err
-			}
-			vocab, err = prompts.ParseClassFileWith(f, ef.classesFile, prompts.ParseOptions{Sep: proto.Sep, AllowDuplicates: true})
-			f.Close()
-			if err != nil {
-				return err
-			}
-		} else if vocab, err = proto.Vocabulary(); err != nil {
-			return fmt.Errorf("%w; give --classes-file", err)
-		}
+	vocab, err := eval.RunVocabulary(ds, proto, ef.classesFile)
+	if err != nil {
+		return err
 	}
-	if vocab.Len() != ds.Classes {
-		return fmt.Errorf("the vocabulary has %d classes but %s has %d", vocab.Len(), ds.Name, ds.Classes)
-	}
-	names := vocab.ClassNames()
-	if ds.Background {
-		names[0] = "background"
-	}
-	protoLabel := proto.Method
+	names := vocab.DisplayNames()
+	protoLabel := eval.ProtocolName(proto)
 	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", proto.Method, proto.Name)
+		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
 	}
 
 	// The report folder and the saved state.
 	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
 		return fmt.Errorf("report folder %s is a file", ef.report)
 	}
-	if err := os.MkdirAll(ef.report, 0o755); err != nil {
+	// A run that fails before writing anything leaves no empty folder.
+	repDirs := &batch.Outputs{}
+	if err := repDirs.EnsureDir(ef.report); err != nil {
 		return err
 	}
+	defer repDirs.RemoveEmpty()
 	statePath := filepath.Join(ef.report, eval.StateFile)
+	// A run killed while saving leaves temporaries of these files.
+	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	}
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !ef.resume {
@@ -357,6 +251,7 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.VFMSource = c.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
 		return usageError{err.Error()}
 	}
@@ -367,20 +262,17 @@ func runEval(e *env, args []string) error {
 	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: vocabularyDigest(vocab), Pipeline: pipelineSettings(opts),
+		Vocabulary: eval.VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
+	}
+	if opts.Method.Proxy {
+		// A resumed run must use the same VFM.
+		settings.Pipeline["vfm"] = c.vfm
 	}
 	var state *eval.State
 	if saved {
-		state, err = eval.LoadState(statePath)
-		if err != nil {
+		if state, err = eval.ResumeState(statePath, ef.report, ds, shard, shards, settings); err != nil {
 			return err
-		}
-		if d := state.Settings.Diff(settings); len(d) > 0 {
-			return fmt.Errorf("cannot resume %s: it was run with other settings (saved vs now):\n  %s", ef.report, strings.Join(d, "\n  "))
-		}
-		if !slices.Equal(state.Shards, []int{shard}) {
-			return fmt.Errorf("cannot resume %s: it holds shard %s, not %d/%d", ef.report, state.ShardLabel(), shard, shards)
 		}
 	} else {
 		if ef.resume && !ef.quiet {
@@ -392,21 +284,8 @@ func runEval(e *env, args []string) error {
 	}
 	state.Root, state.SplitFile, state.Title, state.ClassNames = ds.Root, ds.SplitFile, ds.Title, names
 	state.ModelPath, state.Overrides = eng.Model.Path, c.overrides
-	state.Limit = ef.limit
 
-	positions := ds.Shard(shard, shards)
-	state.ShardImages = len(positions)
-	if ef.limit > 0 && ef.limit < len(positions) {
-		positions = positions[:ef.limit]
-	}
-	done := map[string]bool{}
-	for _, id := range state.Done {
-		done[id] = true
-	}
-	skipped := map[string]int{}
-	for i, s := range state.Skipped {
-		skipped[s.ID] = i
-	}
+	positions := state.Positions(ds, shard, shards, ef.limit)
 
 	// Encode the text classifier once, so that it does not count as the
 	// first image's time.
@@ -425,89 +304,31 @@ func runEval(e *env, args []string) error {
 		stop()
 	}()
 	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
-	lastSave := time.Now()
-	save := func() error { return state.Save(statePath) }
-	fail := func(err error) error {
-		prog.finish()
-		if serr := save(); serr != nil {
-			return fmt.Errorf("%w (and saving the state failed: %v)", err, serr)
-		}
-		return err
+	run := &eval.Run{
+		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
+		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
+			res, err := eng.Segment(ctx, img, vocab, opts)
+			if err != nil {
+				return nil, err
+			}
+			return res.Labels, nil
+		},
+		Overlays: ef.overlays, ReportDir: ef.report, ClassNames: names,
+		Save:      func(st *eval.State) error { return st.Save(statePath) },
+		SaveEvery: ef.saveEvery,
+		Progress:  prog.step,
 	}
-	for n, k := range positions {
-		if ctx.Err() != nil {
-			prog.finish()
-			if err := save(); err != nil {
-				return err
-			}
-			return fmt.Errorf("interrupted after %d of %d images; the run is saved: continue with --resume", len(state.Done), len(positions))
-		}
-		s := ds.Samples[k]
-		if done[s.ID] {
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if i, ok := skipped[s.ID]; ok { // retried: the file may be there now
-			state.Skipped = slices.Delete(state.Skipped, i, i+1)
-			skipped = map[string]int{}
-			for j, x := range state.Skipped {
-				skipped[x.ID] = j
-			}
-		}
-		start := time.Now()
-		img, pred, gt, skip, err := evalImage(eng, ds, s, vocab, opts)
-		if err != nil {
-			return fail(err)
-		}
-		if skip != "" {
-			if ef.strict {
-				return fail(fmt.Errorf("%s: %s (--strict)", s.ID, skip))
-			}
-			skipped[s.ID] = len(state.Skipped)
-			state.Skipped = append(state.Skipped, eval.Skip{ID: s.ID, Reason: skip})
-			prog.step(s.ID, false, 0)
-			continue
-		}
-		if err := state.Metric.Add(pred.labels, pred.w, pred.h, gt); err != nil {
-			return fail(err)
-		}
-		el := time.Since(start).Seconds()
-		state.Done = append(state.Done, s.ID)
-		done[s.ID] = true
-		state.Seconds += el
-		if img.orient > 1 {
-			state.Oriented = append(state.Oriented, s.ID)
-		}
-		if n < ef.overlays {
-			rel := filepath.Join("overlays", fmt.Sprintf("%05d-%s.png", k, evalFileName(s.ID)))
-			if err := os.MkdirAll(filepath.Join(ef.report, "overlays"), 0o755); err != nil {
-				return fail(err)
-			}
-			ov := evalOverlay(img.rgb, pred.labels, gt, names)
-			if err := imageio.WriteFileAtomic(filepath.Join(ef.report, rel), func(w io.Writer) error { return imageio.EncodePNG(w, ov) }); err != nil {
-				return fail(err)
-			}
-			state.Overlays = slices.DeleteFunc(state.Overlays, func(o eval.Overlay) bool { return o.Index == k })
-			state.Overlays = append(state.Overlays, eval.Overlay{Index: k, ID: s.ID, File: filepath.ToSlash(rel)})
-		}
-		prog.step(s.ID, true, el)
-		if time.Since(lastSave) >= ef.saveEvery {
-			if err := save(); err != nil {
-				return err
-			}
-			lastSave = time.Now()
-		}
-	}
+	err = run.Do(ctx)
 	prog.finish()
-	if err := save(); err != nil {
+	if err != nil {
 		return err
 	}
-	rep, err := writeEvalReport(ef.report, state)
+	rep, err := eval.WriteReport(ef.report, state, version)
 	if err != nil {
 		return err
 	}
 	if !ef.quiet {
-		fmt.Fprintf(e.stderr, "%s\n", evalSummary(rep))
+		fmt.Fprintf(e.stderr, "%s\n", rep.Summary())
 	}
 	fmt.Fprintln(e.stdout, filepath.Join(ef.report, "report.md"))
 	return nil
@@ -521,122 +342,6 @@ func given(set map[string]string, names ...string) bool {
 		}
 	}
 	return false
-}
-
-type decodedImage struct {
-	rgb    *imageio.RGB
-	orient int
-}
-
-type prediction struct {
-	labels []int32
-	w, h   int
-}
-
-// evalImage reads one sample and segments it. skip is a reason to leave
-// the image out (missing or unreadable files); err stops the run (a label
-// that cannot be right, a size mismatch, an inference failure).
-func evalImage(eng *freeseg.Engine, ds *eval.Dataset, s eval.Sample, vocab *prompts.Vocabulary, opts freeseg.Options) (img decodedImage, pred prediction, gt *eval.LabelMap, skip string, err error) {
-	rgb, meta, err := imageio.Open(s.Image)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return img, pred, nil, "image " + s.Image + " not found", nil
-		}
-		return img, pred, nil, "unreadable image: " + err.Error(), nil
-	}
-	img = decodedImage{rgb: rgb, orient: meta.Orientation}
-	gt, err = ds.LoadLabel(s)
-	if err != nil {
-		var se *eval.SkipError
-		if errors.As(err, &se) {
-			return img, pred, nil, se.Reason, nil
-		}
-		return img, pred, nil, "", err
-	}
-	if gt.W != rgb.W || gt.H != rgb.H {
-		return img, pred, nil, "", fmt.Errorf("%s: label %s is %dx%d but image %s is %dx%d", s.ID, s.Label, gt.W, gt.H, s.Image, rgb.W, rgb.H)
-	}
-	res, err := eng.Segment(rgb, vocab, opts)
-	if err != nil {
-		return img, pred, nil, "", fmt.Errorf("%s: %w", s.Image, err)
-	}
-	return img, prediction{labels: res.Labels, w: res.Width, h: res.Height}, gt, "", nil
-}
-
-// evalFileName makes an image ID usable as a file name.
-func evalFileName(id string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, id)
-}
-
-// evalOverlay puts the prediction (left) and the ground truth (right, its
-// ignored pixels uncoloured) on the photo side by side, with a legend of
-// the classes in either.
-func evalOverlay(img *imageio.RGB, pred []int32, gt *eval.LabelMap, names []string) *imageio.RGB {
-	C := len(names)
-	pal := imageio.Palette(C)
-	left := imageio.Overlay(img, pred, pal, 0.5)
-	right := imageio.Overlay(img, gt.Pix, pal, 0.5)
-	const gap = 8
-	W := 2*img.W + gap
-	canvas := imageio.NewRGB(W, img.H)
-	for i := range canvas.Pix {
-		canvas.Pix[i] = 255
-	}
-	for y := 0; y < img.H; y++ {
-		copy(canvas.Pix[3*y*W:], left.Pix[3*y*img.W:3*(y+1)*img.W])
-		copy(canvas.Pix[3*(y*W+img.W+gap):], right.Pix[3*y*img.W:3*(y+1)*img.W])
-	}
-	present := make([]bool, C)
-	for _, p := range pred {
-		present[p] = true
-	}
-	for _, g := range gt.Pix {
-		if int(g) < C {
-			present[g] = true
-		}
-	}
-	var ln []string
-	var lc [][3]uint8
-	for c := 0; c < C; c++ {
-		if present[c] {
-			ln = append(ln, names[c])
-			lc = append(lc, pal[c])
-		}
-	}
-	return imageio.DrawLegend(canvas, ln, lc)
-}
-
-// writeEvalReport writes report.json and report.md.
-func writeEvalReport(dir string, st *eval.State) (*eval.Report, error) {
-	rep := eval.BuildReport(st, version)
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
-		return nil, err
-	}
-	if err := imageio.WriteFileAtomic(filepath.Join(dir, "report.md"), rep.WriteMarkdown); err != nil {
-		return nil, err
-	}
-	return rep, nil
-}
-
-func evalSummary(r *eval.Report) string {
-	f := func(p *float64) string {
-		if p == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", *p)
-	}
-	s := fmt.Sprintf("%s, %s: mIoU %s, mAcc %s, aAcc %s (%d images evaluated, %d skipped, %.3f s per image)",
-		r.Dataset, r.Protocol, f(r.MIoU), f(r.MAcc), f(r.AAcc), r.Evaluated, r.Skipped, r.SecondsPerImage)
-	if !r.Complete {
-		s += "; partial: not every image of the list was covered"
-	}
-	return s
 }
 
 func runEvalMerge(e *env, args []string) error {
@@ -655,69 +360,17 @@ func runEvalMerge(e *env, args []string) error {
 	if len(dirs) == 0 {
 		return usagef("eval merge: give the report folders of the shards")
 	}
-	outAbs, err := filepath.Abs(*out)
-	if err != nil {
-		return err
-	}
-	var states []*eval.State
-	for _, d := range dirs {
-		a, err := filepath.Abs(d)
-		if err != nil {
-			return err
-		}
-		if a == outAbs {
-			return fmt.Errorf("eval merge: --report %s is one of the inputs; write the merged report to a new folder", *out)
-		}
-		st, err := eval.LoadState(filepath.Join(d, eval.StateFile))
-		if err != nil {
-			return err
-		}
-		states = append(states, st)
-	}
-	merged, err := eval.Merge(states, dirs)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(*out, "overlays"), 0o755); err != nil {
-		return err
-	}
 	// Keep the overlays of the first images of the list.
-	const keep = 3
-	type src struct {
-		o   eval.Overlay
-		dir string
+	merged, err := eval.MergeDirs(*out, dirs, 3)
+	if err != nil {
+		return fmt.Errorf("eval merge: %w", err)
 	}
-	var ovs []src
-	for i, st := range states {
-		for _, o := range st.Overlays {
-			ovs = append(ovs, src{o, dirs[i]})
-		}
-	}
-	slices.SortStableFunc(ovs, func(a, b src) int { return a.o.Index - b.o.Index })
-	merged.Overlays = nil
-	for _, v := range ovs {
-		if len(merged.Overlays) == keep {
-			break
-		}
-		b, err := os.ReadFile(filepath.Join(v.dir, filepath.FromSlash(v.o.File)))
-		if err != nil {
-			continue // an overlay illustrates; it is not a result
-		}
-		dst := filepath.Join(*out, filepath.FromSlash(v.o.File))
-		if err := imageio.WriteFileAtomic(dst, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-			return err
-		}
-		merged.Overlays = append(merged.Overlays, v.o)
-	}
-	if err := merged.Save(filepath.Join(*out, eval.StateFile)); err != nil {
-		return err
-	}
-	rep, err := writeEvalReport(*out, merged)
+	rep, err := eval.WriteReport(*out, merged, version)
 	if err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintln(e.stderr, evalSummary(rep))
+		fmt.Fprintln(e.stderr, rep.Summary())
 	}
 	fmt.Fprintln(e.stdout, filepath.Join(*out, "report.md"))
 	return nil

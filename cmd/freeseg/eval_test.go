@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
 	"github.com/freeseg/freeseg/internal/golden"
@@ -60,15 +61,23 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	// SCLIP's VOC21 config (the default protocol).
 	c := cfg("--dataset", "voc21")
 	o := c.opts
-	if o.Method.Name != "sclip" || o.LogitScale != 65 || o.ProbThd != 0.1 || o.AreaThd != 0.1 || !o.Background ||
+	if o.Method.Name != "sclip" || o.LogitScale != 65 || o.ProbThd != 0.1 || o.AreaThd != 0.1 ||
 		o.Window.Crop != 224 || o.Window.Stride != 112 || o.Resize.Size != 336 || o.Resize.MaxLong != 2048 ||
 		o.PAMRSteps != 0 || o.Partial.Enabled || o.Templates != "openai80" || len(c.overrides) != 0 {
 		t.Errorf("sclip voc21: %+v %v", o, c.overrides)
 	}
 	// NACLIP on VOC21 is whole-image; with PAMR 10 steps.
 	o = cfg("--protocol", "naclip", "--dataset", "voc21").opts
-	if o.Method.Name != "naclip" || o.Window.Crop != 0 || o.PAMRSteps != 0 || o.LogitScale != 40 {
+	if o.Method.Name != "naclip" || !o.Whole || o.PAMRSteps != 0 || o.LogitScale != 40 {
 		t.Errorf("naclip voc21: %+v", o)
+	}
+	// Turning the whole-image mode off slides the default 224/112 window;
+	// a crop alone does too.
+	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--whole=false").opts; o.Whole || o.Window.Crop != 224 || o.Window.Stride != 112 {
+		t.Errorf("naclip voc21 --whole=false: %+v", o)
+	}
+	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--crop", "336").opts; o.Whole || o.Window.Crop != 336 || o.Window.Stride != 112 {
+		t.Errorf("naclip voc21 --crop 336: %+v", o)
 	}
 	if o = cfg("--dataset", "voc21", "--protocol", "naclip+pamr").opts; o.PAMRSteps != 10 || len(o.PAMRDilations) != 2 {
 		t.Errorf("naclip+pamr voc21: %+v", o)
@@ -80,14 +89,14 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	}
 	// ClearCLIP pads crops; Cityscapes uses crop 224, stride 224.
 	o = cfg("--dataset", "cityscapes", "--protocol", "clearclip").opts
-	if !o.Window.PadToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 || o.Background {
+	if !o.Method.PadWindowsToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 {
 		t.Errorf("clearclip cityscapes: %+v", o)
 	}
 	// Ablation flags switch the FreeSeg stages on; everything else stays the preset.
 	c = cfg("--dataset", "voc20", "--pamr", "10", "--partial-labels", "smoothmin", "--templates", "single")
 	o = c.opts
 	if o.PAMRSteps != 10 || !o.Partial.Enabled || o.Partial.Pool.String() != "smoothmin" || o.Templates != "single" ||
-		o.LogitScale != 40 || o.ProbThd != 0 || o.Background || o.Window.Crop != 224 {
+		o.LogitScale != 40 || o.ProbThd != 0 || o.Window.Crop != 224 {
 		t.Errorf("voc20 ablation: %+v", o)
 	}
 	if !slices.Equal(c.overrides, []string{"--templates=single", "--pamr=10", "--partial-labels=smoothmin"}) {
@@ -99,10 +108,10 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 	}
 	// Folder datasets borrow a benchmark's protocol.
 	o = cfg("--dataset", "folder", "--with-background").opts
-	if !o.Background || o.ProbThd != 0.1 || o.LogitScale != 50 {
+	if o.ProbThd != 0.1 || o.LogitScale != 50 {
 		t.Errorf("folder with background (context60): %+v", o)
 	}
-	if o = cfg("--dataset", "folder", "--like", "voc21").opts; o.Background || o.ProbThd != 0 || o.AreaThd != 0 || o.LogitScale != 65 {
+	if o = cfg("--dataset", "folder", "--like", "voc21").opts; o.AreaThd != 0 || o.LogitScale != 65 {
 		t.Errorf("folder like voc21 without background: %+v", o)
 	}
 	// Shards and errors.
@@ -116,7 +125,7 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 		{"--dataset", "nope"},
 		{"--dataset", "voc21", "--limit", "-1"},
 		{"--dataset", "voc21", "stray"},
-		{"--dataset", "voc21", "--protocol", "naclip", "--whole=false"},
+		{"--dataset", "voc21", "--protocol", "naclip", "--stride", "0"},
 		{},
 	} {
 		_, err := parseEvalConfig(e, append([]string{"--report", "r"}, bad...))
@@ -128,13 +137,13 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 
 func TestEvalHelpShowsThePreset(t *testing.T) {
 	_, out, _ := evalCLI(t, "eval", "--protocol", "naclip", "--dataset", "voc21", "--help")
-	for _, s := range []string{"usage: freeseg eval", "eval merge", `(default "naclip")`, "-whole\n", "(default true)"} {
+	for _, s := range []string{"usage: freeseg eval", "eval merge", `(default naclip)`, "-whole\n", "(default true)"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q:\n%s", s, out)
 		}
 	}
 	_, out, _ = evalCLI(t, "help", "eval")
-	if !strings.Contains(out, `(default "sclip")`) || !strings.Contains(out, "(default 65)") {
+	if !strings.Contains(out, `(default sclip)`) || !strings.Contains(out, "(default 65)") {
 		t.Errorf("plain help does not show SCLIP's VOC21 preset:\n%s", out)
 	}
 	_, out, _ = evalCLI(t, "eval", "merge", "--help")
@@ -242,7 +251,7 @@ func TestEvalEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if full.ModelDigest == "" || full.Protocol != "sclip" || full.Pipeline["window"] != "slide, crop 32, stride 16" {
+	if full.ModelDigest == "" || full.Protocol != "sclip" || full.Pipeline["crop"] != "32" || full.Pipeline["stride"] != "16" || full.Pipeline["whole"] != "false" {
 		t.Errorf("settings: %q %q %v", full.ModelDigest, full.Protocol, full.Pipeline)
 	}
 
@@ -287,7 +296,7 @@ func TestEvalEndToEnd(t *testing.T) {
 	// Refusals.
 	base := append([]string{"eval", "--dataset", "voc21", "--root", root}, fast...)
 	evalFail(t, 1, []string{"--resume"}, append(base, "--report", filepath.Join(tmp, "all"))...)
-	evalFail(t, 1, []string{"other settings", "pamr: off vs 1 steps"}, append(base, "--report", filepath.Join(tmp, "all"), "--resume", "--pamr", "1")...)
+	evalFail(t, 1, []string{"other settings", "pamr: 0 vs 1"}, append(base, "--report", filepath.Join(tmp, "all"), "--resume", "--pamr", "1")...)
 	evalFail(t, 1, []string{"shard count: 1 vs 2"}, append(base, "--report", filepath.Join(tmp, "all"), "--resume", "--shard", "1/2")...)
 	evalFail(t, 1, []string{"holds shard 0/2, not 1/2"}, append(base, "--report", filepath.Join(tmp, "s0"), "--resume", "--shard", "1/2")...)
 	evalFail(t, 1, []string{"both hold shard 0/2"}, "eval", "merge", "--report", filepath.Join(tmp, "m2"), filepath.Join(tmp, "s0"), filepath.Join(tmp, "merged"))
@@ -389,7 +398,7 @@ func TestEvalFolderDataset(t *testing.T) {
 	evalOK(t, append([]string{"eval", "--dataset", "folder", "--root", root, "--with-background", "--report", rep}, fast...)...)
 	r := readEvalReport(t, rep)
 	if r.Evaluated != 3 || len(r.Classes) != 3 || r.Classes[0].Name != "background" || r.Classes[2].Name != "dog" ||
-		r.Pipeline["background"] != "class 0" || !strings.Contains(r.Protocol, "context60") {
+		r.Pipeline["background"] != "true" || !strings.Contains(r.Protocol, "context60") {
 		t.Errorf("folder report: %+v", r)
 	}
 }
@@ -407,10 +416,10 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.Method.Name != p.Method || o.Templates != p.Templates || o.Resize.Mode != "short" || o.Resize.Size != p.Short ||
-				o.Resize.MaxLong != p.MaxLong || o.Window.Crop != p.Crop || o.Window.Stride != p.Stride ||
-				o.Window.PadToPatch != (p.Method == "clearclip") || o.LogitScale != p.LogitScale || o.ProbThd != p.ProbThd ||
-				o.AreaThd != p.AreaThd || o.PAMRSteps != p.PAMRSteps || o.Partial.Enabled || o.Background != s.Background {
+			if o.Method.Name != p.Method || o.Templates != p.Templates || o.Resize.Mode != freeseg.ResizeShort || o.Resize.Size != p.Short ||
+				o.Resize.MaxLong != p.MaxLong || o.Whole != (p.Crop == 0) || (!o.Whole && (o.Window.Crop != p.Crop || o.Window.Stride != p.Stride)) ||
+				o.Method.PadWindowsToPatch != (p.Method == "clearclip") || o.LogitScale != p.LogitScale || o.ProbThd != p.ProbThd ||
+				o.AreaThd != p.AreaThd || o.PAMRSteps != p.PAMRSteps || o.Partial.Enabled {
 				t.Errorf("%s on %s: protocol %+v, options %+v", m, s.Name, p, o)
 			}
 			if err := o.Validate(12); err != nil {
@@ -420,5 +429,36 @@ func TestProtocolOptionsCoverEveryPreset(t *testing.T) {
 				t.Errorf("%s on %s: %d classes in the class file, the dataset has %d", m, s.Name, v.Len(), s.Classes)
 			}
 		}
+	}
+}
+
+// The report names the preset asked for (naclip+pamr is not naclip) and
+// describes the method in words.
+func TestEvalReportProtocolLabel(t *testing.T) {
+	fast := evalFastArgs(t)
+	root := t.TempDir()
+	evaltest.Benchmark(t, evalSpec(t, "voc20"), root, 2, 48, 40)
+	for _, c := range []struct{ protocol, want string }{
+		{"naclip+pamr", "naclip+pamr"}, {"naclip_pamr", "naclip+pamr"}, {"naclip", "naclip"}, {"sclip", "sclip"},
+	} {
+		rep := filepath.Join(t.TempDir(), "r")
+		errs := evalOK(t, append([]string{"eval", "--dataset", "voc20", "--root", root, "--protocol", c.protocol, "--report", rep, "--pamr", "1"}, fast...)...)
+		r := readEvalReport(t, rep)
+		if r.Protocol != c.want {
+			t.Errorf("--protocol %s: report.json protocol %q, want %q", c.protocol, r.Protocol, c.want)
+		}
+		md, _ := os.ReadFile(filepath.Join(rep, "report.md"))
+		if !strings.Contains(string(md), "| protocol | "+c.want+" |") {
+			t.Errorf("--protocol %s: report.md lacks the protocol row %q", c.protocol, c.want)
+		}
+		if !strings.Contains(errs, ", "+c.want+": mIoU") {
+			t.Errorf("--protocol %s: summary line lacks %q:\n%s", c.protocol, c.want, errs)
+		}
+		if mp := r.Pipeline["method_params"]; strings.ContainsAny(mp, "{}") || !strings.Contains(mp, "attention") {
+			t.Errorf("--protocol %s: method_params %q", c.protocol, mp)
+		}
+	}
+	if got := dense.Method.Describe(dense.NACLIP); got != "last 1 block(s) changed, attention kk, Gaussian neighbourhood sigma 5, without residual, without FFN, positions resized bicubically by scale factor" {
+		t.Errorf("NACLIP described as %q", got)
 	}
 }

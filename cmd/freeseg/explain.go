@@ -1,14 +1,15 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
-	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -16,105 +17,151 @@ func init() {
 	register(&command{
 		name:    "explain",
 		summary: "image-text similarity heat maps (CLIP Surgery), one PNG per text",
-		usage:   "--model DIR --image FILE --text \"cat, dog\" --out DIR [flags]",
+		usage:   "[--model DIR|ORG/NAME] --text \"cat, dog\" [--text TEXT]... [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runExplain,
 	})
-}
-
-// safeName makes a class name usable in a file name.
-func safeName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			return r
-		}
-		return '_'
-	}, strings.TrimSpace(s))
-	if s == "" {
-		s = "_"
-	}
-	return s
 }
 
 func runExplain(e *env, args []string) error {
 	fs := newFlags(e, commands["explain"])
 	model := fs.String("model", "", modelHelp)
-	image := fs.String("image", "", "image file")
-	text := fs.String("text", "", "texts to explain, separated by commas (or ';')")
-	d := freeseg.DefaultExplainOptions()
-	method := fs.String("method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	fsMode := fs.String("feature-surgery", "auto", "multi (two or more texts), redundant (subtract the empty-name feature), off, or auto (multi for several texts, redundant for one)")
-	size := fs.Int("size", d.Size, "square input size (224 as in CLIP Surgery's demo; 512 for finer maps)")
-	templates := fs.String("templates", d.Templates, "prompt templates: surgery85, openai80 or single")
-	out := fs.String("out", "freeseg-out", "output folder (created if needed)")
+	var images, textFlags listFlag
+	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
+	fs.Var(&textFlags, "text", "texts to explain: repeatable, and each may list several separated by commas (or ';')")
+	opt := freeseg.DefaultExplainOptions()
+	settings := bindSettings(fs, opt, freeseg.ForExplain)
+	vfm := vfmFlag(fs)
+	size := fs.Int("size", 0, "deprecated alias of --square")
+	out := fs.String("out", "freeseg-out", "output folder (created if needed; inputs are never overwritten)")
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
 	noCache := fs.Bool("no-cache", false, "do not use the on-disk text classifier cache")
+	force := forceFlag(fs)
+	var bf batchFlags
+	bf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if *image == "" && len(pos) == 1 {
-		*image, pos = pos[0], nil
+	if err := bf.validate(); err != nil {
+		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected arguments %q", pos)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "size" {
+			fmt.Fprintln(e.stderr, "note: --size is deprecated; use --square (the same flag as segment's)")
+		}
+	})
+	args = append(images, pos...)
+	if len(args) == 0 {
+		return usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
 	}
-	if *image == "" {
-		return usagef("--image FILE is required")
-	}
-	if strings.TrimSpace(*text) == "" {
-		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\"")
-	}
-	v, err := prompts.ParseClassList(strings.ReplaceAll(*text, ";", ","))
-	if err != nil {
-		return fmt.Errorf("--text: %w", err)
-	}
-	texts := v.ClassNames()
-	m, err := dense.ByName(*method)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	opt := freeseg.ExplainOptions{Method: m, Templates: *templates, Size: *size, FeatureSurgery: *fsMode}
-	if opt.FeatureSurgery == "auto" {
-		opt.FeatureSurgery = "multi"
-		if len(texts) == 1 {
-			opt.FeatureSurgery = "redundant"
+	var texts []string
+	seen := map[string]bool{}
+	for _, t := range textFlags {
+		if strings.TrimSpace(t) == "" {
+			continue
+		}
+		v, err := prompts.ParseClassList(strings.ReplaceAll(t, ";", ","))
+		if err != nil {
+			return fmt.Errorf("--text: %w", err)
+		}
+		for _, n := range v.ClassNames() {
+			if seen[n] {
+				return usagef("--text: %q is given twice", n)
+			}
+			seen[n] = true
+			texts = append(texts, n)
 		}
 	}
-	if err := prepareOutDir(*out); err != nil {
+	if len(texts) == 0 {
+		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
+	}
+	if *size != 0 {
+		if _, dup := settings.given["square"]; dup {
+			return usagef("give --square or --size (its older name), not both")
+		}
+		settings.given["square"] = fmt.Sprint(*size)
+	}
+	if err := settings.apply(&opt); err != nil {
 		return err
+	}
+	if opt.Resize.Mode != freeseg.ResizeSquare {
+		return usagef("--square must be at least 1: explanations take a square input")
+	}
+	if opt.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
+		return usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
+	}
+	usePrecision(opt.Precision)
+	bf.maxSide = opt.MaxSide // images are scaled as they are decoded
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	inputs, _, protected, bad, err := batch.Expand(args, bf.recursive, *out)
+	if err != nil {
+		return err
+	}
+	fails := &batch.Failures{Total: len(inputs) + len(bad), List: bad}
+	if bf.strict && len(bad) > 0 {
+		return bad[0].Err
+	}
+	suffixes := []string{".explain.json"}
+	for _, t := range texts {
+		suffixes = append(suffixes, ".heat."+export.SafeName(t)+".png")
+	}
+	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
+	// Per pixel: the maps of every text and the empty name, their
+	// upsampled copies, the heat overlay and its RGBA encoder image.
+	perPixel := int64(8*(len(texts)+1) + 10)
+	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
+		return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		return fails.Err()
+	}
+	batch.AssignNames(todo, *out, suffixes, protected)
+	if removed, err := batch.RemoveStaleTemps(todo, *out, suffixes); err == nil && len(removed) > 0 {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
 	}
 	eng, err := openEngine(*model, *noCache)
+	if err == nil {
+		applyForce(eng, *force)
+		eng.VFMSource = *vfm
+	}
 	if err != nil {
 		return err
 	}
-	img, err := loadImage(*image, *exif)
-	if err != nil {
-		return err
-	}
-	ex, err := eng.Explain(img, texts, opt)
-	if err != nil {
-		return err
-	}
-	g := newGuard(*image)
-	base := outputNames([]string{*image})[0]
-	HW := img.W * img.H
-	var written []string
-	for k, t := range texts {
-		heat := imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW])
-		p := filepath.Join(*out, base+".heat."+safeName(t)+".png")
-		if err := g.writeFile(p, func(w io.Writer) error { return imageio.EncodePNG(w, heat) }); err != nil {
-			return err
+	outs := batch.NewOutputs(inputs, protected...)
+	defer outs.RemoveEmpty()
+	for _, in := range todo {
+		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.Rel), texts, opt, *exif, bf.maxSide)
+		if err != nil {
+			if bf.strict {
+				return err
+			}
+			fails.Add(in.Path, err)
+			fmt.Fprintf(e.stderr, "error: %v\n", err)
 		}
-		written = append(written, p)
 	}
-	rep := map[string]any{
-		"image": *image, "width": img.W, "height": img.H, "texts": texts, "method": m.Name,
-		"feature_surgery": opt.FeatureSurgery, "size": opt.Size, "templates": opt.Templates, "outputs": written,
-	}
-	if err := g.writeFile(filepath.Join(*out, base+".explain.json"), func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
+	return fails.Err()
+}
+
+func explainOne(e *env, eng *freeseg.Engine, outs *batch.Outputs, in batch.Input, dir string, texts []string, opt freeseg.Options, exif bool, maxSide int) error {
+	img, err := batch.LoadImageMax(in.Path, exif, maxSide)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", base, len(texts), *out)
+	if b, err := eng.ExplainBudget(img.W, img.H, len(texts), opt); err == nil {
+		warnBudget(e, in.Path, b)
+	}
+	ex, err := eng.Explain(context.Background(), img, texts, opt)
+	if err != nil {
+		return budgetError(in.Path, err)
+	}
+	if err := export.WriteExplain(outs, dir, in.Base, in.Path, ex, texts, opt, generator); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s: %d heat maps in %s\n", filepath.Join(in.Rel, in.Base), len(texts), dir)
 	return nil
 }

@@ -6,6 +6,7 @@ package main
 // through `segment --save-tensors`.
 
 import (
+	"context"
 	"encoding/json"
 	"image"
 	"image/png"
@@ -17,6 +18,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval/evaltest"
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/internal/numtest"
@@ -93,10 +95,10 @@ func checkSegmentOutputs(t *testing.T, out, base string, img *imageio.RGB, res *
 	}
 
 	r := *res
-	r.Classes = names
-	sameRGB(t, base+".overlay.png", readPNG(t, filepath.Join(out, base+".overlay.png")), freeseg.Overlay(img, &r, nil, bg))
+	r.Classes, r.Image, r.Background = names, img, bg
+	sameRGB(t, base+".overlay.png", readPNG(t, filepath.Join(out, base+".overlay.png")), freeseg.Overlay(&r))
 
-	var rep segmentReport
+	var rep export.SegmentReport
 	b, err := os.ReadFile(filepath.Join(out, base+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -163,10 +165,10 @@ func TestSegmentCLIGoldenCV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &prompts.Vocabulary{Names: golden.SegCV2Classes}
-	o := freeseg.Options{Method: dense.SCLIP, Templates: "openai80", Resize: freeseg.Resize{Mode: "short", Size: 336, MaxLong: 2048},
-		Window: seg.Window{Crop: 224, Stride: 112}, Background: true, LogitScale: 40, ProbThd: 0.1, AreaThd: 0.2, PAMRDilations: []int{8, 16}}
-	res, err := e.Segment(img, v, o)
+	v := &prompts.Vocabulary{Names: golden.SegCV2Classes, Background: true}
+	o := freeseg.Options{Method: dense.SCLIP, Templates: "openai80", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 336, MaxLong: 2048},
+		Window: seg.Window{Crop: 224, Stride: 112}, LogitScale: 40, ProbThd: 0.1, AreaThd: 0.2, PAMRDilations: []int{8, 16}}
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +194,11 @@ func TestSegmentCLIEqualsEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &prompts.Vocabulary{Names: golden.SegCV2Classes}
-	o := freeseg.Options{Method: dense.Surgery, Templates: "single", Resize: freeseg.Resize{Mode: "short", Size: 224, MaxLong: 2048},
+	v := &prompts.Vocabulary{Names: golden.SegCV2Classes, Background: true}
+	o := freeseg.Options{Method: dense.Surgery, Templates: "single", Resize: freeseg.Resize{Mode: freeseg.ResizeShort, Size: 224, MaxLong: 2048},
 		LogitScale: 40, PAMRSteps: 2, PAMRDilations: []int{8, 16},
 		Partial: seg.PartialOptions{Enabled: true, Pool: seg.PoolSmoothMin, Tau: seg.DefaultPartial.Tau, TopQ: seg.DefaultPartial.TopQ, Thd: 0.1}}
-	res, err := e.Segment(img, v, o)
+	res, err := e.Segment(context.Background(), img, v, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,14 +237,16 @@ func TestExplainCLIEqualsEngine(t *testing.T) {
 			t.Fatalf("explain %q: %s", c.arg, errs)
 		}
 		o := freeseg.DefaultExplainOptions()
-		o.FeatureSurgery = c.mode
-		ex, err := e.Explain(img, c.texts, o)
+		if o.FeatureSurgery, err = freeseg.ParseFeatureSurgery(c.mode); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := e.Explain(context.Background(), img, c.texts, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		HW := img.W * img.H
 		for k, text := range c.texts {
-			p := filepath.Join(out, "coffee.heat."+safeName(text)+".png")
+			p := filepath.Join(out, "coffee.heat."+export.SafeName(text)+".png")
 			sameRGB(t, p, readPNG(t, p), imageio.HeatOverlay(img, ex.Maps[k*HW:(k+1)*HW]))
 		}
 	}
@@ -264,8 +268,7 @@ func TestEvalConfusionEqualsEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Templates, o.Resize.Size = "single", 224
-	o.Background = true
-	v := &prompts.Vocabulary{Names: golden.SegCV2Classes}
+	v := &prompts.Vocabulary{Names: golden.SegCV2Classes, Background: true}
 	const C = 4
 	want := make([][]int64, C)
 	for g := range want {
@@ -285,7 +288,7 @@ func TestEvalConfusionEqualsEngine(t *testing.T) {
 		}
 		gt := evaltest.Label(img.W, img.H, i, []uint8{0, 1, 2, 3, 255})
 		evaltest.WriteFile(t, filepath.Join(root, "labels", name+".png"), evaltest.GreyPNG(t, img.W, img.H, gt))
-		res, err := e.Segment(img, v, o)
+		res, err := e.Segment(context.Background(), img, v, o)
 		if err != nil {
 			t.Fatal(err)
 		}

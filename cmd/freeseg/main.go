@@ -119,6 +119,9 @@ func newFlags(e *env, c *command) *flag.FlagSet {
 		fs.PrintDefaults()
 		fs.SetOutput(e.stderr)
 	}
+	if modelCommands[c.name] && !settingCommands[c.name] {
+		registerPrecision(fs)
+	}
 	return fs
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/weights"
@@ -82,7 +83,7 @@ func TestSegmentEndToEnd(t *testing.T) {
 	if err != nil || meta.Width != 451 || meta.Height != 300 || rgb == nil {
 		t.Fatalf("labels.png: %v %+v", err, meta)
 	}
-	var rep segmentReport
+	var rep export.SegmentReport
 	b, err := os.ReadFile(filepath.Join(out, "chelsea.json"))
 	if err != nil || json.Unmarshal(b, &rep) != nil {
 		t.Fatalf("json: %v", err)
@@ -126,7 +127,7 @@ func TestSegmentBadInput(t *testing.T) {
 		{"duplicate classes", []string{"--classes", "cat, dog, cat", "--out", dir, img}, "cat"},
 		{"class file with empty line", []string{"--classes-file", emptyLines, "--out", dir, img}, "line 2"},
 		{"stride 0", []string{"--classes", "cat", "--stride", "0", "--out", dir, img}, "stride"},
-		{"unknown method", []string{"--classes", "cat", "--method", "magic", "--out", dir, img}, "unknown method"},
+		{"unknown method", []string{"--classes", "cat", "--method", "magic", "--out", dir, img}, "method: \"magic\" is not one of"},
 		{"out is a file", []string{"--classes", "cat", "--out", fileAsDir, img}, "is a file"},
 		{"crop larger than image", []string{"--classes", "cat", "--short-side", "100", "--crop", "448", "--out", dir, img}, "larger than"},
 		{"missing image", []string{"--classes", "cat", "--out", dir, filepath.Join(dir, "nope.png")}, "nope.png"},
@@ -180,7 +181,7 @@ func TestExplainFeaturesEmbedClassify(t *testing.T) {
 	if err != nil || tf.Tensors["image_embeds"].Shape[0] != 1 || tf.Tensors["text_embeds"].Shape[0] != 2 {
 		t.Fatalf("embed output: %v", err)
 	}
-	code, stdout, errs := run(t, "classify", "--model", model, "--classes", "cat, dog, rocket", img)
+	code, stdout, errs := run(t, "classify", "--model", model, "--no-cache", "--classes", "cat, dog, rocket", img)
 	if code != 0 || !strings.Contains(stdout, `"class"`) {
 		t.Fatalf("classify: %d %s %s", code, stdout, errs)
 	}

@@ -1,19 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"math"
+	"os"
+	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/dense"
-	"github.com/freeseg/freeseg/imageio"
-	"github.com/freeseg/freeseg/seg"
-	"github.com/freeseg/freeseg/weights"
+	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg/export"
 )
 
 func init() {
@@ -23,71 +22,6 @@ func init() {
 		usage:   "[--model DIR|ORG/NAME] --classes \"cat, dog; sky\" [--out DIR] [flags] IMAGE|FOLDER...",
 		run:     runSegment,
 	})
-}
-
-// segmentFlags are the pipeline flags shared by segment and eval.
-type segmentFlags struct {
-	method, templates                string
-	shortSide, square, crop, stride  int
-	whole                            bool
-	logitScale, probThd, areaThd     float64
-	pamr                             int
-	partial                          string
-	partialThd, partialTau, partialQ float64
-	partialTopK                      int
-}
-
-func (s *segmentFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-	BoolVar(*bool, string, bool, string)
-	Float64Var(*float64, string, float64, string)
-}, d freeseg.Options) {
-	fs.StringVar(&s.method, "method", d.Method.Name, "dense method: "+strings.Join(dense.Names(), ", "))
-	fs.StringVar(&s.templates, "templates", d.Templates, "prompt templates: openai80, surgery85 or single")
-	fs.IntVar(&s.shortSide, "short-side", d.Resize.Size, "resize the short side to this many pixels, keeping the ratio (long side at most 2048)")
-	fs.IntVar(&s.square, "square", 0, "resize to SxS instead (CLIP Surgery's demo), overriding --short-side")
-	fs.IntVar(&s.crop, "crop", d.Window.Crop, "sliding-window crop size in pixels")
-	fs.IntVar(&s.stride, "stride", d.Window.Stride, "sliding-window stride in pixels")
-	fs.BoolVar(&s.whole, "whole", d.Window.Crop == 0, "infer on the whole image at once instead of sliding windows")
-	fs.Float64Var(&s.logitScale, "logit-scale", d.LogitScale, "scale of the cosine logits before the softmax over classes")
-	fs.Float64Var(&s.probThd, "prob-thd", d.ProbThd, "pixels whose best class probability is below this become background (class 0)")
-	fs.Float64Var(&s.areaThd, "area-thd", d.AreaThd, "drop foreground classes covering at most this share of the foreground (0 = off; SCLIP VOC uses 0.1)")
-	fs.IntVar(&s.pamr, "pamr", d.PAMRSteps, "PAMR refinement steps with dilations 8,16 (0 = off)")
-	part := "off"
-	if d.Partial.Enabled {
-		part = d.Partial.Pool.String()
-	}
-	fs.StringVar(&s.partial, "partial-labels", part, "FreeSeg partial labels: keep only classes present at image level, scored by pooling smoothmin, max, mean, lse or cls; off to disable")
-	fs.Float64Var(&s.partialThd, "partial-thd", seg.DefaultPartial.Thd, "partial labels: remove classes whose image score (softmax over classes) is below this")
-	fs.IntVar(&s.partialTopK, "partial-topk", 0, "partial labels: keep at most this many foreground classes (0 = no limit)")
-	fs.Float64Var(&s.partialTau, "partial-tau", seg.DefaultPartial.Tau, "partial labels: temperature of smoothmin/lse pooling, in scaled-logit units")
-	fs.Float64Var(&s.partialQ, "partial-topq", seg.DefaultPartial.TopQ, "partial labels: fraction of each class's best pixels that smoothmin pooling covers")
-}
-
-// options turns the flags into pipeline options on top of d (the mapping
-// is freeseg.Params.Options, shared with the HTTP service).
-func (s *segmentFlags) options(d freeseg.Options) (freeseg.Options, error) {
-	if !s.whole && s.crop <= 0 {
-		return d, usagef("--crop %d must be positive (or use --whole)", s.crop)
-	} else if !s.whole && s.stride <= 0 {
-		return d, usagef("--stride %d must be positive", s.stride)
-	}
-	o, err := s.params().Options(d)
-	if err != nil {
-		return o, usageError{err.Error()}
-	}
-	return o, nil
-}
-
-// params are the flags as freeseg.Params.
-func (s *segmentFlags) params() freeseg.Params {
-	return freeseg.Params{
-		Method: s.method, Templates: s.templates, ShortSide: s.shortSide, Square: s.square,
-		Crop: s.crop, Stride: s.stride, Whole: s.whole,
-		LogitScale: s.logitScale, ProbThd: s.probThd, AreaThd: s.areaThd, PAMR: s.pamr,
-		Partial: s.partial, PartialThd: s.partialThd, PartialTau: s.partialTau, PartialQ: s.partialQ, PartialTopK: s.partialTopK,
-	}
 }
 
 func runSegment(e *env, args []string) error {
@@ -103,169 +37,162 @@ func runSegment(e *env, args []string) error {
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos (false = as stored, like the reference pipelines)")
 	noCache := fs.Bool("no-cache", false, "do not read or write the on-disk text classifier cache")
 	quiet := fs.Bool("quiet", false, "no progress or summary lines")
-	var sf segmentFlags
-	sf.register(fs, freeseg.DefaultOptions())
+	force := forceFlag(fs)
+	var bf batchFlags
+	bf.register(fs)
+	vfm := vfmFlag(fs)
+	opts := freeseg.DefaultOptions()
+	settings := bindSettings(fs, opts, freeseg.ForSegment)
+	var xf exportFlags
+	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	inputs, err := expandImages(append(images, pos...))
+	if err := bf.validate(); err != nil {
+		return err
+	}
+	// Everything that can be checked without the model is checked first.
+	vocab, notes, err := buildVocabulary(*classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}
-	if len(inputs) == 0 {
+	if vocab.Len() > maxLabelClasses {
+		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
+	}
+	if err := settings.apply(&opts); err != nil {
+		return err
+	}
+	bf.maxSide = opts.MaxSide // images are scaled as they are decoded
+	usePrecision(opts.Precision)
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	args = append(images, pos...)
+	if len(args) == 0 {
 		return usagef("no image given")
+	}
+	inputs, skipped, protected, bad, err := batch.Expand(args, bf.recursive, *out)
+	if err != nil {
+		return err
 	}
 	if *saveTensors != "" && len(inputs) > 1 && !strings.Contains(*saveTensors, "{name}") {
 		return usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
 	}
-	vocab, hasBG, notes, err := buildVocabulary(*classes, *classesFile, *background)
+	if skipped > 0 && !*quiet {
+		fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
+	}
+	fails := &batch.Failures{Total: len(inputs) + len(bad)}
+	fails.List = bad
+	if bf.strict && len(bad) > 0 {
+		return bad[0].Err
+	}
+	queries, _ := vocab.Queries()
+	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
+	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
+		return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
+	}, func(warn string) {
+		if !*quiet {
+			fmt.Fprintln(e.stderr, "warning:", warn)
+		}
+	})
 	if err != nil {
 		return err
 	}
-	opts, err := sf.options(freeseg.DefaultOptions())
-	if err != nil {
-		return err
+	if len(todo) == 0 {
+		return fails.Err()
 	}
-	opts.Background = hasBG
-	if !hasBG {
-		opts.ProbThd = 0
+	batch.AssignNames(todo, *out, batch.SegmentSuffixes, protected)
+	if removed, err := batch.RemoveStaleTemps(todo, *out, batch.SegmentSuffixes); err == nil && len(removed) > 0 && !*quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
 	}
-	if err := prepareOutDir(*out); err != nil {
-		return err
-	}
+
 	eng, err := openEngine(*model, *noCache)
 	if err != nil {
 		return err
 	}
-	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
+	eng.VFMSource = *vfm
+	if err := eng.Validate(opts); err != nil {
 		return usageError{err.Error()}
+	}
+	applyForce(eng, *force)
+	// The last check that needs the model: every input holds a patch.
+	p := eng.Model.Vision.Patch
+	if todo, err = fails.Keep(todo, bf.strict, func(in *batch.Input) (string, error) {
+		if in.InW < p || in.InH < p {
+			return "", fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
+		}
+		return "", nil
+	}, nil); err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		return fails.Err()
 	}
 	for _, n := range notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
-	names := vocab.ClassNames()
-	if hasBG {
-		names[0] = "background"
+	if err := buildClassifier(e.stderr, eng, queries, opts.Templates, *quiet); err != nil {
+		return err
 	}
-	guard := newGuard(append(append([]string{}, inputs...), *classesFile)...)
-	prog := newProgress(e.stderr, len(inputs), *quiet)
-	bases := outputNames(inputs)
+	outs := batch.NewOutputs(inputs, append([]string{*classesFile}, protected...)...)
+	defer outs.RemoveEmpty()
+	prog := newProgress(e.stderr, len(todo), *quiet)
+	exp, err := newExporter(xf, batch.Paths(todo), outs.Guard) // --masks, --coco, --instances
+	if err != nil {
+		return err
+	}
+	defer exp.Close()
+	files := &export.SegmentFiles{Outputs: outs, Exporter: exp, Tensors: *saveTensors, Generator: generator}
+	// Ctrl-C stops the image in progress (between windows) and the run.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	done := make(chan struct{})
 	defer close(done)
-	decoded := prefetchImages(inputs, *exif, done)
-	for i, path := range inputs {
+	decoded := batch.Prefetch(todo, *exif, bf.maxSide, done)
+	wrote := 0
+	for i, in := range todo {
 		start := time.Now()
 		l := <-decoded
-		img, err := l.img, l.err
-		if err != nil {
-			return err
-		}
-		res, err := eng.Segment(img, vocab, opts)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		res.Classes = names
-		base := bases[i]
-		if err := writeSegmentOutputs(guard, *out, base, path, img, res, vocab.Names, opts); err != nil {
-			return err
-		}
-		if *saveTensors != "" {
-			p := strings.ReplaceAll(*saveTensors, "{name}", base)
-			if err := guard.writeFile(p, func(w io.Writer) error { return writeSegTensors(w, res) }); err != nil {
-				return err
+		err := l.Err
+		var res *freeseg.Result
+		if err == nil {
+			if b, berr := eng.SegmentBudget(l.Img.W, l.Img.H, len(queries), vocab.Len(), opts); berr == nil {
+				warnBudget(e, in.Path, b)
+			}
+			res, err = eng.Segment(ctx, l.Img, vocab, opts)
+			if err != nil {
+				err = budgetError(in.Path, err)
 			}
 		}
-		prog.done(i, base, summarize(res, time.Since(start)))
+		if err == nil {
+			err = files.Write(i, *out, in, res, vocab, opts)
+		}
+		if err != nil {
+			if bf.strict {
+				return err
+			}
+			fails.Add(in.Path, err)
+			if !*quiet {
+				fmt.Fprintf(e.stderr, "error: %v\n", err)
+			}
+			continue
+		}
+		wrote++
+		prog.done(i, filepath.Join(in.Rel, in.Base), freeseg.Summary(res, time.Since(start)))
 	}
-	if !*quiet {
+	if err := exp.Finish(outs.Guard); err != nil {
+		return err
+	}
+	if wrote > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "outputs in %s\n", *out)
 	}
-	return nil
+	return fails.Err()
 }
 
-// summarize is the one-line report of an image.
-func summarize(r *freeseg.Result, d time.Duration) string {
-	type cf struct {
-		name string
-		f    float64
-	}
-	var list []cf
-	for c, f := range r.Fractions {
-		if f > 0 {
-			list = append(list, cf{r.Classes[c], f})
-		}
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].f > list[b].f })
-	var parts []string
-	for _, x := range list {
-		parts = append(parts, fmt.Sprintf("%s %.1f%%", x.name, 100*x.f))
-	}
-	return fmt.Sprintf("%dx%d in %.2fs: %s", r.Width, r.Height, d.Seconds(), strings.Join(parts, ", "))
-}
+// maxLabelClasses is the most classes a label map holds: a 16-bit PNG.
+const maxLabelClasses = 65536
 
-type classInfo struct {
-	Index    int      `json:"index"`
-	Name     string   `json:"name"`
-	Synonyms []string `json:"synonyms"`
-	Color    [3]uint8 `json:"color"`
-	Fraction float64  `json:"fraction"`
-	Score    float64  `json:"score"`
-	Kept     bool     `json:"kept"`
-}
-
-type segmentReport struct {
-	Image       string         `json:"image"`
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	InputWidth  int            `json:"input_width"`
-	InputHeight int            `json:"input_height"`
-	Classes     []classInfo    `json:"classes"`
-	Settings    map[string]any `json:"settings"`
-	Outputs     []string       `json:"outputs"`
-}
-
-// settingsOf is the "settings" object of the JSON report.
-func settingsOf(o freeseg.Options) map[string]any { return o.Summary() }
-
-func writeSegmentOutputs(g guardInputs, dir, base, imgPath string, img *imageio.RGB, r *freeseg.Result, synonyms [][]string, o freeseg.Options) error {
-	C := len(r.Classes)
-	if C > 256 {
-		return fmt.Errorf("%d classes do not fit a palette PNG (256 at most)", C)
-	}
-	pal := freeseg.ClassColors(C, o.Background)
-	labelsPath := filepath.Join(dir, base+".labels.png")
-	if err := g.writeFile(labelsPath, func(w io.Writer) error {
-		return imageio.WritePalettePNG(w, r.Labels, r.Width, r.Height, pal)
-	}); err != nil {
-		return err
-	}
-	overlay := freeseg.Overlay(img, r, nil, o.Background)
-	overlayPath := filepath.Join(dir, base+".overlay.png")
-	if err := g.writeFile(overlayPath, func(w io.Writer) error { return imageio.EncodePNG(w, overlay) }); err != nil {
-		return err
-	}
-	rep := segmentReport{Image: imgPath, Width: r.Width, Height: r.Height, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
-		Settings: settingsOf(o), Outputs: []string{labelsPath, overlayPath}}
-	for c := 0; c < C; c++ {
-		rep.Classes = append(rep.Classes, classInfo{Index: c, Name: r.Classes[c], Synonyms: synonyms[c], Color: pal[c],
-			Fraction: round6(r.Fractions[c]), Score: round6(r.Scores[c]), Kept: r.Kept[c]})
-	}
-	return g.writeFile(filepath.Join(dir, base+".json"), func(w io.Writer) error { return writeJSON(w, rep) })
-}
-
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
-
-// writeSegTensors writes logits [Q,H,W], probs [C,H,W] and labels [H,W].
-func writeSegTensors(w io.Writer, r *freeseg.Result) error {
-	labels := make([]int64, len(r.Labels))
-	for i, l := range r.Labels {
-		labels[i] = int64(l)
-	}
-	Q, C := len(r.Queries), len(r.Classes)
-	return weights.WriteSafetensors(w, []*weights.Tensor{
-		{Name: "logits", Shape: []int{Q, r.Height, r.Width}, F32: r.Logits},
-		{Name: "probs", Shape: []int{C, r.Height, r.Width}, F32: r.Probs},
-		{Name: "labels", Shape: []int{r.Height, r.Width}, Ints: labels},
-	}, map[string]string{"classes": strings.Join(r.Classes, "\n"), "queries": strings.Join(r.Queries, "\n")})
-}
+// generator marks freeseg's JSON outputs (as the PNG text chunk marks its
+// images).
+var generator = "freeseg " + version

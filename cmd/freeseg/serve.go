@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/hub"
 	"github.com/freeseg/freeseg/server"
 )
 
@@ -31,6 +34,7 @@ func runServe(e *env, args []string) error {
 	fs := newFlags(e, commands["serve"])
 	d := server.DefaultConfig()
 	model := fs.String("model", "", modelHelp)
+	vfm := fs.String("vfm", freeseg.DefaultVFM, "vision foundation model of --method proxyclip (folder, checkpoint or hub id, pulled on the first proxyclip request)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
 	noCache := fs.Bool("no-cache", false, "keep text classifiers in memory only (no on-disk cache)")
 	concurrency := fs.Int("concurrency", d.MaxConcurrent, "inferences run at once (each uses every core)")
@@ -40,6 +44,14 @@ func runServe(e *env, args []string) error {
 	maxClasses := fs.Int("max-classes", d.MaxClasses, "most classes (segment) or texts (explain) per request (400 past it)")
 	maxNames := fs.Int("max-names", d.MaxNames, "most names to encode per segmentation, synonyms and background names included (400 past it)")
 	maxMapsMB := fs.Int("max-maps-mb", int(d.MaxMapValues*4>>20), "largest float32 maps of one request, (names+classes)×pixels×4 bytes, in MiB (413 past it: use max_side or fewer classes)")
+	maxSide := fs.Int("max-side", d.MaxSide, "largest short_side, square, crop, stride, size and max_side a request may give (400 past it)")
+	maxTokens := fs.Int("max-tokens", d.Budget.MaxTokens, "most tokens of one encoder pass, 1 + (side/patch)² for a square input (422 past it: send a smaller square, size or crop, or whole=0)")
+	maxInferMB := fs.Int("max-inference-mb", int(d.Budget.MaxBytes>>20), "largest estimated working memory of one inference in MiB: activations, attention, maps (413 past it)")
+	maxGFLOPs := fs.Float64("max-gflops", d.Budget.MaxGFLOPs, "largest estimated work of one inference's vision encoder, in GFLOPs (422 past it)")
+	maxTextGFLOPs := fs.Float64("max-text-gflops", d.Budget.MaxTextGFLOPs, "largest estimated text-encoder work of one request for the names not yet cached, in GFLOPs (422 past it: fewer new names or templates=single)")
+	cacheRows := fs.Int("cache-rows", freeseg.DefaultCacheRows, "text-classifier rows kept in memory, least recently used evicted")
+	cacheDiskMB := fs.Int("cache-disk-mb", freeseg.DefaultCacheDiskBytes>>20, "on-disk text-classifier cache bound in MiB, least recently used files removed")
+	uploadDir := fs.String("upload-dir", "", "folder for uploads larger than 1 MiB while they wait for a slot (default: the system's temporary folder)")
 	timeout := fs.Duration("timeout", d.InferenceTimeout, "per-request limit on waiting for a slot plus inference (504 past it)")
 	readTimeout := fs.Duration("read-timeout", d.ReadTimeout, "time a client has to send a whole request, body included")
 	readHeaderTimeout := fs.Duration("read-header-timeout", d.ReadHeaderTimeout, "time a client has to send the request headers")
@@ -57,8 +69,10 @@ func runServe(e *env, args []string) error {
 		return usagef("--concurrency %d must be at least 1", *concurrency)
 	case *queue < 0:
 		return usagef("--queue %d must not be negative", *queue)
-	case *maxBodyMB < 1 || *maxMpx <= 0 || *maxClasses < 1 || *maxNames < 1 || *maxMapsMB < 1:
-		return usagef("the --max-* limits must be positive")
+	case *maxBodyMB < 1 || *maxMpx <= 0 || *maxClasses < 1 || *maxNames < 1 || *maxMapsMB < 1 || *maxSide < 1 || *maxTokens < 2 || *maxInferMB < 1 || !(*maxGFLOPs > 0) || math.IsInf(*maxGFLOPs, 0) || !(*maxTextGFLOPs > 0) || math.IsInf(*maxTextGFLOPs, 0):
+		return usagef("the --max-* limits must be positive (and --max-tokens at least 2)")
+	case *cacheRows < 1 || *cacheDiskMB < 1:
+		return usagef("the --cache-* bounds must be positive")
 	case *timeout <= 0 || *readTimeout <= 0 || *readHeaderTimeout <= 0 || *drain <= 0:
 		return usagef("the timeouts must be positive")
 	}
@@ -68,8 +82,14 @@ func runServe(e *env, args []string) error {
 	cfg.MaxPixels = int64(*maxMpx * 1e6)
 	cfg.MaxClasses, cfg.MaxNames = *maxClasses, *maxNames
 	cfg.MaxMapValues = int64(*maxMapsMB) << 20 / 4
+	cfg.MaxSide = *maxSide
+	cfg.Budget = freeseg.Limits{MaxTokens: *maxTokens, MaxBytes: int64(*maxInferMB) << 20, MaxGFLOPs: *maxGFLOPs, MaxTextGFLOPs: *maxTextGFLOPs}
+	cfg.UploadDir = *uploadDir
 	cfg.InferenceTimeout, cfg.ReadTimeout, cfg.ReadHeaderTimeout = *timeout, *readTimeout, *readHeaderTimeout
 	cfg.ModelName = *model
+	if *model == "" {
+		cfg.ModelName = hub.DefaultModel // not the cache folder it was downloaded to
+	}
 	if _, err := os.Stat(*model); err == nil {
 		cfg.ModelName = filepath.Base(filepath.Clean(*model)) // a folder or file: its name, not the server's paths
 	}
@@ -82,6 +102,8 @@ func runServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng.Cache.MaxRows, eng.Cache.MaxDiskBytes = *cacheRows, int64(*cacheDiskMB)<<20
+	eng.VFMSource = *vfm
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -91,6 +113,8 @@ func runServe(e *env, args []string) error {
 	logger.Printf("serving %s on http://%s/ (the page; API: POST /v1/segment, POST /v1/explain, GET /v1/models, /healthz, /metrics)", eng, ln.Addr())
 	logger.Printf("limits: %d concurrent, queue %d, body %d MiB, %.0f megapixels, %d classes, timeout %s",
 		c.MaxConcurrent, c.Queue, c.MaxBodyBytes>>20, float64(c.MaxPixels)/1e6, c.MaxClasses, c.InferenceTimeout)
+	logger.Printf("budget per inference: %d tokens a pass, %d MiB, %.0f GFLOPs, %.0f text GFLOPs; classifier cache: %d rows, %d MiB on disk",
+		c.Budget.MaxTokens, c.Budget.MaxBytes>>20, c.Budget.MaxGFLOPs, c.Budget.MaxTextGFLOPs, *cacheRows, *cacheDiskMB)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -45,6 +45,12 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--queue", "-1"},
 		{"serve", "--timeout", "0s"},
 		{"serve", "--max-classes", "0"},
+		{"serve", "--max-tokens", "1"},
+		{"serve", "--max-side", "0"},
+		{"serve", "--max-gflops", "0"},
+		{"serve", "--max-inference-mb", "0"},
+		{"serve", "--cache-rows", "0"},
+		{"serve", "--cache-disk-mb", "0"},
 		{"serve", "extra"},
 	} {
 		if code, _, errs := run(t, args...); code != 2 || !strings.Contains(errs, "usage: freeseg serve") {
@@ -71,7 +77,8 @@ func TestServeCommand(t *testing.T) {
 	var stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- runMain([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--no-cache", "--queue", "2"},
+		exit <- runMain([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--no-cache", "--queue", "2",
+			"--max-tokens", "500", "--max-gflops", "123", "--max-text-gflops", "456", "--max-inference-mb", "300", "--max-side", "2000", "--cache-rows", "7"},
 			&env{stdout: io.Discard, stderr: &stderr, stdin: strings.NewReader("")})
 	}()
 	var r ready
@@ -93,11 +100,25 @@ func TestServeCommand(t *testing.T) {
 		Server struct {
 			Queue int `json:"queue"`
 		}
+		Limits map[string]float64
 	}
 	json.NewDecoder(resp.Body).Decode(&models)
 	resp.Body.Close()
 	if len(models.Models) != 1 || models.Models[0].Name != "tiny-clip" || models.Server.Queue != 2 {
 		t.Fatalf("models: %+v", models)
+	}
+	// The budget flags reach the service (max_square: floor(sqrt(499))·16).
+	for k, v := range map[string]float64{"max_tokens": 500, "max_gflops": 123, "max_text_gflops": 456, "max_inference_bytes": 300 << 20, "max_side": 2000, "max_square": 22 * 16} {
+		if models.Limits[k] != v {
+			t.Errorf("limits %s = %v, want %v", k, models.Limits[k], v)
+		}
+	}
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "freeseg_classifier_cache_max_rows 7\n") {
+			t.Errorf("metrics lack the --cache-rows bound")
+		}
 	}
 
 	var body bytes.Buffer
@@ -140,24 +161,34 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-// segment's flag defaults give DefaultOptions through freeseg.Params.
-func TestSegmentFlagsRoundTrip(t *testing.T) {
-	var sf segmentFlags
+// Flags bound from the settings table: their defaults are the preset's
+// (so parsing nothing gives the preset back), a flag given changes only its
+// setting, and a value out of range is refused naming the flag's setting.
+func TestSettingFlags(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	d := freeseg.DefaultOptions()
-	sf.register(fs, d)
-	o, err := sf.options(d)
-	if err != nil {
+	sf := bindSettings(fs, d, freeseg.ForSegment)
+	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(o, d) {
-		t.Fatalf("flags give %+v, want %+v", o, d)
+	o := d
+	if err := sf.apply(&o); err != nil || !reflect.DeepEqual(o, d) {
+		t.Fatalf("no flags give %+v (%v), want %+v", o, err, d)
 	}
-	if got, want := sf.params(), freeseg.ParamsOf(d); !reflect.DeepEqual(got, want) {
-		t.Fatalf("flag defaults %+v, ParamsOf %+v", got, want)
+	if f := fs.Lookup("short-side"); f == nil || f.DefValue != "336" {
+		t.Fatalf("--short-side default: %+v", f)
 	}
-	fs.Parse([]string{"--crop", "0"})
-	if _, err := sf.options(d); err == nil || !strings.Contains(err.Error(), "--crop 0 must be positive") {
+	if err := fs.Parse([]string{"--whole", "--method", "naclip", "--partial-labels=off"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sf.apply(&o); err != nil || !o.Whole || o.Method.Name != "naclip" || o.Partial.Enabled || o.LogitScale != d.LogitScale {
+		t.Fatalf("applied: %v %+v", err, o)
+	}
+	if got := sf.overrides(); !reflect.DeepEqual(got, []string{"--method=naclip", "--whole=true", "--partial-labels=off"}) {
+		t.Fatalf("overrides %q", got)
+	}
+	if err := fs.Parse([]string{"--crop", "0"}); err == nil || !strings.Contains(err.Error(), "crop: 0 is outside [1, 8192]") {
 		t.Fatalf("--crop 0: %v", err)
 	}
 }

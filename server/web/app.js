@@ -27,21 +27,83 @@
     status.classList.toggle("error", !!isError);
   }
 
-  // The model, its methods and the limits.
-  fetch("v1/models").then((r) => r.json()).then((m) => {
-    const model = m.models && m.models[0];
-    if (!model) return;
-    $("model-info").textContent = "Model: " + model.name + " (" + model.architecture + ").";
-    const sel = $("method");
-    const want = (model.defaults && model.defaults.method) || sel.value;
-    sel.textContent = "";
-    for (const name of model.methods) {
-      const o = document.createElement("option");
-      o.value = o.textContent = name;
-      o.selected = name === want;
-      sel.appendChild(o);
+  // The settings: one control per row of the service's table (GET
+  // v1/params), with its default, range and help, so the page spells no
+  // setting itself. The first few are shown, the others under "More
+  // settings". The page's one preference of its own: photos from phones
+  // are scaled to 1024 px unless the user asks otherwise.
+  const mainSettings = ["method", "partial_labels", "pamr", "max_side"];
+  const pageDefaults = { max_side: 1024 };
+  const controls = {}; // name -> {param, el}
+  let methods = null; // the methods the loaded model can run
+
+  function control(p) {
+    const wrap = document.createElement("div");
+    const id = "set-" + p.name;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = p.name.replace(/_/g, " ");
+    let el;
+    const def = p.name in pageDefaults ? pageDefaults[p.name] : p.default;
+    if (p.type === "choice") {
+      el = document.createElement("select");
+      const choices = p.name === "method" && methods ? p.choices.filter((c) => methods.includes(c)) : p.choices;
+      for (const c of choices) {
+        const o = document.createElement("option");
+        o.value = o.textContent = c;
+        o.selected = c === def;
+        el.appendChild(o);
+      }
+    } else if (p.type === "bool") {
+      el = document.createElement("input");
+      el.type = "checkbox";
+      el.checked = !!def;
+    } else {
+      el = document.createElement("input");
+      el.type = p.type === "text" ? "text" : "number";
+      if (p.type === "int") el.step = "1";
+      if (p.type === "float") el.step = "any";
+      if (p.min !== undefined) el.min = String(p.min);
+      if (p.max !== undefined) el.max = String(p.max);
+      el.value = String(def);
     }
-  }).catch(() => { /* the form works with the built-in list */ });
+    el.id = el.name = id;
+    const help = document.createElement("p");
+    help.className = "help";
+    help.id = id + "-help";
+    help.textContent = p.help;
+    el.setAttribute("aria-describedby", help.id);
+    if (p.type === "bool") {
+      label.prepend(el, " ");
+      wrap.append(label, help);
+    } else {
+      wrap.append(label, el, help);
+    }
+    controls[p.name] = { param: p, el: el };
+    return wrap;
+  }
+
+  function value(c) {
+    if (c.param.type === "bool") return c.el.checked ? "true" : "false";
+    return c.el.value.trim();
+  }
+
+  Promise.all([
+    fetch("v1/models").then((r) => r.json()).catch(() => ({})),
+    fetch("v1/params").then((r) => r.json()),
+  ]).then(([m, params]) => {
+    const model = m.models && m.models[0];
+    if (model) {
+      $("model-info").textContent = "Model: " + model.name + " (" + model.architecture + ").";
+      methods = model.methods;
+    }
+    const main = $("settings");
+    const more = $("settings-more");
+    const byName = {};
+    for (const p of params.segment) byName[p.name] = p;
+    for (const n of mainSettings) if (byName[n]) main.appendChild(control(byName[n]));
+    for (const p of params.segment) if (!mainSettings.includes(p.name)) more.appendChild(control(p));
+  }).catch((err) => say("Could not read the service's settings: " + err.message, true));
 
   function setFile(f) {
     file = f || null;
@@ -96,8 +158,12 @@
     return u;
   }
 
+  // One decimal, two for shares under 0.1%, so that no "0.0%" stands
+  // beside a "0.00%": an absent class is "0%", a trace "<0.01%".
   function pct(x) {
-    return (100 * x).toFixed(x > 0 && x < 0.001 ? 2 : 1) + "%";
+    if (!(x > 0)) return "0%";
+    if (x < 0.0001) return "<0.01%";
+    return (100 * x).toFixed(x < 0.001 ? 2 : 1) + "%";
   }
 
   function rgb(c) {
@@ -202,7 +268,6 @@
     const fd = new FormData();
     fd.append("image", file, file.name || "image");
     fd.append("classes", classes);
-    fd.append("method", $("method").value);
     let bg = bgSelect.value;
     if (bg === "custom") {
       bg = bgCustom.value.trim();
@@ -213,9 +278,16 @@
       }
     }
     fd.append("background", bg);
-    fd.append("partial_labels", $("partial").value);
-    fd.append("pamr", $("pamr").checked ? "10" : "0");
-    fd.append("max_side", $("max-side").value);
+    // Send what differs from the service's defaults.
+    for (const [name, c] of Object.entries(controls)) {
+      const v = value(c);
+      if (v === "") {
+        say("Give a value for " + name.replace(/_/g, " ") + ".", true);
+        c.el.focus();
+        return;
+      }
+      if (v !== String(c.param.default)) fd.append(name, v);
+    }
     if ($("heatmaps").checked) fd.append("heatmaps", "1");
 
     run.disabled = true;

@@ -77,3 +77,32 @@ func BenchmarkSgemmAttention(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmPackedBF16 is BenchmarkSgemmPacked with bf16 weights
+// (FREESEG_BF16=emulated for the fallback).
+func BenchmarkSgemmPackedBF16(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, m := range []int{785, 197} {
+		for _, kn := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} {
+			k, n := kn[0], kn[1]
+			b.Run(fmt.Sprintf("M=%d,K=%d,N=%d", m, k, n), func(b *testing.B) {
+				defer SetThreads(SetThreads(gomaxprocs()))
+				a, w, bias := randSlice(r, m*k), randSlice(r, n*k), randSlice(r, n)
+				c := make([]float32, m*n)
+				pb := PackB(true, k, n, w, k).BF16()
+				loop(b, m, n, k, func() { SgemmPacked(m, 1, a, k, pb, 0, c, n, bias) })
+			})
+		}
+	}
+}
+
+// BenchmarkPeak reports the register-only FMA and VDPBF16PS rates of one
+// goroutine per -cpu thread.
+func BenchmarkPeak(b *testing.B) {
+	for b.Loop() {
+		f := FMAPeakGFLOPS(gomaxprocs(), 200*time.Millisecond)
+		bf, _ := BF16PeakGFLOPS(gomaxprocs(), 200*time.Millisecond)
+		b.ReportMetric(f, "fma-GFLOP/s")
+		b.ReportMetric(bf, "bf16-GFLOP/s")
+	}
+}

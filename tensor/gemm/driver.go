@@ -88,6 +88,7 @@ type job struct {
 	ldc         int
 	alpha, beta float32
 	bias        []float32
+	pairs       []uint32 // bf16 B panels to expand (emulated bf16), b unused
 
 	bands  []band
 	pieces []piece
@@ -144,10 +145,24 @@ func put[T any](list chan T, x T) {
 // runPacked computes the product on up to t goroutines. b holds the packed
 // panels of op(B) (see packPanels).
 func runPacked(k *kernel, t, m, n, kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32) {
+	j := getJob()
+	j.pairs = nil
+	j.run(k, t, m, n, kk, a, rs, ks, b, c, ldc, alpha, beta, bias)
+}
+
+// runPackedPairs computes the product with A row-major (stride kk, kk even)
+// and B in bf16 pair panels, which each piece expands to float32 one panel
+// and k block at a time for the fp32 kernel k (emulated bf16).
+func runPackedPairs(k *kernel, t, m, n, kk int, a []float32, pairs []uint32, c []float32, ldc int, alpha, beta float32, bias []float32) {
+	j := getJob()
+	j.pairs = pairs
+	j.run(k, t, m, n, kk, a, kk, 1, nil, c, ldc, alpha, beta, bias)
+}
+
+func (j *job) run(k *kernel, t, m, n, kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32) {
 	if kk == 0 {
 		rs, ks = 0, 0
 	}
-	j := getJob()
 	j.k, j.m, j.n, j.kk = k, m, n, kk
 	j.a, j.rs, j.ks, j.b, j.c, j.ldc = a, rs, ks, b, c, ldc
 	j.alpha, j.beta, j.bias = alpha, beta, bias
@@ -203,13 +218,30 @@ func (j *job) work(w int) {
 	if ac.buf != nil {
 		put(freeA, ac.buf)
 	}
+	if ac.exp != nil {
+		put(freeConv, ac.exp)
+	}
+}
+
+// expand writes kc rows of a float32 B micro-panel from the bf16 pair rows
+// at src into the goroutine's scratch panel and returns it.
+func (ac *aCache) expand(src []uint32, kc int) []float32 {
+	if ac.exp == nil || cap(*ac.exp) < kc*nr {
+		if ac.exp != nil {
+			put(freeConv, ac.exp)
+		}
+		ac.exp = getBuf(freeConv, kc*nr)
+	}
+	e := (*ac.exp)[:kc*nr]
+	expandPairs(e, src)
+	return e
 }
 
 func (j *job) release() {
 	if j.refs.Add(-1) != 0 {
 		return
 	}
-	j.k, j.a, j.b, j.c, j.bias = nil, nil, nil, nil, nil
+	j.k, j.a, j.b, j.c, j.bias, j.pairs = nil, nil, nil, nil, nil, nil
 	j.pieces = j.pieces[:0]
 	put(freeJobs, j)
 }
@@ -288,7 +320,7 @@ func (j *job) partition(t int) {
 			}
 			p := (nt + tn - 1) / tn
 			cost := r*p*nr*max(j.kk, 1) + threadCost*(tm*tn-1)
-			if p >= packMinPanels {
+			if p >= packMinPanels && !j.k.noPack {
 				cost += r * j.kk * packCost // every band packs its rows of A
 			}
 			if bestCost < 0 || cost < bestCost {
@@ -301,7 +333,7 @@ func (j *job) partition(t int) {
 	} else {
 		j.bands = j.bands[:nb]
 	}
-	kc := kBlock(j.kk)
+	kc := j.kBlock()
 	for bi := range bestM {
 		for bj := range bestN {
 			bd := &j.bands[bi*bestN+bj]
@@ -309,7 +341,7 @@ func (j *job) partition(t int) {
 			bd.p0, bd.p1 = nt*bj/bestN, nt*(bj+1)/bestN
 			bd.first = int32(len(j.pieces))
 			bd.next.Store(bd.first)
-			pack := bd.p1-bd.p0 >= packMinPanels && j.kk > 0
+			pack := bd.p1-bd.p0 >= packMinPanels && j.kk > 0 && !j.k.noPack
 			// row blocks of the band, each cut into panel groups
 			mc := rowBlock(bd.i1-bd.i0, kc, mr)
 			nrb := (bd.i1 - bd.i0 + mc - 1) / mc
@@ -335,6 +367,7 @@ func (j *job) partition(t int) {
 // k block by k block on first use, so that the pieces of a row block share
 // one packing.
 type aCache struct {
+	exp    *[]float32 // a B micro-panel expanded from bf16 pairs
 	buf    *[]float32
 	i0, i1 int
 	packed uint64 // bit b: k block b is packed (blocks past 63 always repacked)
@@ -362,11 +395,21 @@ func (ac *aCache) block(j *job, i0, i1, pc, kc int) []float32 {
 	return blk
 }
 
+// kBlock is the job's k-block size: kBlock(kk), made even when B is
+// expanded from bf16 pairs so that a block starts at a pair.
+func (j *job) kBlock() int {
+	kc := kBlock(j.kk)
+	if j.pairs != nil && kc%2 == 1 {
+		kc++
+	}
+	return kc
+}
+
 // piece computes one rectangle of C with the blocked loop nest.
 func (j *job) piece(r *piece, ac *aCache) {
 	k := j.k
 	mr := k.mr
-	kc := kBlock(j.kk)
+	kc := j.kBlock()
 	ic, ie := r.i0, r.i1
 	for pc := 0; pc == 0 || pc < j.kk; pc += kc {
 		kcur := min(kc, j.kk-pc)
@@ -387,6 +430,11 @@ func (j *job) piece(r *piece, ac *aCache) {
 				bias = j.bias[col : col+w]
 			}
 			boff := (jp*j.kk + pc) * nr
+			b := j.b
+			if j.pairs != nil {
+				b = ac.expand(j.pairs[(jp*j.kk+pc)/2*nr:], kcur)
+				boff = 0
+			}
 			// The first four tiles prefetch a quarter each of the next B
 			// micro-panel, which is not in cache yet (the hardware
 			// prefetchers stop at page boundaries).
@@ -400,13 +448,13 @@ func (j *job) piece(r *piece, ac *aCache) {
 			for i, ti := ic, 0; i < ie; i, ti = i+mr, ti+1 {
 				rows := min(mr, ie-i)
 				pf := -1
-				if next >= 0 && ti < 4 {
+				if next >= 0 && ti < 4 && j.pairs == nil {
 					pf = next + ti*kcur*nr/4
 				}
 				if r.pack {
-					k.micro(rows, w, a, (i-ic)*kcur, 1, rows, j.b, boff, kcur, j.c, i*j.ldc+col, j.ldc, j.alpha, beta, loadC, bias, pf)
+					k.micro(rows, w, a, (i-ic)*kcur, 1, rows, b, boff, kcur, j.c, i*j.ldc+col, j.ldc, j.alpha, beta, loadC, bias, pf)
 				} else {
-					k.micro(rows, w, j.a, i*j.rs+pc*j.ks, j.rs, j.ks, j.b, boff, kcur, j.c, i*j.ldc+col, j.ldc, j.alpha, beta, loadC, bias, pf)
+					k.micro(rows, w, j.a, i*j.rs+pc*j.ks, j.rs, j.ks, b, boff, kcur, j.c, i*j.ldc+col, j.ldc, j.alpha, beta, loadC, bias, pf)
 				}
 			}
 		}

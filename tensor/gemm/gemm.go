@@ -155,6 +155,23 @@ type PackedB struct {
 	// ⌈n/32⌉ panels of k×32 floats (row-major inside a panel, zero past
 	// column n), the layout every kernel reads.
 	data []float32
+	// bf16 weights instead (see bf16.go): ⌈n/32⌉ panels of kp×32 words,
+	// each two bf16 of consecutive k; data is then nil.
+	kp    int
+	pairs []uint32
+	free  func() // unmaps data or pairs (nil for Go memory)
+}
+
+// Release frees p's memory now instead of when the garbage collector finds
+// p unreachable (for weights replaced by a converted copy: the process
+// then never holds both). p must not be used afterwards.
+func (p *PackedB) Release() {
+	if p.free != nil {
+		runtime.SetFinalizer(p, nil)
+		p.free()
+		p.free = nil
+	}
+	p.data, p.pairs = nil, nil
 }
 
 // K is the inner dimension of the packed operand.
@@ -168,10 +185,9 @@ func (p *PackedB) N() int { return p.n }
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	checkArgs(false, transB, 0, n, k, nil, 1, b, ldb, nil, 1)
 	p := &PackedB{k: k, n: n}
-	var free func()
-	p.data, free = allocPacked((n + nr - 1) / nr * nr * k)
-	if free != nil {
-		runtime.SetFinalizer(p, func(*PackedB) { free() })
+	p.data, p.free = allocPacked((n + nr - 1) / nr * nr * k)
+	if p.free != nil {
+		runtime.SetFinalizer(p, (*PackedB).Release)
 	}
 	packPanels(transB, k, n, b, ldb, p.data)
 	return p
@@ -179,7 +195,8 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 
 // SgemmPacked computes C = alpha·A·B + beta·C + bias, where A is m×k
 // (stride lda), B was packed by PackB, and bias (length n, or nil) is added
-// to every row.
+// to every row. With a bf16 B (PackedB.BF16), A is rounded to bf16 on the
+// way in and the sums are accumulated in float32.
 func SgemmPacked(m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int, bias []float32) {
 	checkAC(false, m, pb.n, pb.k, a, lda, c, ldc)
 	if bias != nil && len(bias) != pb.n {
@@ -188,6 +205,10 @@ func SgemmPacked(m int, alpha float32, a []float32, lda int, pb *PackedB, beta f
 	if m == 0 || pb.n == 0 {
 		return
 	}
-	runPacked(active.Load(), Threads(), m, pb.n, pb.k, a, lda, 1, pb.data, c, ldc, alpha, beta, bias)
+	if pb.pairs != nil {
+		sgemmBF16(Threads(), m, alpha, a, lda, pb, beta, c, ldc, bias)
+	} else {
+		runPacked(active.Load(), Threads(), m, pb.n, pb.k, a, lda, 1, pb.data, c, ldc, alpha, beta, bias)
+	}
 	runtime.KeepAlive(pb) // its memory may be unmapped by a finalizer
 }

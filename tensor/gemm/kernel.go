@@ -25,6 +25,9 @@ type kernel struct {
 	mr    int     // rows per micro-tile
 	micro microFn // tile kernel over packed B panels
 	fast  bool    // false: Sgemm uses the unpacked portable loop
+	// noPack: the kernel reads A row-major in place (rs, ks = 1), never
+	// packed tiles (the AMX kernel loads rows of A as tiles)
+	noPack bool
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, micro: microGeneric}

@@ -216,6 +216,213 @@ func sgemmAVX2px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c u
 func sgemmAVX2px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask unsafe.Pointer, pf uintptr)
 
 //go:noescape
+func bf16512sx1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512sx14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px1x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px2x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px3x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px4x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px5x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px6x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px7x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px8x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px9x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px10x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px11x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px12x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px13x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px14x16(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px1x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px2x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px3x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px4x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px5x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px6x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px7x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px8x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px9x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px10x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px11x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px12x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px13x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func bf16512px14x32(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr)
+
+//go:noescape
+func amxPeakLoop(n int, cfg unsafe.Pointer)
+
+//go:noescape
+func amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)
+
+//go:noescape
+func amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)
+
+//go:noescape
+func expandBF16(dst, src unsafe.Pointer, rows int)
+
+//go:noescape
+func roundBF16(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func cvtBF16(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func fmaPeakLoop(n int)
+
+//go:noescape
+func bf16PeakLoop(n int)
+
+// kernelsBF16[packed][h][mr] is kernels512 with VDPBF16PS steps: A and B
+// hold pairs of bf16 in each 32-bit element.
+var kernelsBF16 = [2][2][mr512 + 1]func(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask int, pf uintptr){
+	{
+		{nil, bf16512sx1x16, bf16512sx2x16, bf16512sx3x16, bf16512sx4x16, bf16512sx5x16, bf16512sx6x16, bf16512sx7x16, bf16512sx8x16, bf16512sx9x16, bf16512sx10x16, bf16512sx11x16, bf16512sx12x16, bf16512sx13x16, bf16512sx14x16},
+		{nil, bf16512sx1x32, bf16512sx2x32, bf16512sx3x32, bf16512sx4x32, bf16512sx5x32, bf16512sx6x32, bf16512sx7x32, bf16512sx8x32, bf16512sx9x32, bf16512sx10x32, bf16512sx11x32, bf16512sx12x32, bf16512sx13x32, bf16512sx14x32},
+	},
+	{
+		{nil, bf16512px1x16, bf16512px2x16, bf16512px3x16, bf16512px4x16, bf16512px5x16, bf16512px6x16, bf16512px7x16, bf16512px8x16, bf16512px9x16, bf16512px10x16, bf16512px11x16, bf16512px12x16, bf16512px13x16, bf16512px14x16},
+		{nil, bf16512px1x32, bf16512px2x32, bf16512px3x32, bf16512px4x32, bf16512px5x32, bf16512px6x32, bf16512px7x32, bf16512px8x32, bf16512px9x32, bf16512px10x32, bf16512px11x32, bf16512px12x32, bf16512px13x32, bf16512px14x32},
+	},
+}
+
+const peakAccs = 24
+
+//go:noescape
 func packA14(dst, src unsafe.Pointer, lds, kc int)
 
 //go:noescape

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates pycases.json: differential cases for the Go tokenizer.
 
-An independent re-statement of SPEC 3.6 in Python (written for this
+An independent re-statement of docs/model.md#tokenizer in Python (written for this
 project, not copied), run with CPython's str methods, html.unescape and the
 `regex` module, which are the parts whose edge cases the Go port has to
 match: Unicode whitespace, str.lower (final sigma, U+0130), IGNORECASE in

@@ -153,6 +153,15 @@ var (
 // packA: element (i, p) at a + 4·(p·mr + i), with displacements only (rs
 // and ks are then ignored).
 func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
+	kernelOp(w, is, name, mr, halves, packed, func(b, a, acc string) string {
+		return fmt.Sprintf("VFMADD231PS %s, %s, %s", b, a, acc)
+	})
+}
+
+// kernelOp writes a tile kernel whose k step is op(B register, broadcast A
+// register, accumulator): one FMA for the fp32 kernels, one VDPBF16PS for
+// the bf16 ones (a k step then covers a pair of k values, see bf16.go).
+func kernelOp(w *asm, is isa, name string, mr, halves int, packed bool, op func(b, a, acc string) string) {
 	v := func(n int) string { return fmt.Sprintf("%s%d", is.vec, n) }
 	acc := func(r, h int) string { return v(r*halves + h) }
 	fmt.Fprintf(w, "\n// func %s(a unsafe.Pointer, rs, ks int, b unsafe.Pointer, kc int, c unsafe.Pointer, ldc int, alpha, beta float32, flags int, bias unsafe.Pointer, mask %s, pf uintptr)\n", name, is.maskArg)
@@ -200,7 +209,7 @@ func kernel(w *asm, is isa, name string, mr, halves int, packed bool) {
 				w.f("VBROADCASTSS %s, %s", rowAddr(r, 0, lo, hi, s1, s3, s5, s7), bc)
 			}
 			for h := 0; h < halves; h++ {
-				w.f("VFMADD231PS %s, %s, %s", v(is.bReg+h), bc, acc(r, h))
+				w.f("%s", op(v(is.bReg+h), bc, acc(r, h)))
 			}
 		}
 		if !packed {
@@ -444,6 +453,39 @@ func main() {
 		}
 		tAVX2.WriteString("},\n")
 	}
+	var tBF16 strings.Builder
+	for _, packed := range []bool{false, true} {
+		tBF16.WriteString("\t{\n")
+		for h := 1; h <= 2; h++ {
+			tBF16.WriteString("\t\t{nil")
+			for mr := 1; mr <= mr512; mr++ {
+				nm := nameBF16(mr, h, packed)
+				kernelOp(&s, avx512, nm, mr, h, packed, bf16Op)
+				fmt.Fprintf(&g, "//go:noescape\nfunc %s"+sig+"\n\n", nm, "int")
+				tBF16.WriteString(", " + nm)
+			}
+			tBF16.WriteString("},\n")
+		}
+		tBF16.WriteString("\t},\n")
+	}
+	cvtRoutine(&s)
+	expandRoutine(&s)
+	amxRoutine(&s)
+	amxEpilogueRoutine(&s)
+	amxPeakRoutine(&s)
+	g.WriteString("//go:noescape\nfunc amxPeakLoop(n int, cfg unsafe.Pointer)\n\n")
+	g.WriteString("//go:noescape\nfunc amxTile(a unsafe.Pointer, lda int, b unsafe.Pointer, ksteps int, s, cfg unsafe.Pointer)\n\n")
+	g.WriteString("//go:noescape\nfunc amxEpilogue(c unsafe.Pointer, ldc int, s unsafe.Pointer, alpha, beta float32, flags int, bias unsafe.Pointer)\n\n")
+	roundRoutine(&s)
+	g.WriteString("//go:noescape\nfunc expandBF16(dst, src unsafe.Pointer, rows int)\n\n")
+	g.WriteString("//go:noescape\nfunc roundBF16(dst, src unsafe.Pointer, n int)\n\n")
+	peakLoop(&s, "fmaPeakLoop", func(x, y, acc string) string { return fmt.Sprintf("VFMADD231PS %s, %s, %s", x, y, acc) })
+	peakLoop(&s, "bf16PeakLoop", bf16Op)
+	g.WriteString("//go:noescape\nfunc cvtBF16(dst, src unsafe.Pointer, n int)\n\n")
+	g.WriteString("//go:noescape\nfunc fmaPeakLoop(n int)\n\n")
+	g.WriteString("//go:noescape\nfunc bf16PeakLoop(n int)\n\n")
+	fmt.Fprintf(&g, "// kernelsBF16[packed][h][mr] is kernels512 with VDPBF16PS steps: A and B\n// hold pairs of bf16 in each 32-bit element.\nvar kernelsBF16 = [2][2][mr512 + 1]func"+sig+"{\n%s}\n\n", "int", tBF16.String())
+	fmt.Fprintf(&g, "const peakAccs = %d\n\n", peakAccs)
 	transpose(&s, "packA14", 14, 14*4)
 	transpose(&s, "packBT16", 16, nrPanel*4)
 	g.WriteString("//go:noescape\nfunc packA14(dst, src unsafe.Pointer, lds, kc int)\n\n")

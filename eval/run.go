@@ -219,7 +219,7 @@ func OverlayImage(img *imageio.RGB, pred []int32, gt *LabelMap, names []string) 
 		}
 	}
 	for _, g := range gt.Pix {
-		if g >= 0 && int(g) < C {
+		if g != Ignore && int(g) < C {
 			present[g] = true
 		}
 	}

@@ -199,17 +199,6 @@ func (f *form) intField(name string, dst *int) error {
 	return nil
 }
 
-func (f *form) floatField(name string, dst *float64) error {
-	if v, ok := f.value(name); ok {
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil || x != x { // NaN is refused too
-			return errorf(http.StatusBadRequest, "field %s: %q is not a number", name, v)
-		}
-		*dst = x
-	}
-	return nil
-}
-
 func parseBool(s string) (bool, bool) {
 	switch strings.ToLower(s) {
 	case "1", "true", "yes", "on", "t", "y":

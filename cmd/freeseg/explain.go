@@ -76,10 +76,10 @@ func runExplain(e *env, args []string) error {
 		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
 	}
 	if *size != 0 {
-		if _, dup := settings.given["square"]; dup {
+		if _, dup := settings.Given["square"]; dup {
 			return usagef("give --square or --size (its older name), not both")
 		}
-		settings.given["square"] = fmt.Sprint(*size)
+		settings.Given["square"] = fmt.Sprint(*size)
 	}
 	if err := settings.apply(&opt); err != nil {
 		return err

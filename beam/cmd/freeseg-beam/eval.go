@@ -161,7 +161,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg.Settings = sf.given
+	cfg.Settings = sf.Given
 	opts, err := cfg.Options()
 	if err != nil {
 		return usageError{err.Error()}

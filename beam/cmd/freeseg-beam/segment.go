@@ -121,7 +121,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
 	}
 	cfg := pipeline.SegmentConfig{Model: *model, NoCache: *noCache, Classes: vocab.Names, Background: vocab.Background,
-		Settings: settings.given, Exif: *exif, Output: *output, Strict: *strict, Generator: "freeseg " + version}
+		Settings: settings.Given, Exif: *exif, Output: *output, Strict: *strict, Generator: "freeseg " + version}
 	opts, err := cfg.Options()
 	if err != nil {
 		return usageError{err.Error()}

@@ -3,7 +3,8 @@
 //
 //   node ort.mjs bench [--dir DIR] [--threads 2] [--warmup 3] [--runs 10]
 //       times the 224 crop (vit224.onnx) and the 448 image (vit448.onnx) written by make_model.py
-//       and prints one JSON line: crop224_ms / image448_ms (median) and _min_ms, threads, version.
+//       and prints one JSON line: crop224_ms / image448_ms (median wall time), _min_ms, _cpu_ms (median
+//       CPU time of all threads per run), threads, version.
 //   node ort.mjs check [--dir DIR] --embed EMB.safetensors --features FEAT448.safetensors
 //       runs both models on check224.bin / check448.bin and compares ONNX Runtime's output with
 //       PyTorch's (torch224.bin, torch448.bin) and with freeseg's (`freeseg embed` of check224.png:
@@ -98,14 +99,20 @@ async function bench() {
     const s = await session(side);
     const input = readF32(join(dir, `check${side}.bin`));
     for (let i = 0; i < warmup; i++) await run(s, side, input);
-    const ts = [];
+    const ts = [], cs = [];
     for (let i = 0; i < runs; i++) {
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await run(s, side, input);
       ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const c = process.cpuUsage(c0);
+      cs.push((c.user + c.system) / 1e3);
     }
     res[key + "_ms"] = r1(median(ts));
     res[key + "_min_ms"] = r1(Math.min(...ts));
+    // CPU time of the process per run, all threads (as freeseg bench's *_cpu_ms); it counts
+    // ONNX Runtime's worker threads while they spin waiting for work.
+    res[key + "_cpu_ms"] = r1(median(cs));
     await s.release();
   }
   console.log(JSON.stringify(res));

@@ -18,6 +18,7 @@ const median = (xs) => {
 };
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const v = (x) => x ?? "-";
 
 const rows = [];
 for (let r = 1; existsSync(join(dir, `r${r}-ort.json`)); r++) {
@@ -32,6 +33,9 @@ for (let r = 1; existsSync(join(dir, `r${r}-ort.json`)); r++) {
     r224: fp?.crop224_ms / ort.crop224_ms,
     r448: fp?.image448_ms / ort.image448_ms,
     rbf: bf?.crop224_ms / ort.crop224_ms,
+    c224: fp?.crop224_cpu_ms / ort.crop224_cpu_ms,
+    c448: fp?.image448_cpu_ms / ort.image448_cpu_ms,
+    cbf: bf?.crop224_cpu_ms / ort.crop224_cpu_ms,
     ...(ort1 && fp1 ? {
       ort224t1: ort1.crop224_ms, ort448t1: ort1.image448_ms, fs224t1: fp1.crop224_ms, fs448t1: fp1.image448_ms,
       r224t1: fp1.crop224_ms / ort1.crop224_ms, r448t1: fp1.image448_ms / ort1.image448_ms,
@@ -61,5 +65,17 @@ const med = {
 };
 console.log(`| median | | | | | | | | ${f2(med.crop224_fp32_over_ort)} | ${f2(med.image448_fp32_over_ort)} | ${f2(med.crop224_bf16_over_ort_fp32)} |` +
   (t1 ? ` ${f2(med.crop224_fp32_over_ort_1thread)} | ${f2(med.image448_fp32_over_ort_1thread)} |` : ""));
+console.log("\nCPU time per run (all threads; ONNX Runtime's includes its spinning workers):\n");
+console.log("| round | ORT 224 | freeseg fp32 224 | bf16 224 | ORT 448 | freeseg fp32 448 | fp32 224 / ORT | fp32 448 / ORT | bf16 224 / ORT fp32 |");
+console.log("|---|---|---|---|---|---|---|---|---|");
+const ort = (r) => read(`r${r}-ort.json`);
+for (const x of rows) {
+  const o = ort(x.round), fp = read(`r${x.round}-fp32.json`), bf = read(`r${x.round}-bf16.json`);
+  console.log(`| ${x.round} | ${v(o.crop224_cpu_ms)} | ${v(fp?.crop224_cpu_ms)} | ${v(bf?.crop224_cpu_ms)} | ${v(o.image448_cpu_ms)} | ${v(fp?.image448_cpu_ms)} | ${f2(x.c224)} | ${f2(x.c448)} | ${f2(x.cbf)} |`);
+}
+med.cpu_crop224_fp32_over_ort = median(rows.map((x) => x.c224));
+med.cpu_image448_fp32_over_ort = median(rows.map((x) => x.c448));
+med.cpu_crop224_bf16_over_ort_fp32 = median(rows.map((x) => x.cbf));
+console.log(`| median | | | | | | ${f2(med.cpu_crop224_fp32_over_ort)} | ${f2(med.cpu_image448_fp32_over_ort)} | ${f2(med.cpu_crop224_bf16_over_ort_fp32)} |`);
 console.log("\ntargets (issue 12): fp32 224 <= 0.75, fp32 448 <= 0.65, bf16 224 <= 0.40");
 console.log(JSON.stringify({ rounds: rows, medians: med }));

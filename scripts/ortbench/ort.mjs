@@ -9,7 +9,7 @@
 //       runs both models on check224.bin / check448.bin and compares ONNX Runtime's output with
 //       PyTorch's (torch224.bin, torch448.bin) and with freeseg's (`freeseg embed` of check224.png:
 //       the CLS row; `freeseg features --method vanilla` of check448.png: every token). Exits 1 when
-//       a cosine is below 0.9999.
+//       a cosine is below 0.9999 or a difference above 1e-3 of the output's largest value.
 //
 // onnxruntime-node is installed (npm ci --ignore-scripts) into DIR/node, not beside this file.
 import { createRequire } from "node:module";
@@ -118,6 +118,10 @@ async function bench() {
   console.log(JSON.stringify(res));
 }
 
+// The same network gives float32 rounding differences (about 1e-5 of the output's scale); another
+// input through the same random network still gives a CLS cosine of about 0.999, so both bounds count.
+const same = (c) => c.min_token_cosine > 0.9999 && c.max_diff_rel < 1e-3;
+
 async function check() {
   const E = 512;
   const res = {};
@@ -130,19 +134,19 @@ async function check() {
     await s.release();
     const c = compare(out, readF32(join(dir, `torch${side}.bin`)), E);
     res[`ort_vs_torch_${side}`] = c;
-    ok &&= c.min_token_cosine > 0.9999;
+    ok &&= same(c);
     if (side === 224 && embed) {
       const [, fs] = readSafetensors(embed, "image_embeds");
-      const cs = cosine(out.subarray(0, E), fs.subarray(0, E));
-      res.ort_vs_freeseg_embed_224 = { cls_cosine: +cs.toFixed(7) };
-      ok &&= cs > 0.9999;
+      const c1 = compare(out.subarray(0, E), fs.subarray(0, E), E);
+      res.ort_vs_freeseg_embed_224 = { cls_cosine: c1.cosine, max_diff_rel: c1.max_diff_rel };
+      ok &&= same(c1);
     }
     if (side === 448 && feat) {
       const [shape, fs] = readSafetensors(feat, "tokens");
       if (shape[1] !== out.length / E) throw new Error(`${feat}: ${shape[1]} tokens, ONNX Runtime gave ${out.length / E}`);
       const c2 = compare(out, fs, E);
       res.ort_vs_freeseg_features_448 = c2;
-      ok &&= c2.min_token_cosine > 0.9999;
+      ok &&= same(c2);
     }
   }
   res.ok = ok;

@@ -58,7 +58,9 @@ const efficiencySlice = 60 * time.Millisecond
 // FMA loop for fp32 and emulated bf16, VDPBF16PS or AMX for native bf16),
 // on threads goroutines for about d in all (at least one pair per M). ok
 // is false where there is no peak loop (no AVX-512, or the portable
-// kernel is in use).
+// kernel is in use). It sets the package's thread count (SetThreads) for
+// its duration, so run it while no other products run; it allocates
+// about 40 MB of operands (fp32, M = 785) and frees them on return.
 func MeasureEfficiency(threads int, d time.Duration, bf16 bool) (e Efficiency, ok bool) {
 	threads = max(threads, 1)
 	kern := active.Load()

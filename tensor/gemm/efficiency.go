@@ -60,7 +60,8 @@ const efficiencySlice = 60 * time.Millisecond
 // is false where there is no peak loop (no AVX-512, or the portable
 // kernel is in use). It sets the package's thread count (SetThreads) for
 // its duration, so run it while no other products run; it allocates
-// about 40 MB of operands (fp32, M = 785) and frees them on return.
+// about 70 MB of operands (fp32, M = 785: A, C and the packed weights)
+// and releases the packed weights on return.
 func MeasureEfficiency(threads int, d time.Duration, bf16 bool) (e Efficiency, ok bool) {
 	threads = max(threads, 1)
 	kern := active.Load()

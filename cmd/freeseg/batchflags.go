@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 )
 
@@ -28,10 +29,10 @@ func (b *batchFlags) register(fs *flag.FlagSet) {
 
 func (b *batchFlags) validate() error {
 	if b.maxSide < 0 {
-		return usagef("--max-side %d must not be negative", b.maxSide)
+		return freeseg.Usagef("--max-side %d must not be negative", b.maxSide)
 	}
 	if b.maxMemoryMB < 0 {
-		return usagef("--max-memory-mb %d must not be negative", b.maxMemoryMB)
+		return freeseg.Usagef("--max-memory-mb %d must not be negative", b.maxMemoryMB)
 	}
 	return nil
 }
@@ -41,7 +42,7 @@ func (b *batchFlags) validate() error {
 // take a new file.
 func checkOutDir(dir string) error {
 	if dir == "" {
-		return usagef("--out DIR is required")
+		return freeseg.Usagef("--out DIR is required")
 	}
 	d := filepath.Clean(dir)
 	for {
@@ -78,7 +79,7 @@ func checkOutDir(dir string) error {
 // reduce an image to a fixed-size input: features, embed, classify).
 func checkImages(paths []string, exif bool, maxMemoryMB int64) error {
 	if maxMemoryMB < 0 {
-		return usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
+		return freeseg.Usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
 	}
 	return batch.CheckImages(paths, exif, maxMemoryMB)
 }

@@ -47,7 +47,7 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 	var err error
 	switch {
 	case classes != "" && classesFile != "":
-		return nil, nil, usagef("give --classes or --classes-file, not both")
+		return nil, nil, freeseg.Usagef("give --classes or --classes-file, not both")
 	case classes != "":
 		v, err = prompts.ParseClassList(classes)
 	case classesFile != "":
@@ -58,13 +58,13 @@ func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabula
 		defer f.Close()
 		v, err = prompts.ParseClassFile(f, classesFile, prompts.SepSCLIP)
 	default:
-		return nil, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
+		return nil, nil, freeseg.Usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
-		return nil, nil, usagef("--background file needs --classes-file (line 0 is the background)")
+		return nil, nil, freeseg.Usagef("--background file needs --classes-file (line 0 is the background)")
 	}
 	out, notes, err := freeseg.WithBackground(v, background)
 	if err != nil {

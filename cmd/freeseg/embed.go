@@ -39,7 +39,7 @@ func preprocessFor(img *imageio.RGB, mode string, n int) ([]float32, error) {
 	case "square":
 		return imageio.PreprocessSquare(img, n), nil
 	}
-	return nil, usagef("unknown --preprocess %q (want openai or square)", mode)
+	return nil, freeseg.Usagef("unknown --preprocess %q (want openai or square)", mode)
 }
 
 // encodeImages loads and encodes image files: [n, E].
@@ -60,7 +60,7 @@ func encodeImages(m *clip.Model, paths []string, mode string, size int, exif boo
 		pix = append(pix, x...)
 	}
 	if size != m.Config.ImageSize() {
-		return nil, usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
+		return nil, freeseg.Usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
 	}
 	return m.EncodeImage(pix, len(paths), size, size)
 }
@@ -82,7 +82,7 @@ func runEmbed(e *env, args []string) error {
 	}
 	images = append(images, pos...)
 	if len(images) == 0 && len(texts) == 0 {
-		return usagef("give at least one image or --text")
+		return freeseg.Usagef("give at least one image or --text")
 	}
 	if err := checkImages(images, *exif, *maxMem); err != nil {
 		return err
@@ -150,12 +150,12 @@ func runClassify(e *env, args []string) error {
 		return err
 	}
 	if len(images)+len(pos) == 0 {
-		return usagef("no image given")
+		return freeseg.Usagef("no image given")
 	}
 	var vocab *prompts.Vocabulary
 	switch {
 	case *classes != "" && *classesFile != "":
-		return usagef("give --classes or --classes-file, not both")
+		return freeseg.Usagef("give --classes or --classes-file, not both")
 	case *classes != "":
 		vocab, err = prompts.ParseClassList(*classes)
 	case *classesFile != "":
@@ -166,7 +166,7 @@ func runClassify(e *env, args []string) error {
 		defer f.Close()
 		vocab, err = prompts.ParseClassFile(f, *classesFile, prompts.SepSCLIP)
 	default:
-		return usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
+		return freeseg.Usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
 	}
 	if err != nil {
 		return err

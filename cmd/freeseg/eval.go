@@ -67,11 +67,11 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
-func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
+func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *freeseg.SettingFlags) {
 	fs := newFlags(e, commands["eval"])
 	ef := &evalFlags{}
 	ef.register(fs)
-	return fs, ef, bindSettings(fs, preset, freeseg.ForEval)
+	return fs, ef, freeseg.BindFlags(fs, preset, freeseg.ForEval)
 }
 
 // evalPreset is the protocol of the flags' method on their dataset (for a
@@ -80,7 +80,7 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
 	p, err := prompts.Protocols(ef.protocol, like)
 	if err != nil {
-		return p, freeseg.Options{}, usageError{err.Error()}
+		return p, freeseg.Options{}, freeseg.AsUsage(err)
 	}
 	o, err := freeseg.ProtocolOptions(p)
 	if err != nil {
@@ -98,7 +98,7 @@ func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
+func parseEvalFlags(e *env, args []string) (*evalFlags, *freeseg.SettingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
 	none := prompts.Protocol{}
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
@@ -127,7 +127,7 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[strin
 		return nil, nil, nil, none, freeseg.Options{}, err
 	}
 	if len(pos) > 0 {
-		return nil, nil, nil, none, freeseg.Options{}, usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
+		return nil, nil, nil, none, freeseg.Options{}, freeseg.Usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
 	}
 	set := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
@@ -137,7 +137,7 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[strin
 func parseShard(s string) (int, int, error) {
 	i, n, ok := eval.ParseShard(s)
 	if !ok {
-		return 0, 0, usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
+		return 0, 0, freeseg.Usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
 	}
 	return i, n, nil
 }
@@ -159,27 +159,27 @@ func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
 		return nil, err
 	}
 	if ef.dataset == "" {
-		return nil, usagef("--dataset is required: %s, or %s", strings.Join(eval.BenchmarkNames(), ", "), eval.Folder)
+		return nil, freeseg.Usagef("--dataset is required: %s, or %s", strings.Join(eval.BenchmarkNames(), ", "), eval.Folder)
 	}
 	if ef.report == "" {
-		return nil, usagef("--report DIR is required")
+		return nil, freeseg.Usagef("--report DIR is required")
 	}
 	if ef.limit < 0 {
-		return nil, usagef("--limit %d must not be negative", ef.limit)
+		return nil, freeseg.Usagef("--limit %d must not be negative", ef.limit)
 	}
 	if ef.overlays < 0 {
-		return nil, usagef("--overlays %d must not be negative", ef.overlays)
+		return nil, freeseg.Usagef("--overlays %d must not be negative", ef.overlays)
 	}
 	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
 	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
 		return nil, err
 	}
 	c.opts = preset
-	if err := sf.apply(&c.opts); err != nil {
+	if err := sf.Apply(&c.opts); err != nil {
 		return nil, err
 	}
 	usePrecision(c.opts.Precision)
-	c.overrides = sf.overrides()
+	c.overrides = sf.Overrides()
 	return c, nil
 }
 
@@ -201,15 +201,15 @@ func runEval(e *env, args []string) error {
 			Split: ef.split, Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero}
 		eval.FolderDefaults(&fo, ef.root)
 		if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
-			return usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
+			return freeseg.Usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
 		}
 		ds, err = eval.OpenFolder(fo)
 	} else {
 		if given(set, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
-			return usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
+			return freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
 		}
 		if ef.root == "" {
-			return usagef("--root is required: the dataset root of %s", ef.dataset)
+			return freeseg.Usagef("--root is required: the dataset root of %s", ef.dataset)
 		}
 		ds, err = eval.Open(ef.dataset, ef.root, eval.OpenOptions{Split: ef.split})
 	}
@@ -253,7 +253,7 @@ func runEval(e *env, args []string) error {
 	}
 	eng.VFMSource = c.vfm
 	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
-		return usageError{err.Error()}
+		return freeseg.AsUsage(err)
 	}
 	digest, err := eng.Model.Digest()
 	if err != nil {
@@ -355,10 +355,10 @@ func runEvalMerge(e *env, args []string) error {
 		return err
 	}
 	if *out == "" {
-		return usagef("eval merge: --report OUT is required")
+		return freeseg.Usagef("eval merge: --report OUT is required")
 	}
 	if len(dirs) == 0 {
-		return usagef("eval merge: give the report folders of the shards")
+		return freeseg.Usagef("eval merge: give the report folders of the shards")
 	}
 	// Keep the overlays of the first images of the list.
 	merged, err := eval.MergeDirs(*out, dirs, 3)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,7 +130,7 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 		{},
 	} {
 		_, err := parseEvalConfig(e, append([]string{"--report", "r"}, bad...))
-		if _, ok := err.(usageError); !ok {
+		if !errors.Is(err, freeseg.ErrUsage) {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
 	}

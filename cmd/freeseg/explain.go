@@ -29,7 +29,7 @@ func runExplain(e *env, args []string) error {
 	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
 	fs.Var(&textFlags, "text", "texts to explain: repeatable, and each may list several separated by commas (or ';')")
 	opt := freeseg.DefaultExplainOptions()
-	settings := bindSettings(fs, opt, freeseg.ForExplain)
+	settings := freeseg.BindFlags(fs, opt, freeseg.ForExplain)
 	vfm := vfmFlag(fs)
 	size := fs.Int("size", 0, "deprecated alias of --square")
 	out := fs.String("out", "freeseg-out", "output folder (created if needed; inputs are never overwritten)")
@@ -52,7 +52,7 @@ func runExplain(e *env, args []string) error {
 	})
 	args = append(images, pos...)
 	if len(args) == 0 {
-		return usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
+		return freeseg.Usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
 	}
 	var texts []string
 	seen := map[string]bool{}
@@ -66,29 +66,29 @@ func runExplain(e *env, args []string) error {
 		}
 		for _, n := range v.ClassNames() {
 			if seen[n] {
-				return usagef("--text: %q is given twice", n)
+				return freeseg.Usagef("--text: %q is given twice", n)
 			}
 			seen[n] = true
 			texts = append(texts, n)
 		}
 	}
 	if len(texts) == 0 {
-		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
+		return freeseg.Usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
 	}
 	if *size != 0 {
 		if _, dup := settings.Given["square"]; dup {
-			return usagef("give --square or --size (its older name), not both")
+			return freeseg.Usagef("give --square or --size (its older name), not both")
 		}
 		settings.Given["square"] = fmt.Sprint(*size)
 	}
-	if err := settings.apply(&opt); err != nil {
+	if err := settings.Apply(&opt); err != nil {
 		return err
 	}
 	if opt.Resize.Mode != freeseg.ResizeSquare {
-		return usagef("--square must be at least 1: explanations take a square input")
+		return freeseg.Usagef("--square must be at least 1: explanations take a square input")
 	}
 	if opt.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
-		return usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
+		return freeseg.Usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
 	}
 	usePrecision(opt.Precision)
 	bf.maxSide = opt.MaxSide // images are scaled as they are decoded

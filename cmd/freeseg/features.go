@@ -25,7 +25,7 @@ func runFeatures(e *env, args []string) error {
 	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file (or give it as the positional argument)")
 	opts := freeseg.DefaultOptions()
-	settings := bindSettings(fs, opts, freeseg.ForFeatures)
+	settings := freeseg.BindFlags(fs, opts, freeseg.ForFeatures)
 	out := fs.String("out", "", "output .safetensors file")
 	vfm := vfmFlag(fs)
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
@@ -39,12 +39,12 @@ func runFeatures(e *env, args []string) error {
 		*image, pos = pos[0], nil
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %q: features takes one image", pos)
+		return freeseg.Usagef("unexpected arguments %q: features takes one image", pos)
 	}
 	if *image == "" || *out == "" {
-		return usagef("an image and --out are required")
+		return freeseg.Usagef("an image and --out are required")
 	}
-	if err := settings.apply(&opts); err != nil {
+	if err := settings.Apply(&opts); err != nil {
 		return err
 	}
 	usePrecision(opts.Precision)

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/freeseg/freeseg/prompts"
 	"io"
 	"os"
 	"time"
+
+	"github.com/freeseg/freeseg/prompts"
 
 	"github.com/freeseg/freeseg"
 )

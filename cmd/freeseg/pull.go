@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"text/tabwriter"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/hub"
 )
 
@@ -45,7 +46,7 @@ func runPull(e *env, args []string) error {
 	}
 	if *list {
 		if len(ids) > 0 {
-			return usagef("--list takes no ID")
+			return freeseg.Usagef("--list takes no ID")
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		for _, m := range hub.Known {
@@ -67,7 +68,7 @@ func runPull(e *env, args []string) error {
 	for _, id := range ids {
 		if !hub.IsID(id) {
 			_, _, err := hub.ParseID(id)
-			return usageError{err.Error()}
+			return freeseg.AsUsage(err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

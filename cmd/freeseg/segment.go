@@ -42,7 +42,7 @@ func runSegment(e *env, args []string) error {
 	bf.register(fs)
 	vfm := vfmFlag(fs)
 	opts := freeseg.DefaultOptions()
-	settings := bindSettings(fs, opts, freeseg.ForSegment)
+	settings := freeseg.BindFlags(fs, opts, freeseg.ForSegment)
 	var xf exportFlags
 	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -58,9 +58,9 @@ func runSegment(e *env, args []string) error {
 		return err
 	}
 	if vocab.Len() > maxLabelClasses {
-		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
+		return freeseg.Usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
 	}
-	if err := settings.apply(&opts); err != nil {
+	if err := settings.Apply(&opts); err != nil {
 		return err
 	}
 	bf.maxSide = opts.MaxSide // images are scaled as they are decoded
@@ -70,14 +70,14 @@ func runSegment(e *env, args []string) error {
 	}
 	args = append(images, pos...)
 	if len(args) == 0 {
-		return usagef("no image given")
+		return freeseg.Usagef("no image given")
 	}
 	inputs, skipped, protected, bad, err := batch.Expand(args, bf.recursive, *out)
 	if err != nil {
 		return err
 	}
 	if *saveTensors != "" && len(inputs) > 1 && !strings.Contains(*saveTensors, "{name}") {
-		return usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
+		return freeseg.Usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
 	}
 	if skipped > 0 && !*quiet {
 		fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
@@ -113,7 +113,7 @@ func runSegment(e *env, args []string) error {
 	}
 	eng.VFMSource = *vfm
 	if err := eng.Validate(opts); err != nil {
-		return usageError{err.Error()}
+		return freeseg.AsUsage(err)
 	}
 	applyForce(eng, *force)
 	// The last check that needs the model: every input holds a patch.

@@ -62,19 +62,19 @@ func runServe(e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %q", pos)
+		return freeseg.Usagef("unexpected arguments %q", pos)
 	}
 	switch {
 	case *concurrency < 1:
-		return usagef("--concurrency %d must be at least 1", *concurrency)
+		return freeseg.Usagef("--concurrency %d must be at least 1", *concurrency)
 	case *queue < 0:
-		return usagef("--queue %d must not be negative", *queue)
+		return freeseg.Usagef("--queue %d must not be negative", *queue)
 	case *maxBodyMB < 1 || *maxMpx <= 0 || *maxClasses < 1 || *maxNames < 1 || *maxMapsMB < 1 || *maxSide < 1 || *maxTokens < 2 || *maxInferMB < 1 || !(*maxGFLOPs > 0) || math.IsInf(*maxGFLOPs, 0) || !(*maxTextGFLOPs > 0) || math.IsInf(*maxTextGFLOPs, 0):
-		return usagef("the --max-* limits must be positive (and --max-tokens at least 2)")
+		return freeseg.Usagef("the --max-* limits must be positive (and --max-tokens at least 2)")
 	case *cacheRows < 1 || *cacheDiskMB < 1:
-		return usagef("the --cache-* bounds must be positive")
+		return freeseg.Usagef("the --cache-* bounds must be positive")
 	case *timeout <= 0 || *readTimeout <= 0 || *readHeaderTimeout <= 0 || *drain <= 0:
-		return usagef("the timeouts must be positive")
+		return freeseg.Usagef("the timeouts must be positive")
 	}
 	cfg := d
 	cfg.MaxConcurrent, cfg.Queue = *concurrency, *queue

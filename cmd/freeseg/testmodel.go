@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/imageio"
 )
@@ -36,10 +37,10 @@ func runTestModel(e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
+		return freeseg.Usagef("unexpected argument %q", pos[0])
 	}
 	if *out == "" {
-		return usagef("--out DIR is required")
+		return freeseg.Usagef("--out DIR is required")
 	}
 	// Never write into a folder that holds anything: it could be a real
 	// model whose weights this would replace.

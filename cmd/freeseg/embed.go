@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
@@ -28,41 +27,6 @@ func init() {
 		usage:   "[--model DIR|ORG/NAME] --classes \"cat, kitten; dog\" [--templates openai80|surgery85|single] IMAGE|FOLDER...",
 		run:     runClassify,
 	})
-}
-
-// preprocessFor applies the OpenAI (short side + center crop) or square
-// preprocessing at size n.
-func preprocessFor(img *imageio.RGB, mode string, n int) ([]float32, error) {
-	switch mode {
-	case "openai":
-		return imageio.PreprocessOpenAI(img, n), nil
-	case "square":
-		return imageio.PreprocessSquare(img, n), nil
-	}
-	return nil, freeseg.Usagef("unknown --preprocess %q (want openai or square)", mode)
-}
-
-// encodeImages loads and encodes image files: [n, E].
-func encodeImages(m *clip.Model, paths []string, mode string, size int, exif bool) ([]float32, error) {
-	if size == 0 {
-		size = m.Config.ImageSize()
-	}
-	var pix []float32
-	for _, p := range paths {
-		img, err := batch.LoadImage(p, exif)
-		if err != nil {
-			return nil, err
-		}
-		x, err := preprocessFor(img, mode, size)
-		if err != nil {
-			return nil, err
-		}
-		pix = append(pix, x...)
-	}
-	if size != m.Config.ImageSize() {
-		return nil, freeseg.Usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
-	}
-	return m.EncodeImage(pix, len(paths), size, size)
 }
 
 func runEmbed(e *env, args []string) error {
@@ -94,7 +58,7 @@ func runEmbed(e *env, args []string) error {
 	E := m.Config.EmbedDim
 	var img, txt []float32
 	if len(images) > 0 {
-		if img, err = encodeImages(m, images, *pre, *size, *exif); err != nil {
+		if img, err = encodeFiles(m, images, *pre, *size, *exif); err != nil {
 			return err
 		}
 	}
@@ -152,24 +116,12 @@ func runClassify(e *env, args []string) error {
 	if len(images)+len(pos) == 0 {
 		return freeseg.Usagef("no image given")
 	}
-	var vocab *prompts.Vocabulary
-	switch {
-	case *classes != "" && *classesFile != "":
-		return freeseg.Usagef("give --classes or --classes-file, not both")
-	case *classes != "":
-		vocab, err = prompts.ParseClassList(*classes)
-	case *classesFile != "":
-		f, ferr := os.Open(*classesFile)
-		if ferr != nil {
-			return ferr
-		}
-		defer f.Close()
-		vocab, err = prompts.ParseClassFile(f, *classesFile, prompts.SepSCLIP)
-	default:
-		return freeseg.Usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
-	}
+	vocab, err := freeseg.ParseClasses(*classes, *classesFile)
 	if err != nil {
 		return err
+	}
+	if vocab == nil {
+		return freeseg.Usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
 	}
 	ins, _, _, bad, err := batch.Expand(append(images, pos...), *recursive, "")
 	if err != nil {
@@ -186,41 +138,27 @@ func runClassify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m := eng.Model
-	queries, classOf := vocab.Queries()
+	queries, _ := vocab.Queries()
 	if err := buildClassifier(e.stderr, eng, queries, prompts.TemplateSet(*templates), *quiet); err != nil {
 		return err
 	}
-	G, err := eng.Classifier(queries, prompts.TemplateSet(*templates))
+	img, err := encodeFiles(eng.Model, paths, *pre, 0, *exif)
 	if err != nil {
 		return err
 	}
-	img, err := encodeImages(m, paths, *pre, 0, *exif)
+	tops, err := eng.ZeroShot(img, len(paths), vocab, prompts.TemplateSet(*templates), *top)
 	if err != nil {
 		return err
 	}
-	E := m.Config.EmbedDim
-	scale := math.Exp(float64(m.LogitScale))
-	cos := freeseg.Cosines(img, len(paths), G, len(queries), E)
-	names := vocab.ClassNames()
 	for i, p := range paths {
-		probs := freeseg.ClassProbs(cos[i], classOf, len(names), scale)
-		type cp struct {
-			Class string  `json:"class"`
-			Prob  float64 `json:"prob"`
-		}
-		var list []cp
-		for k, pr := range probs {
-			list = append(list, cp{names[k], round6(pr)})
-		}
-		sortByProb := func(a, b int) bool { return list[a].Prob > list[b].Prob }
-		sortSlice(list, sortByProb)
-		if *top > 0 && len(list) > *top {
-			list = list[:*top]
-		}
-		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
+		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": tops[i]}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// encodeFiles loads and encodes image files (freeseg.EncodeImages).
+func encodeFiles(m *clip.Model, paths []string, mode string, size int, exif bool) ([]float32, error) {
+	return freeseg.EncodeImages(m, len(paths), func(i int) (*imageio.RGB, error) { return batch.LoadImage(paths[i], exif) }, mode, size)
 }

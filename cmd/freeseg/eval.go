@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/eval"
-	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -78,20 +76,7 @@ func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, 
 // folder dataset, on the benchmark named by --like) as pipeline options.
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
-	p, err := prompts.Protocols(ef.protocol, like)
-	if err != nil {
-		return p, freeseg.Options{}, freeseg.AsUsage(err)
-	}
-	o, err := freeseg.ProtocolOptions(p)
-	if err != nil {
-		return p, o, err
-	}
-	if folder {
-		if !ef.withBackground {
-			o.AreaThd = 0 // the preset's area rule is for a background set
-		}
-	}
-	return p, o, nil
+	return eval.Preset(ef.protocol, like, folder, ef.withBackground)
 }
 
 // parseEvalFlags parses in two passes: the first finds --protocol and
@@ -191,139 +176,41 @@ func runEval(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ef, set, proto, opts, shard, shards := c.ef, c.set, c.proto, c.opts, c.shard, c.shards
-	folder := strings.EqualFold(ef.dataset, eval.Folder)
-
-	// The dataset and its vocabulary.
-	var ds *eval.Dataset
-	if folder {
-		fo := eval.FolderOptions{Images: ef.images, Labels: ef.labels, ClassFile: ef.classesFile, LabelSuffix: ef.labelSuffix,
-			Split: ef.split, Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero}
-		eval.FolderDefaults(&fo, ef.root)
-		if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
-			return freeseg.Usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
-		}
-		ds, err = eval.OpenFolder(fo)
-	} else {
-		if given(set, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
-			return freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
-		}
-		if ef.root == "" {
-			return freeseg.Usagef("--root is required: the dataset root of %s", ef.dataset)
-		}
-		ds, err = eval.Open(ef.dataset, ef.root, eval.OpenOptions{Split: ef.split})
+	ef := c.ef
+	if !strings.EqualFold(ef.dataset, eval.Folder) && given(c.set, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
+		return freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
 	}
-	if err != nil {
-		return err
-	}
-	vocab, err := eval.RunVocabulary(ds, proto, ef.classesFile)
-	if err != nil {
-		return err
-	}
-	names := vocab.DisplayNames()
-	protoLabel := eval.ProtocolName(proto)
-	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
-	}
-
-	// The report folder and the saved state.
-	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
-		return fmt.Errorf("report folder %s is a file", ef.report)
-	}
-	// A run that fails before writing anything leaves no empty folder.
-	repDirs := &batch.Outputs{}
-	if err := repDirs.EnsureDir(ef.report); err != nil {
-		return err
-	}
-	defer repDirs.RemoveEmpty()
-	statePath := filepath.Join(ef.report, eval.StateFile)
-	// A run killed while saving leaves temporaries of these files.
-	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
-	}
-	_, statErr := os.Stat(statePath)
-	saved := statErr == nil
-	if saved && !ef.resume {
-		return fmt.Errorf("%s already holds a run (%s); continue it with --resume, or choose another --report folder", ef.report, eval.StateFile)
-	}
-
-	eng, err := openEngine(ef.model, ef.noCache)
-	if err != nil {
-		return err
-	}
-	eng.VFMSource = c.vfm
-	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
-		return freeseg.AsUsage(err)
-	}
-	digest, err := eng.Model.Digest()
-	if err != nil {
-		return err
-	}
-	settings := eval.Settings{
-		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
-		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: eval.VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
-		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
-	}
-	if opts.Method.Proxy {
-		// A resumed run must use the same VFM.
-		settings.Pipeline["vfm"] = c.vfm
-	}
-	var state *eval.State
-	if saved {
-		if state, err = eval.ResumeState(statePath, ef.report, ds, shard, shards, settings); err != nil {
-			return err
-		}
-	} else {
-		if ef.resume && !ef.quiet {
-			fmt.Fprintf(e.stderr, "note: %s holds no saved run; starting from the beginning\n", ef.report)
-		}
-		if state, err = eval.NewState(settings, shard); err != nil {
-			return err
-		}
-	}
-	state.Root, state.SplitFile, state.Title, state.ClassNames = ds.Root, ds.SplitFile, ds.Title, names
-	state.ModelPath, state.Overrides = eng.Model.Path, c.overrides
-
-	positions := state.Positions(ds, shard, shards, ef.limit)
-
-	// Encode the text classifier once, so that it does not count as the
-	// first image's time.
-	if queries, _ := vocab.Queries(); len(positions) > len(state.Done) {
-		if _, err := eng.Classifier(queries, opts.Templates); err != nil {
-			return err
-		}
-	}
-
-	// The first Ctrl-C (or SIGTERM) finishes the current image and saves;
-	// a second one stops at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
-	run := &eval.Run{
-		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
-		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
-			res, err := eng.Segment(ctx, img, vocab, opts)
-			if err != nil {
-				return nil, err
-			}
-			return res.Labels, nil
+	var prog *evalBar
+	job := &eval.Job{
+		Dataset: ef.dataset, Root: ef.root, Split: ef.split, ClassesFile: ef.classesFile,
+		FolderOpts: eval.FolderOptions{Images: ef.images, Labels: ef.labels, LabelSuffix: ef.labelSuffix,
+			Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero},
+		Protocol: c.proto, Options: c.opts, Overrides: c.overrides, VFM: c.vfm,
+		Report: ef.report, Shard: c.shard, Shards: c.shards, Limit: ef.limit, Overlays: ef.overlays,
+		Resume: ef.resume, Strict: ef.strict, SaveEvery: ef.saveEvery, Version: version,
+		Open: func() (*freeseg.Engine, error) { return openEngine(ef.model, ef.noCache) },
+		// The first Ctrl-C (or SIGTERM) finishes the current image and
+		// saves; a second one stops at once.
+		Context: func() (context.Context, context.CancelFunc) {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			go func() {
+				<-ctx.Done()
+				stop()
+			}()
+			return ctx, stop
 		},
-		Overlays: ef.overlays, ReportDir: ef.report, ClassNames: names,
-		Save:      func(st *eval.State) error { return st.Save(statePath) },
-		SaveEvery: ef.saveEvery,
-		Progress:  prog.step,
+		Start: func(total int) func(string, bool, float64) {
+			prog = newEvalBar(e.stderr, total, ef.quiet)
+			return prog.step
+		},
 	}
-	err = run.Do(ctx)
-	prog.finish()
-	if err != nil {
-		return err
+	if !ef.quiet {
+		job.Note = func(n string) { fmt.Fprintf(e.stderr, "note: %s\n", n) }
 	}
-	rep, err := eval.WriteReport(ef.report, state, version)
+	rep, err := job.Do(context.Background())
+	if prog != nil {
+		prog.finish()
+	}
 	if err != nil {
 		return err
 	}

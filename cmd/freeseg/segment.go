@@ -53,7 +53,7 @@ func runSegment(e *env, args []string) error {
 		return err
 	}
 	// Everything that can be checked without the model is checked first.
-	vocab, notes, err := buildVocabulary(*classes, *classesFile, *background)
+	vocab, notes, err := freeseg.SegmentVocabulary(*classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func runEmbed(e *env, args []string) error {
 	if len(images) == 0 && len(texts) == 0 {
 		return freeseg.Usagef("give at least one image or --text")
 	}
-	if err := checkImages(images, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages(images, *exif, *maxMem); err != nil {
 		return err
 	}
 	m, err := loadModel(*model)
@@ -131,7 +131,7 @@ func runClassify(e *env, args []string) error {
 		return bad[0].Err
 	}
 	paths := batch.Paths(ins)
-	if err := checkImages(paths, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages(paths, *exif, *maxMem); err != nil {
 		return err
 	}
 	eng, err := openEngine(*model, *noCache)

@@ -10,7 +10,6 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
-	"github.com/freeseg/freeseg/prompts"
 )
 
 func init() {
@@ -54,23 +53,9 @@ func runExplain(e *env, args []string) error {
 	if len(args) == 0 {
 		return freeseg.Usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
 	}
-	var texts []string
-	seen := map[string]bool{}
-	for _, t := range textFlags {
-		if strings.TrimSpace(t) == "" {
-			continue
-		}
-		v, err := prompts.ParseClassList(strings.ReplaceAll(t, ";", ","))
-		if err != nil {
-			return fmt.Errorf("--text: %w", err)
-		}
-		for _, n := range v.ClassNames() {
-			if seen[n] {
-				return freeseg.Usagef("--text: %q is given twice", n)
-			}
-			seen[n] = true
-			texts = append(texts, n)
-		}
+	texts, err := freeseg.ParseTexts(textFlags)
+	if err != nil {
+		return err
 	}
 	if len(texts) == 0 {
 		return freeseg.Usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
@@ -92,7 +77,7 @@ func runExplain(e *env, args []string) error {
 	}
 	usePrecision(opt.Precision)
 	bf.maxSide = opt.MaxSide // images are scaled as they are decoded
-	if err := checkOutDir(*out); err != nil {
+	if err := batch.CheckOutDir(*out); err != nil {
 		return err
 	}
 	inputs, _, protected, bad, err := batch.Expand(args, bf.recursive, *out)

@@ -49,7 +49,7 @@ func runFeatures(e *env, args []string) error {
 	}
 	usePrecision(opts.Precision)
 	m := opts.Method
-	if err := checkImages([]string{*image}, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages([]string{*image}, *exif, *maxMem); err != nil {
 		return err
 	}
 	cm, err := loadModel(*model)

@@ -65,7 +65,7 @@ func runSegment(e *env, args []string) error {
 	}
 	bf.maxSide = opts.MaxSide // images are scaled as they are decoded
 	usePrecision(opts.Precision)
-	if err := checkOutDir(*out); err != nil {
+	if err := batch.CheckOutDir(*out); err != nil {
 		return err
 	}
 	args = append(images, pos...)

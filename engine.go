@@ -288,3 +288,26 @@ func (e *Engine) Classifier(names []string, set prompts.TemplateSet) ([]float32,
 func (e *Engine) String() string {
 	return fmt.Sprintf("%s (%s)", e.Model.Config.Name(), strings.TrimSpace(e.Model.Path))
 }
+
+// Features is the dense token features of img under opts.Method (freeseg
+// features), the input prepared as opts.Resize says (its size is the
+// budget's InputW×InputH). The budget (FeaturesBudget, returned also with
+// an error) is checked against the engine's limits first; a proxy method
+// loads the engine's VFM.
+func (e *Engine) Features(ctx context.Context, img *imageio.RGB, opts Options) (*dense.Features, Budget, error) {
+	x, w, h := Prepare(img, opts.Resize)
+	m := opts.Method
+	b := FeaturesBudget(e.Model, nil, m, h, w)
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, b, err
+	}
+	var guide *dino.Model
+	if m.Proxy {
+		var err error
+		if guide, err = e.LoadVFM(); err != nil {
+			return nil, b, err
+		}
+	}
+	f, err := m.FeaturesWith(ctx, e.Model, guide, x, 1, h, w)
+	return f, b, err
+}

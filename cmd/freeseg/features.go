@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
-	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/weights"
 )
 
@@ -48,7 +48,6 @@ func runFeatures(e *env, args []string) error {
 		return err
 	}
 	usePrecision(opts.Precision)
-	m := opts.Method
 	if err := batch.CheckImages([]string{*image}, *exif, *maxMem); err != nil {
 		return err
 	}
@@ -60,33 +59,23 @@ func runFeatures(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	x, w, h := freeseg.Prepare(img, opts.Resize)
-	b := freeseg.FeaturesBudget(cm, nil, m, h, w)
+	eng := freeseg.NewEngine(cm)
+	eng.VFMSource = *vfm
+	applyForce(eng, *force)
+	f, b, err := eng.Features(context.Background(), img, opts)
 	warnBudget(e, *image, b)
-	limits := freeseg.DefaultLimits()
-	if *force {
-		limits = freeseg.NoLimits()
-	}
-	if err := b.Check(limits, cm.Vision.Patch); err != nil {
-		return budgetError(*image, err)
-	}
-	var guide *dino.Model
-	if m.Proxy {
-		eng := freeseg.NewEngine(cm)
-		eng.VFMSource = *vfm
-		if guide, err = eng.LoadVFM(); err != nil {
-			return err
-		}
-	}
-	f, err := m.FeaturesWith(context.Background(), cm, guide, x, 1, h, w)
-	if err != nil {
+	var be *freeseg.BudgetError
+	if errors.As(err, &be) {
+		return budgetError(*image, err) // with the way out, --force
+	} else if err != nil {
 		return err
 	}
+	w, h := b.InputW, b.InputH
 	// Both sizes are width x height, as everywhere in freeseg's outputs;
 	// the tokens after CLS are in row-major order (grid_height rows of
 	// grid_width).
 	meta := map[string]string{
-		"method": m.Name, "image": *image, "grid": fmt.Sprintf("%dx%d", f.GW, f.GH),
+		"method": opts.Method.Name, "image": *image, "grid": fmt.Sprintf("%dx%d", f.GW, f.GH),
 		"input": fmt.Sprintf("%dx%d", w, h), "size_order": "width x height", "model": cm.Config.Name(),
 		"generator": generator,
 	}

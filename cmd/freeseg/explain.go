@@ -80,34 +80,27 @@ func runExplain(e *env, args []string) error {
 	if err := batch.CheckOutDir(*out); err != nil {
 		return err
 	}
-	inputs, _, protected, bad, err := batch.Expand(args, bf.recursive, *out)
-	if err != nil {
-		return err
-	}
-	fails := &batch.Failures{Total: len(inputs) + len(bad), List: bad}
-	if bf.strict && len(bad) > 0 {
-		return bad[0].Err
-	}
 	suffixes := []string{".explain.json"}
 	for _, t := range texts {
 		suffixes = append(suffixes, ".heat."+export.SafeName(t)+".png")
 	}
-	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
 	// Per pixel: the maps of every text and the empty name, their
 	// upsampled copies, the heat overlay and its RGBA encoder image.
 	perPixel := int64(8*(len(texts)+1) + 10)
-	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
-		return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
-	}, nil)
+	plan, err := batch.NewPlan(args, batch.PlanOptions{Recursive: bf.recursive, Strict: bf.strict, Out: *out,
+		Suffixes: suffixes, MaxMemoryMB: bf.maxMemoryMB,
+		Check: func(in *batch.Input, limit int64, why string) (string, error) {
+			return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
+		}})
 	if err != nil {
 		return err
 	}
-	if len(todo) == 0 {
+	fails := plan.Fails
+	if len(plan.Todo) == 0 {
 		return fails.Err()
 	}
-	batch.AssignNames(todo, *out, suffixes, protected)
-	if removed, err := batch.RemoveStaleTemps(todo, *out, suffixes); err == nil && len(removed) > 0 {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	if len(plan.Removed) > 0 {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(plan.Removed), strings.Join(plan.Removed, ", "))
 	}
 	eng, err := openEngine(*model, *noCache)
 	if err == nil {
@@ -117,9 +110,9 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	outs := batch.NewOutputs(inputs, protected...)
+	outs := batch.NewOutputs(plan.Inputs, plan.Protected...)
 	defer outs.RemoveEmpty()
-	for _, in := range todo {
+	for _, in := range plan.Todo {
 		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.Rel), texts, opt, *exif, bf.maxSide)
 		if err != nil {
 			if bf.strict {

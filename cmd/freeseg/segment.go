@@ -72,39 +72,35 @@ func runSegment(e *env, args []string) error {
 	if len(args) == 0 {
 		return freeseg.Usagef("no image given")
 	}
-	inputs, skipped, protected, bad, err := batch.Expand(args, bf.recursive, *out)
-	if err != nil {
-		return err
-	}
-	if *saveTensors != "" && len(inputs) > 1 && !strings.Contains(*saveTensors, "{name}") {
-		return freeseg.Usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
-	}
-	if skipped > 0 && !*quiet {
-		fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
-	}
-	fails := &batch.Failures{Total: len(inputs) + len(bad)}
-	fails.List = bad
-	if bf.strict && len(bad) > 0 {
-		return bad[0].Err
-	}
 	queries, _ := vocab.Queries()
-	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
-	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
-		return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
-	}, func(warn string) {
-		if !*quiet {
-			fmt.Fprintln(e.stderr, "warning:", warn)
-		}
-	})
+	plan, err := batch.NewPlan(args, batch.PlanOptions{Recursive: bf.recursive, Strict: bf.strict, Out: *out,
+		Suffixes: batch.SegmentSuffixes, MaxMemoryMB: bf.maxMemoryMB,
+		Expanded: func(inputs, skipped int) error {
+			if *saveTensors != "" && inputs > 1 && !strings.Contains(*saveTensors, "{name}") {
+				return freeseg.Usagef("--save-tensors with %d images needs {name} in the path", inputs)
+			}
+			if skipped > 0 && !*quiet {
+				fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
+			}
+			return nil
+		},
+		Check: func(in *batch.Input, limit int64, why string) (string, error) {
+			return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
+		},
+		Warn: func(warn string) {
+			if !*quiet {
+				fmt.Fprintln(e.stderr, "warning:", warn)
+			}
+		}})
 	if err != nil {
 		return err
 	}
+	fails, todo, inputs, protected := plan.Fails, plan.Todo, plan.Inputs, plan.Protected
 	if len(todo) == 0 {
 		return fails.Err()
 	}
-	batch.AssignNames(todo, *out, batch.SegmentSuffixes, protected)
-	if removed, err := batch.RemoveStaleTemps(todo, *out, batch.SegmentSuffixes); err == nil && len(removed) > 0 && !*quiet {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	if len(plan.Removed) > 0 && !*quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(plan.Removed), strings.Join(plan.Removed, ", "))
 	}
 
 	eng, err := openEngine(*model, *noCache)

@@ -55,6 +55,33 @@ func (j *Job) note(format string, args ...any) {
 	}
 }
 
+// Check refuses, as usage errors, a job without a dataset or a report
+// folder and negative counts.
+func (j *Job) Check() error {
+	switch {
+	case j.Dataset == "":
+		return freeseg.Usagef("--dataset is required: %s, or %s", strings.Join(BenchmarkNames(), ", "), Folder)
+	case j.Report == "":
+		return freeseg.Usagef("--report DIR is required")
+	case j.Limit < 0:
+		return freeseg.Usagef("--limit %d must not be negative", j.Limit)
+	case j.Overlays < 0:
+		return freeseg.Usagef("--overlays %d must not be negative", j.Overlays)
+	}
+	return nil
+}
+
+// SetShard sets Shard and Shards from "I/N" (ParseShard; "" is the whole
+// list); another text is a usage error.
+func (j *Job) SetShard(s string) error {
+	i, n, ok := ParseShard(s)
+	if !ok {
+		return freeseg.Usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
+	}
+	j.Shard, j.Shards = i, n
+	return nil
+}
+
 // OpenDataset opens the job's dataset.
 func (j *Job) OpenDataset() (*Dataset, error) {
 	if !strings.EqualFold(j.Dataset, Folder) {
@@ -76,6 +103,12 @@ func (j *Job) OpenDataset() (*Dataset, error) {
 // unless Resume, which continues it. Interrupted, it saves and returns an
 // error wrapping ErrInterrupted.
 func (j *Job) Do(ctx context.Context) (*Report, error) {
+	if err := j.Check(); err != nil {
+		return nil, err
+	}
+	if j.Shards == 0 {
+		j.Shards = 1 // the whole list
+	}
 	ds, err := j.OpenDataset()
 	if err != nil {
 		return nil, err

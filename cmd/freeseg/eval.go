@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,41 +29,38 @@ func init() {
 	})
 }
 
-// evalFlags are the flags of eval besides the pipeline's.
+// evalFlags are eval's flags besides the pipeline's: most set the job's
+// fields directly.
 type evalFlags struct {
-	model, dataset, root, split, protocol, report, classesFile string
-	images, labels, labelSuffix, like                          string
-	withBackground, reduceZero                                 bool
-	limit, overlays                                            int
-	shard                                                      string
-	resume, strict, noCache, quiet                             bool
-	vfm                                                        string
-	saveEvery                                                  time.Duration
+	job                          eval.Job
+	model, protocol, like, shard string
+	noCache, quiet               bool
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
+	j := &f.job
 	fs.StringVar(&f.model, "model", "", modelHelp)
-	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
-	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
-	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
+	fs.StringVar(&j.Dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
+	fs.StringVar(&j.Root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
+	fs.StringVar(&j.Split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
 	fs.StringVar(&f.protocol, "protocol", "sclip", "published protocol preset: "+strings.Join(prompts.ProtocolMethods(), ", ")+"; only the pipeline flags you give override it (the defaults listed here are the preset's on --dataset when both are given with --help, else SCLIP's VOC21 setting)")
-	fs.StringVar(&f.report, "report", "", "report folder: state.json (resumable), report.md, report.json, overlays/")
-	fs.StringVar(&f.classesFile, "classes-file", "", "class file to use instead of the protocol's (one class per line, synonyms separated by the protocol's separator)")
-	fs.StringVar(&f.images, "images", "", "folder dataset: image folder (default ROOT/images)")
-	fs.StringVar(&f.labels, "labels", "", "folder dataset: label folder of palette or greyscale PNGs named like the images (default ROOT/labels)")
-	fs.StringVar(&f.labelSuffix, "label-suffix", ".png", "folder dataset: ending of the label file names")
+	fs.StringVar(&j.Report, "report", "", "report folder: state.json (resumable), report.md, report.json, overlays/")
+	fs.StringVar(&j.ClassesFile, "classes-file", "", "class file to use instead of the protocol's (one class per line, synonyms separated by the protocol's separator)")
+	fs.StringVar(&j.FolderOpts.Images, "images", "", "folder dataset: image folder (default ROOT/images)")
+	fs.StringVar(&j.FolderOpts.Labels, "labels", "", "folder dataset: label folder of palette or greyscale PNGs named like the images (default ROOT/labels)")
+	fs.StringVar(&j.FolderOpts.LabelSuffix, "label-suffix", ".png", "folder dataset: ending of the label file names")
 	fs.StringVar(&f.like, "like", "", "folder dataset: benchmark whose protocol settings to use (default context60 with --with-background, else context59)")
-	fs.BoolVar(&f.withBackground, "with-background", false, "folder dataset: class 0 (the class file's first line) is background and gets the pixels below --prob-thd")
-	fs.BoolVar(&f.reduceZero, "reduce-zero-label", false, "folder dataset: label 0 is ignored and label k is class k-1 (MMSeg reduce_zero_label)")
-	fs.IntVar(&f.limit, "limit", 0, "evaluate only the first N images (of the shard); 0 = all")
+	fs.BoolVar(&j.FolderOpts.Background, "with-background", false, "folder dataset: class 0 (the class file's first line) is background and gets the pixels below --prob-thd")
+	fs.BoolVar(&j.FolderOpts.ReduceZeroLabel, "reduce-zero-label", false, "folder dataset: label 0 is ignored and label k is class k-1 (MMSeg reduce_zero_label)")
+	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (of the shard); 0 = all")
 	fs.StringVar(&f.shard, "shard", "", "evaluate shard I of N (\"I/N\": every N-th image starting at I, 0-based); merge the shards with 'freeseg eval merge'")
-	fs.BoolVar(&f.resume, "resume", false, "continue the run saved in the report folder, skipping the images already counted")
-	fs.BoolVar(&f.strict, "strict", false, "stop on an image that would be skipped (missing label, unreadable image or label)")
-	fs.IntVar(&f.overlays, "overlays", 3, "write prediction | ground-truth overlays for the first N images")
-	fs.DurationVar(&f.saveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
+	fs.BoolVar(&j.Resume, "resume", false, "continue the run saved in the report folder, skipping the images already counted")
+	fs.BoolVar(&j.Strict, "strict", false, "stop on an image that would be skipped (missing label, unreadable image or label)")
+	fs.IntVar(&j.Overlays, "overlays", 3, "write prediction | ground-truth overlays for the first N images")
+	fs.DurationVar(&j.SaveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not read or write the on-disk text classifier cache")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
+	fs.StringVar(&j.VFM, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
 func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *freeseg.SettingFlags) {
@@ -75,20 +73,20 @@ func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, 
 // evalPreset is the protocol of the flags' method on their dataset (for a
 // folder dataset, on the benchmark named by --like) as pipeline options.
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
-	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
-	return eval.Preset(ef.protocol, like, folder, ef.withBackground)
+	bg := ef.job.FolderOpts.Background
+	like, folder := eval.Like(ef.job.Dataset, ef.like, bg)
+	return eval.Preset(ef.protocol, like, folder, bg)
 }
 
-// parseEvalFlags parses in two passes: the first finds --protocol and
+// parseEvalConfig parses in two passes: the first finds --protocol and
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *freeseg.SettingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
-	none := prompts.Protocol{}
+func parseEvalConfig(e *env, args []string) (*evalFlags, error) {
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
 	if err != nil {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	fs1, ef1, _ := newEvalFlagSet(e, baseOpts)
 	fs1.SetOutput(io.Discard)
@@ -96,113 +94,68 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *freeseg.SettingFlags, m
 	_, err = parseInterleaved(fs1, args)
 	help := errors.Is(err, flag.ErrHelp)
 	if err != nil && !help {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	p, preset := base, baseOpts
-	if ef1.dataset != "" {
+	if ef1.job.Dataset != "" {
 		if pp, po, perr := evalPreset(ef1); perr == nil {
 			p, preset = pp, po
 		} else if !help {
-			return nil, nil, nil, none, freeseg.Options{}, perr
+			return nil, perr
 		}
 	}
 	fs, ef, sf := newEvalFlagSet(e, preset)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return nil, nil, nil, none, freeseg.Options{}, freeseg.Usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
+		return nil, freeseg.Usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
 	}
-	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
-	return ef, sf, set, p, preset, nil
-}
-
-func parseShard(s string) (int, int, error) {
-	i, n, ok := eval.ParseShard(s)
-	if !ok {
-		return 0, 0, freeseg.Usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
-	}
-	return i, n, nil
-}
-
-// evalConfig is the parsed command line of eval.
-type evalConfig struct {
-	ef            *evalFlags
-	set           map[string]string // flags given, with their values
-	proto         prompts.Protocol
-	opts          freeseg.Options // the preset with the given pipeline flags applied
-	overrides     []string        // the pipeline flags given, as --name=value
-	shard, shards int
-	vfm           string // --vfm (proxy methods)
-}
-
-func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
-	ef, sf, set, proto, preset, err := parseEvalFlags(e, args)
-	if err != nil {
+	j := &ef.job
+	if err := j.Check(); err != nil {
 		return nil, err
 	}
-	if ef.dataset == "" {
-		return nil, freeseg.Usagef("--dataset is required: %s, or %s", strings.Join(eval.BenchmarkNames(), ", "), eval.Folder)
-	}
-	if ef.report == "" {
-		return nil, freeseg.Usagef("--report DIR is required")
-	}
-	if ef.limit < 0 {
-		return nil, freeseg.Usagef("--limit %d must not be negative", ef.limit)
-	}
-	if ef.overlays < 0 {
-		return nil, freeseg.Usagef("--overlays %d must not be negative", ef.overlays)
-	}
-	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
-	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
+	if err := j.SetShard(ef.shard); err != nil {
 		return nil, err
 	}
-	c.opts = preset
-	if err := sf.Apply(&c.opts); err != nil {
+	j.Protocol, j.Options = p, preset
+	if err := sf.Apply(&j.Options); err != nil {
 		return nil, err
 	}
-	usePrecision(c.opts.Precision)
-	c.overrides = sf.Overrides()
-	return c, nil
+	usePrecision(j.Options.Precision)
+	j.Overrides = sf.Overrides()
+	if !strings.EqualFold(j.Dataset, eval.Folder) && given(fs, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
+		return nil, freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
+	}
+	return ef, nil
 }
 
 func runEval(e *env, args []string) error {
 	if len(args) > 0 && args[0] == "merge" {
 		return runEvalMerge(e, args[1:])
 	}
-	c, err := parseEvalConfig(e, args)
+	ef, err := parseEvalConfig(e, args)
 	if err != nil {
 		return err
 	}
-	ef := c.ef
-	if !strings.EqualFold(ef.dataset, eval.Folder) && given(c.set, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
-		return freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
-	}
 	var prog *evalBar
-	job := &eval.Job{
-		Dataset: ef.dataset, Root: ef.root, Split: ef.split, ClassesFile: ef.classesFile,
-		FolderOpts: eval.FolderOptions{Images: ef.images, Labels: ef.labels, LabelSuffix: ef.labelSuffix,
-			Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero},
-		Protocol: c.proto, Options: c.opts, Overrides: c.overrides, VFM: c.vfm,
-		Report: ef.report, Shard: c.shard, Shards: c.shards, Limit: ef.limit, Overlays: ef.overlays,
-		Resume: ef.resume, Strict: ef.strict, SaveEvery: ef.saveEvery, Version: version,
-		Open: func() (*freeseg.Engine, error) { return openEngine(ef.model, ef.noCache) },
-		// The first Ctrl-C (or SIGTERM) finishes the current image and
-		// saves; a second one stops at once.
-		Context: func() (context.Context, context.CancelFunc) {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			go func() {
-				<-ctx.Done()
-				stop()
-			}()
-			return ctx, stop
-		},
-		Start: func(total int) func(string, bool, float64) {
-			prog = newEvalBar(e.stderr, total, ef.quiet)
-			return prog.step
-		},
+	job := &ef.job
+	job.Version = version
+	job.Open = func() (*freeseg.Engine, error) { return openEngine(ef.model, ef.noCache) }
+	// The first Ctrl-C (or SIGTERM) finishes the current image and saves;
+	// a second one stops at once.
+	job.Context = func() (context.Context, context.CancelFunc) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-ctx.Done()
+			stop()
+		}()
+		return ctx, stop
+	}
+	job.Start = func(total int) func(string, bool, float64) {
+		prog = newEvalBar(e.stderr, total, ef.quiet)
+		return prog.step
 	}
 	if !ef.quiet {
 		job.Note = func(n string) { fmt.Fprintf(e.stderr, "note: %s\n", n) }
@@ -217,18 +170,14 @@ func runEval(e *env, args []string) error {
 	if !ef.quiet {
 		fmt.Fprintf(e.stderr, "%s\n", rep.Summary())
 	}
-	fmt.Fprintln(e.stdout, filepath.Join(ef.report, "report.md"))
+	fmt.Fprintln(e.stdout, filepath.Join(job.Report, "report.md"))
 	return nil
 }
 
 // given reports whether any of the flags was set.
-func given(set map[string]string, names ...string) bool {
-	for _, n := range names {
-		if _, ok := set[n]; ok {
-			return true
-		}
-	}
-	return false
+func given(fs *flag.FlagSet, names ...string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || slices.Contains(names, f.Name) })
+	return set
 }
 
 func runEvalMerge(e *env, args []string) error {

@@ -24,6 +24,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
@@ -310,4 +311,27 @@ func (e *Engine) Features(ctx context.Context, img *imageio.RGB, opts Options) (
 	}
 	f, err := m.FeaturesWith(ctx, e.Model, guide, x, 1, h, w)
 	return f, b, err
+}
+
+// BuildClassifier computes the text classifier of names with templates
+// ahead of the images, in batches (about 20), so that a long build (tens
+// of seconds for a large vocabulary on a CPU) can show its progress: after
+// each batch, once some name was not in the cache, progress (when set) is
+// told how many names are done and the time so far. The engine's cache
+// keeps the rows, so the segmentation that follows reads them back.
+func (e *Engine) BuildClassifier(names []string, templates prompts.TemplateSet, progress func(done int, elapsed time.Duration)) error {
+	n := len(names)
+	batch := max(8, (n+19)/20)
+	start := time.Now()
+	_, misses0, _ := e.Cache.Stats()
+	for i := 0; i < n; i += batch {
+		j := min(i+batch, n)
+		if _, err := e.Classifier(names[i:j], templates); err != nil {
+			return err
+		}
+		if _, misses, _ := e.Cache.Stats(); misses != misses0 && progress != nil {
+			progress(j, time.Since(start))
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
+	"github.com/freeseg/freeseg/weights"
 )
 
 // Zero-shot classification with CLIP's global embeddings (freeseg embed
@@ -138,4 +139,61 @@ func (e *Engine) ZeroShot(img []float32, n int, vocab *prompts.Vocabulary, templ
 		out[i] = list
 	}
 	return out, nil
+}
+
+// Embeddings are the global embeddings of images and texts (freeseg
+// embed): Image is [len(Images), E], Text [len(Texts), E].
+type Embeddings struct {
+	Images, Texts []string
+	Image, Text   []float32
+	E             int
+	LogitScale    float64 // exp of the model's logit scale
+}
+
+// Embed encodes the images (EncodeImages; image i read by load(i)) and
+// the texts with m.
+func Embed(m *clip.Model, images []string, load func(i int) (*imageio.RGB, error), mode string, size int, texts []string) (*Embeddings, error) {
+	em := &Embeddings{Images: images, Texts: texts, E: m.Config.EmbedDim, LogitScale: math.Exp(float64(m.LogitScale))}
+	var err error
+	if len(images) > 0 {
+		if em.Image, err = EncodeImages(m, len(images), load, mode, size); err != nil {
+			return nil, err
+		}
+	}
+	if len(texts) > 0 {
+		if em.Text, err = m.EncodeText(texts); err != nil {
+			return nil, err
+		}
+	}
+	return em, nil
+}
+
+// Tensors are the embeddings as the tensors image_embeds and text_embeds
+// (those present).
+func (em *Embeddings) Tensors() []*weights.Tensor {
+	var ts []*weights.Tensor
+	if em.Image != nil {
+		ts = append(ts, &weights.Tensor{Name: "image_embeds", Shape: []int{len(em.Images), em.E}, F32: em.Image})
+	}
+	if em.Text != nil {
+		ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(em.Texts), em.E}, F32: em.Text})
+	}
+	return ts
+}
+
+// Report is freeseg embed's JSON object: the inputs, the embedding size
+// and the cosines of the images with the texts (with the logit scale), or
+// when only one kind is given, of its members with each other.
+func (em *Embeddings) Report() map[string]any {
+	rep := map[string]any{"images": em.Images, "texts": em.Texts, "embed_dim": em.E}
+	switch {
+	case em.Image != nil && em.Text != nil:
+		rep["cosine"] = Cosines(em.Image, len(em.Images), em.Text, len(em.Texts), em.E)
+		rep["logit_scale"] = em.LogitScale
+	case em.Image != nil:
+		rep["cosine"] = Cosines(em.Image, len(em.Images), em.Image, len(em.Images), em.E)
+	default:
+		rep["cosine"] = Cosines(em.Text, len(em.Texts), em.Text, len(em.Texts), em.E)
+	}
+	return rep
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
-	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -55,43 +53,19 @@ func runEmbed(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	E := m.Config.EmbedDim
-	var img, txt []float32
-	if len(images) > 0 {
-		if img, err = encodeFiles(m, images, *pre, *size, *exif); err != nil {
-			return err
-		}
-	}
-	if len(texts) > 0 {
-		if txt, err = m.EncodeText(texts); err != nil {
-			return err
-		}
+	em, err := freeseg.Embed(m, images, loadFiles(images, *exif), *pre, *size, texts)
+	if err != nil {
+		return err
 	}
 	if *out != "" {
-		var ts []*weights.Tensor
-		if img != nil {
-			ts = append(ts, &weights.Tensor{Name: "image_embeds", Shape: []int{len(images), E}, F32: img})
-		}
-		if txt != nil {
-			ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(texts), E}, F32: txt})
-		}
 		g := batch.NewGuard(images...)
-		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
+		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, em.Tensors(), nil) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), E)
+		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), em.E)
 		return nil
 	}
-	rep := map[string]any{"images": []string(images), "texts": []string(texts), "embed_dim": E}
-	if img != nil && txt != nil {
-		rep["cosine"] = freeseg.Cosines(img, len(images), txt, len(texts), E)
-		rep["logit_scale"] = math.Exp(float64(m.LogitScale))
-	} else if img != nil {
-		rep["cosine"] = freeseg.Cosines(img, len(images), img, len(images), E)
-	} else {
-		rep["cosine"] = freeseg.Cosines(txt, len(texts), txt, len(texts), E)
-	}
-	return export.WriteJSON(e.stdout, rep)
+	return export.WriteJSON(e.stdout, em.Report())
 }
 
 func runClassify(e *env, args []string) error {
@@ -142,7 +116,7 @@ func runClassify(e *env, args []string) error {
 	if err := buildClassifier(e.stderr, eng, queries, prompts.TemplateSet(*templates), *quiet); err != nil {
 		return err
 	}
-	img, err := encodeFiles(eng.Model, paths, *pre, 0, *exif)
+	img, err := freeseg.EncodeImages(eng.Model, len(paths), loadFiles(paths, *exif), *pre, 0)
 	if err != nil {
 		return err
 	}
@@ -158,7 +132,7 @@ func runClassify(e *env, args []string) error {
 	return nil
 }
 
-// encodeFiles loads and encodes image files (freeseg.EncodeImages).
-func encodeFiles(m *clip.Model, paths []string, mode string, size int, exif bool) ([]float32, error) {
-	return freeseg.EncodeImages(m, len(paths), func(i int) (*imageio.RGB, error) { return batch.LoadImage(paths[i], exif) }, mode, size)
+// loadFiles reads the image i of paths.
+func loadFiles(paths []string, exif bool) func(i int) (*imageio.RGB, error) {
+	return func(i int) (*imageio.RGB, error) { return batch.LoadImage(paths[i], exif) }
 }

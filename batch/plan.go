@@ -1,5 +1,7 @@
 package batch
 
+import "fmt"
+
 // Plan is a batch run's inputs before any inference (freeseg segment and
 // explain): the arguments expanded, each input checked within the memory
 // bound, the output names assigned and the temporaries of an interrupted
@@ -55,4 +57,15 @@ func NewPlan(args []string, o PlanOptions) (*Plan, error) {
 		p.Removed = removed
 	}
 	return p, nil
+}
+
+// HoldsPatch is a check for Failures.Keep: the planned network input
+// (PlanSegment's InW×InH) holds at least one p×p patch.
+func HoldsPatch(p int) func(*Input) (string, error) {
+	return func(in *Input) (string, error) {
+		if in.InW < p || in.InH < p {
+			return "", fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
+		}
+		return "", nil
+	}
 }

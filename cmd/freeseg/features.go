@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
-	"github.com/freeseg/freeseg/weights"
+	"github.com/freeseg/freeseg/export"
 )
 
 func init() {
@@ -71,18 +70,7 @@ func runFeatures(e *env, args []string) error {
 		return err
 	}
 	w, h := b.InputW, b.InputH
-	// Both sizes are width x height, as everywhere in freeseg's outputs;
-	// the tokens after CLS are in row-major order (grid_height rows of
-	// grid_width).
-	meta := map[string]string{
-		"method": opts.Method.Name, "image": *image, "grid": fmt.Sprintf("%dx%d", f.GW, f.GH),
-		"input": fmt.Sprintf("%dx%d", w, h), "size_order": "width x height", "model": cm.Config.Name(),
-		"generator": generator,
-	}
-	g := batch.NewGuard(*image)
-	if err := g.WriteFile(*out, func(wr io.Writer) error {
-		return weights.WriteSafetensors(wr, []*weights.Tensor{{Name: "tokens", Shape: []int{1, f.Tokens(), f.E}, F32: f.Data}}, meta)
-	}); err != nil {
+	if err := export.WriteFeatures(batch.NewGuard(*image), *out, *image, f, opts.Method.Name, w, h, cm.Config.Name(), generator); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: tokens [1, %d, %d] (input %dx%d, grid %dx%d, width x height; CLS at row 0)\n", *out, f.Tokens(), f.E, w, h, f.GW, f.GH)

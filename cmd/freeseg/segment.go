@@ -113,13 +113,7 @@ func runSegment(e *env, args []string) error {
 	}
 	applyForce(eng, *force)
 	// The last check that needs the model: every input holds a patch.
-	p := eng.Model.Vision.Patch
-	if todo, err = fails.Keep(todo, bf.strict, func(in *batch.Input) (string, error) {
-		if in.InW < p || in.InH < p {
-			return "", fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
-		}
-		return "", nil
-	}, nil); err != nil {
+	if todo, err = fails.Keep(todo, bf.strict, batch.HoldsPatch(eng.Model.Vision.Patch), nil); err != nil {
 		return err
 	}
 	if len(todo) == 0 {

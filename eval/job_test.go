@@ -62,3 +62,10 @@ func TestPreset(t *testing.T) {
 		t.Errorf("unknown method: %v, want a usage error", err)
 	}
 }
+
+func TestMergeReportErrors(t *testing.T) {
+	out := t.TempDir()
+	if _, err := MergeReport(out, []string{out}, 3, "v"); err == nil || !strings.HasPrefix(err.Error(), "eval merge: ") {
+		t.Errorf("merging a folder without a saved run into itself: %v, want an eval merge error", err)
+	}
+}

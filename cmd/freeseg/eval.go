@@ -197,11 +197,7 @@ func runEvalMerge(e *env, args []string) error {
 		return freeseg.Usagef("eval merge: give the report folders of the shards")
 	}
 	// Keep the overlays of the first images of the list.
-	merged, err := eval.MergeDirs(*out, dirs, 3)
-	if err != nil {
-		return fmt.Errorf("eval merge: %w", err)
-	}
-	rep, err := eval.WriteReport(*out, merged, version)
+	rep, err := eval.MergeReport(*out, dirs, 3, version)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/beam/storage"
 	"github.com/freeseg/freeseg/eval"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -47,7 +48,7 @@ type EvalConfig struct {
 // Preset is the protocol's options, adjusted for a folder dataset, before
 // the settings given (freeseg eval's preset).
 func (c *EvalConfig) Preset() (freeseg.Options, error) {
-	_, o, err := eval.Preset(c.Protocol, c.Like, c.Folder, c.WithBackground)
+	_, o, err := evaljob.Preset(c.Protocol, c.Like, c.Folder, c.WithBackground)
 	return o, err
 }
 

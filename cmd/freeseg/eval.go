@@ -16,6 +16,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/eval"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -32,7 +33,7 @@ func init() {
 // evalFlags are eval's flags besides the pipeline's: most set the job's
 // fields directly.
 type evalFlags struct {
-	job                          eval.Job
+	job                          evaljob.Job
 	model, protocol, like, shard string
 	noCache, quiet               bool
 }
@@ -75,7 +76,7 @@ func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, 
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
 	bg := ef.job.FolderOpts.Background
 	like, folder := eval.Like(ef.job.Dataset, ef.like, bg)
-	return eval.Preset(ef.protocol, like, folder, bg)
+	return evaljob.Preset(ef.protocol, like, folder, bg)
 }
 
 // parseEvalConfig parses in two passes: the first finds --protocol and

@@ -14,6 +14,7 @@ import (
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -51,7 +52,7 @@ func evalFail(t *testing.T, wantCode int, want []string, args ...string) string 
 
 func TestEvalPresetsAndOverrides(t *testing.T) {
 	e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
-	cfg := func(args ...string) *eval.Job {
+	cfg := func(args ...string) *evaljob.Job {
 		t.Helper()
 		c, err := parseEvalConfig(e, append([]string{"--report", "r"}, args...))
 		if err != nil {

@@ -1,4 +1,4 @@
-package eval
+package evaljob
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/eval"
 )
 
 func TestJobCheckAndShard(t *testing.T) {
@@ -40,7 +41,7 @@ func TestJobDatasetErrors(t *testing.T) {
 	if _, err := j.Do(t.Context()); !errors.Is(err, freeseg.ErrUsage) || !strings.Contains(err.Error(), "--root") {
 		t.Errorf("benchmark without a root: %v", err)
 	}
-	j.Dataset = Folder
+	j.Dataset = eval.Folder
 	if _, err := j.OpenDataset(); !errors.Is(err, freeseg.ErrUsage) || !strings.Contains(err.Error(), "--dataset folder") {
 		t.Errorf("folder without its folders: %v", err)
 	}
@@ -60,12 +61,5 @@ func TestPreset(t *testing.T) {
 	}
 	if _, _, err := Preset("nope", "voc21", false, false); !errors.Is(err, freeseg.ErrUsage) {
 		t.Errorf("unknown method: %v, want a usage error", err)
-	}
-}
-
-func TestMergeReportErrors(t *testing.T) {
-	out := t.TempDir()
-	if _, err := MergeReport(out, []string{out}, 3, "v"); err == nil || !strings.HasPrefix(err.Error(), "eval merge: ") {
-		t.Errorf("merging a folder without a saved run into itself: %v, want an eval merge error", err)
 	}
 }

@@ -1,4 +1,8 @@
-package eval
+// Package evaljob runs a whole evaluation (dataset, report folder, saved
+// run, model, report) for freeseg eval and freeseg-beam eval. It sits
+// above package eval so that eval itself never imports the engine: eval
+// takes a segment function, this package supplies the engine's.
+package evaljob
 
 import (
 	"context"
@@ -10,11 +14,12 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
 
-// Job is one evaluation run as freeseg eval makes it (docs/eval.md): the
+// Job is one evaluation run as freeseg eval makes it (docs/protocols.md): the
 // dataset opened and its vocabulary checked, the report folder and the
 // run saved there, the model, the images of the shard, the report.
 type Job struct {
@@ -22,7 +27,7 @@ type Job struct {
 	// FolderOpts gives the images, labels and class file (by default
 	// under Root) and the label rules. Split replaces the image list.
 	Dataset, Root, Split string
-	FolderOpts           FolderOptions
+	FolderOpts           eval.FolderOptions
 	// ClassesFile replaces the protocol's classes (a benchmark's).
 	ClassesFile string
 	Protocol    prompts.Protocol
@@ -60,7 +65,7 @@ func (j *Job) note(format string, args ...any) {
 func (j *Job) Check() error {
 	switch {
 	case j.Dataset == "":
-		return freeseg.Usagef("--dataset is required: %s, or %s", strings.Join(BenchmarkNames(), ", "), Folder)
+		return freeseg.Usagef("--dataset is required: %s, or %s", strings.Join(eval.BenchmarkNames(), ", "), eval.Folder)
 	case j.Report == "":
 		return freeseg.Usagef("--report DIR is required")
 	case j.Limit < 0:
@@ -74,7 +79,7 @@ func (j *Job) Check() error {
 // SetShard sets Shard and Shards from "I/N" (ParseShard; "" is the whole
 // list); another text is a usage error.
 func (j *Job) SetShard(s string) error {
-	i, n, ok := ParseShard(s)
+	i, n, ok := eval.ParseShard(s)
 	if !ok {
 		return freeseg.Usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
 	}
@@ -83,26 +88,26 @@ func (j *Job) SetShard(s string) error {
 }
 
 // OpenDataset opens the job's dataset.
-func (j *Job) OpenDataset() (*Dataset, error) {
-	if !strings.EqualFold(j.Dataset, Folder) {
+func (j *Job) OpenDataset() (*eval.Dataset, error) {
+	if !strings.EqualFold(j.Dataset, eval.Folder) {
 		if j.Root == "" {
 			return nil, freeseg.Usagef("--root is required: the dataset root of %s", j.Dataset)
 		}
-		return Open(j.Dataset, j.Root, OpenOptions{Split: j.Split})
+		return eval.Open(j.Dataset, j.Root, eval.OpenOptions{Split: j.Split})
 	}
 	fo := j.FolderOpts
 	fo.ClassFile, fo.Split = j.ClassesFile, j.Split
-	FolderDefaults(&fo, j.Root)
+	eval.FolderDefaults(&fo, j.Root)
 	if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
 		return nil, freeseg.Usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
 	}
-	return OpenFolder(fo)
+	return eval.OpenFolder(fo)
 }
 
 // Do runs the job: a run already saved in the report folder is an error
 // unless Resume, which continues it. Interrupted, it saves and returns an
 // error wrapping ErrInterrupted.
-func (j *Job) Do(ctx context.Context) (*Report, error) {
+func (j *Job) Do(ctx context.Context) (*eval.Report, error) {
 	if err := j.Check(); err != nil {
 		return nil, err
 	}
@@ -113,13 +118,13 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	vocab, err := RunVocabulary(ds, j.Protocol, j.ClassesFile)
+	vocab, err := eval.RunVocabulary(ds, j.Protocol, j.ClassesFile)
 	if err != nil {
 		return nil, err
 	}
 	names := vocab.DisplayNames()
-	protoLabel := ProtocolName(j.Protocol)
-	if strings.EqualFold(j.Dataset, Folder) {
+	protoLabel := eval.ProtocolName(j.Protocol)
+	if strings.EqualFold(j.Dataset, eval.Folder) {
 		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, j.Protocol.Name)
 	}
 
@@ -133,7 +138,7 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer repDirs.RemoveEmpty()
-	statePath := filepath.Join(j.Report, StateFile)
+	statePath := filepath.Join(j.Report, eval.StateFile)
 	// A run killed while saving leaves temporaries of these files.
 	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(j.Report, "report.json"), filepath.Join(j.Report, "report.md")}); err == nil && len(removed) > 0 {
 		j.note("removed %d temporary files left by an interrupted run (%s)", len(removed), strings.Join(removed, ", "))
@@ -141,7 +146,7 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 	_, statErr := os.Stat(statePath)
 	saved := statErr == nil
 	if saved && !j.Resume {
-		return nil, fmt.Errorf("%s already holds a run (%s); continue it with --resume, or choose another --report folder", j.Report, StateFile)
+		return nil, fmt.Errorf("%s already holds a run (%s); continue it with --resume, or choose another --report folder", j.Report, eval.StateFile)
 	}
 
 	eng, err := j.Open()
@@ -157,26 +162,26 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	settings := Settings{
+	settings := eval.Settings{
 		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
 		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
+		Vocabulary: eval.VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
 		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: j.Shards,
 	}
 	if opts.Method.Proxy {
 		// A resumed run must use the same VFM.
 		settings.Pipeline["vfm"] = j.VFM
 	}
-	var state *State
+	var state *eval.State
 	if saved {
-		if state, err = ResumeState(statePath, j.Report, ds, j.Shard, j.Shards, settings); err != nil {
+		if state, err = eval.ResumeState(statePath, j.Report, ds, j.Shard, j.Shards, settings); err != nil {
 			return nil, err
 		}
 	} else {
 		if j.Resume {
 			j.note("%s holds no saved run; starting from the beginning", j.Report)
 		}
-		if state, err = NewState(settings, j.Shard); err != nil {
+		if state, err = eval.NewState(settings, j.Shard); err != nil {
 			return nil, err
 		}
 	}
@@ -197,7 +202,7 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 		ctx, stop = j.Context()
 		defer stop()
 	}
-	run := &Run{
+	run := &eval.Run{
 		Dataset: ds, State: state, Positions: positions, Strict: j.Strict,
 		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
 			res, err := eng.Segment(ctx, img, vocab, opts)
@@ -207,7 +212,7 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 			return res.Labels, nil
 		},
 		Overlays: j.Overlays, ReportDir: j.Report, ClassNames: names,
-		Save:      func(st *State) error { return st.Save(statePath) },
+		Save:      func(st *eval.State) error { return st.Save(statePath) },
 		SaveEvery: j.SaveEvery,
 	}
 	if j.Start != nil {
@@ -216,7 +221,7 @@ func (j *Job) Do(ctx context.Context) (*Report, error) {
 	if err := run.Do(ctx); err != nil {
 		return nil, err
 	}
-	return WriteReport(j.Report, state, j.Version)
+	return eval.WriteReport(j.Report, state, j.Version)
 }
 
 // Preset is the published protocol of method on the benchmark like

@@ -7,6 +7,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/bench"
 	"github.com/freeseg/freeseg/export"
+	"github.com/freeseg/freeseg/internal/profiling"
 )
 
 func init() {
@@ -30,6 +31,7 @@ func runBench(e *env, args []string) error {
 	fs.BoolVar(&c.SkipText, "skip-text", false, "skip the text classifier measurements")
 	fs.BoolVar(&c.ProxyCLIP, "proxyclip", false, "also measure --method proxyclip: ms per 336 window and per VOC image (slow: DINO ViT-B/8)")
 	fs.StringVar(&c.VFM, "vfm", "", "with --proxyclip: the DINO to measure (default: ViT-B/8 with random weights)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (model set-up and measurements) to this new file (read it with go tool pprof)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -42,6 +44,13 @@ func runBench(e *env, args []string) error {
 	}
 	if *format != "text" && *format != "json" {
 		return freeseg.Usagef("--format %q: want text or json", *format)
+	}
+	if *cpuprofile != "" {
+		stop, err := profiling.StartCPU(*cpuprofile)
+		if err != nil {
+			return freeseg.AsUsage(err)
+		}
+		defer stop()
 	}
 	if *model != "" {
 		c.Model, err = loadModel(*model)

@@ -2,6 +2,7 @@ package freeseg
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/freeseg/freeseg/prompts"
@@ -71,4 +72,50 @@ func WithBackground(v *prompts.Vocabulary, background string) (*prompts.Vocabula
 		return nil, nil, fmt.Errorf("every background name is also a class; use background none")
 	}
 	return &prompts.Vocabulary{Names: append([][]string{kept}, v.Names...), Background: true}, notes, nil
+}
+
+// ParseClasses reads the classes of a command: classes is a list ("cat,
+// dog; sky": ';' separates classes, ',' synonyms; without ';' each name
+// is a class), classesFile a class file (one class per line, synonyms
+// separated by ", ": the SCLIP/NACLIP format). Giving both is a usage
+// error; giving neither returns nil.
+func ParseClasses(classes, classesFile string) (*prompts.Vocabulary, error) {
+	switch {
+	case classes != "" && classesFile != "":
+		return nil, Usagef("give --classes or --classes-file, not both")
+	case classes != "":
+		return prompts.ParseClassList(classes)
+	case classesFile != "":
+		f, err := os.Open(classesFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return prompts.ParseClassFile(f, classesFile, prompts.SepSCLIP)
+	}
+	return nil, nil
+}
+
+// SegmentVocabulary is the vocabulary freeseg segment segments with: the
+// classes (ParseClasses) under the background rule (WithBackground; "file"
+// takes line 0 of classesFile), and the rule's notes.
+func SegmentVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
+	v, err := ParseClasses(classes, classesFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v == nil {
+		return nil, nil, Usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
+	}
+	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
+		return nil, nil, Usagef("--background file needs --classes-file (line 0 is the background)")
+	}
+	out, notes, err := WithBackground(v, background)
+	if err != nil {
+		if classesFile != "" {
+			return nil, nil, fmt.Errorf("%s: %w", classesFile, err)
+		}
+		return nil, nil, fmt.Errorf("--background: %w", err)
+	}
+	return out, notes, nil
 }

@@ -24,6 +24,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
@@ -287,4 +288,50 @@ func (e *Engine) Classifier(names []string, set prompts.TemplateSet) ([]float32,
 // String describes the engine's model.
 func (e *Engine) String() string {
 	return fmt.Sprintf("%s (%s)", e.Model.Config.Name(), strings.TrimSpace(e.Model.Path))
+}
+
+// Features is the dense token features of img under opts.Method (freeseg
+// features), the input prepared as opts.Resize says (its size is the
+// budget's InputW×InputH). The budget (FeaturesBudget, returned also with
+// an error) is checked against the engine's limits first; a proxy method
+// loads the engine's VFM.
+func (e *Engine) Features(ctx context.Context, img *imageio.RGB, opts Options) (*dense.Features, Budget, error) {
+	x, w, h := Prepare(img, opts.Resize)
+	m := opts.Method
+	b := FeaturesBudget(e.Model, nil, m, h, w)
+	if err := b.Check(e.limits(), e.Model.Vision.Patch); err != nil {
+		return nil, b, err
+	}
+	var guide *dino.Model
+	if m.Proxy {
+		var err error
+		if guide, err = e.LoadVFM(); err != nil {
+			return nil, b, err
+		}
+	}
+	f, err := m.FeaturesWith(ctx, e.Model, guide, x, 1, h, w)
+	return f, b, err
+}
+
+// BuildClassifier computes the text classifier of names with templates
+// ahead of the images, in batches (about 20), so that a long build (tens
+// of seconds for a large vocabulary on a CPU) can show its progress: after
+// each batch, once some name was not in the cache, progress (when set) is
+// told how many names are done and the time so far. The engine's cache
+// keeps the rows, so the segmentation that follows reads them back.
+func (e *Engine) BuildClassifier(names []string, templates prompts.TemplateSet, progress func(done int, elapsed time.Duration)) error {
+	n := len(names)
+	batch := max(8, (n+19)/20)
+	start := time.Now()
+	_, misses0, _ := e.Cache.Stats()
+	for i := 0; i < n; i += batch {
+		j := min(i+batch, n)
+		if _, err := e.Classifier(names[i:j], templates); err != nil {
+			return err
+		}
+		if _, misses, _ := e.Cache.Stats(); misses != misses0 && progress != nil {
+			progress(j, time.Since(start))
+		}
+	}
+	return nil
 }

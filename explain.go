@@ -3,8 +3,10 @@ package freeseg
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/seg"
 )
 
@@ -92,4 +94,29 @@ func (e *Engine) Explain(ctx context.Context, img *imageio.RGB, texts []string, 
 		Similarity: seg.Transpose(cos[K:], f.GH*f.GW, K),
 		GH:         f.GH, GW: f.GW,
 	}, nil
+}
+
+// ParseTexts reads the texts of freeseg explain's --text flags: each may
+// list several, separated by commas or ';'. Blank ones are left out; a
+// text given twice is a usage error.
+func ParseTexts(list []string) ([]string, error) {
+	var texts []string
+	seen := map[string]bool{}
+	for _, t := range list {
+		if strings.TrimSpace(t) == "" {
+			continue
+		}
+		v, err := prompts.ParseClassList(strings.ReplaceAll(t, ";", ","))
+		if err != nil {
+			return nil, fmt.Errorf("--text: %w", err)
+		}
+		for _, n := range v.ClassNames() {
+			if seen[n] {
+				return nil, Usagef("--text: %q is given twice", n)
+			}
+			seen[n] = true
+			texts = append(texts, n)
+		}
+	}
+	return texts, nil
 }

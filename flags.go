@@ -68,8 +68,9 @@ func BindFlags(fs *flag.FlagSet, preset Options, u Use) *SettingFlags {
 	return sf
 }
 
-// Apply sets the values given on top of o (see Apply).
-func (sf *SettingFlags) Apply(o *Options) error { return Apply(o, sf.Given, sf.Use) }
+// Apply sets the values given on top of o (see Apply). The values are the
+// caller's flags, so a bad one is a usage error (ErrUsage).
+func (sf *SettingFlags) Apply(o *Options) error { return AsUsage(Apply(o, sf.Given, sf.Use)) }
 
 // Overrides lists the settings given, as --flag=value, in the table's
 // order (eval reports list them so).

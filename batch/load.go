@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/freeseg/freeseg"
@@ -132,4 +135,41 @@ func PlanSegment(in *Input, names, classes int, o freeseg.Options, maxSide int, 
 		return "", errors.New(msg)
 	}
 	return warn, nil
+}
+
+// CheckOutDir refuses an output folder that is a file or cannot be
+// created or written, before any work: the nearest existing folder must
+// take a new file.
+func CheckOutDir(dir string) error {
+	if dir == "" {
+		return freeseg.Usagef("--out DIR is required")
+	}
+	d := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				if d == filepath.Clean(dir) {
+					return fmt.Errorf("output folder %s is a file", dir)
+				}
+				return fmt.Errorf("output folder %s: %s is a file", dir, d)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("output folder %s: %w", dir, err)
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			break
+		}
+		d = p
+	}
+	f, err := os.CreateTemp(d, ".freeseg-write-test*")
+	if err != nil {
+		return fmt.Errorf("output folder %s cannot be written: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }

@@ -191,6 +191,9 @@ func CheckImageMemory(in *Input, maxSide int, exif bool, perPixel, limit int64, 
 // bound of maxMemoryMB (see MemLimit), for the commands that reduce an
 // image to a fixed-size input: features, embed, classify.
 func CheckImages(paths []string, exif bool, maxMemoryMB int64) error {
+	if maxMemoryMB < 0 {
+		return freeseg.Usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
+	}
 	limit, why := MemLimit(maxMemoryMB, "/proc/meminfo")
 	for _, p := range paths {
 		in := Input{Path: p}

@@ -157,14 +157,21 @@ func (b *builder) release(name string) {
 	}
 	// The packed copies live outside the Go heap, so the heap does not grow
 	// while the model is built and no collection would run: return the
-	// released tensors to the OS every 64 MiB, or the process holds both
-	// copies at its peak (measured: 1.34 GB instead of about 0.75 GB for
-	// ViT-B/16).
-	if b.released >= 64<<20 {
+	// released tensors to the OS every releaseEvery bytes, or the process
+	// holds both copies at its peak (measured: 1.34 GB instead of about
+	// 0.75 GB for ViT-B/16).
+	if b.released >= releaseEvery {
 		b.released = 0
 		debug.FreeOSMemory()
 	}
 }
+
+// releaseEvery is how many bytes of released tensors the builder lets
+// pile up before it returns them to the OS: the peak memory of loading is
+// about the checkpoint's float32 tensors plus this (ViT-B/16: 64 MiB gave
+// a peak 74 MB above the tensors, 16 MiB about 20 MB, for about 40 forced
+// collections of a heap of pointer-free slices, a few ms in all).
+const releaseEvery = 16 << 20
 
 // linearXP packs a projection stored as x @ P, P [in,out] (visual.proj,
 // text_projection).

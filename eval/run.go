@@ -252,6 +252,17 @@ func WriteReport(dir string, st *State, version string) (*Report, error) {
 	return rep, nil
 }
 
+// MergeReport merges the shards' report folders dirs into out (MergeDirs,
+// keeping the overlays of the first keep images) and writes its report
+// (WriteReport), as freeseg eval merge does.
+func MergeReport(out string, dirs []string, keep int, version string) (*Report, error) {
+	merged, err := MergeDirs(out, dirs, keep)
+	if err != nil {
+		return nil, fmt.Errorf("eval merge: %w", err)
+	}
+	return WriteReport(out, merged, version)
+}
+
 // MergeDirs merges the saved runs of the shards in dirs (report folders)
 // into out: out/state.json and the overlays of the first keep images of the
 // list. out must not be one of dirs.

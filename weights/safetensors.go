@@ -162,11 +162,22 @@ func ParseSafetensors(r io.ReaderAt, size int64, name string) (*File, error) {
 		for i, d := range e.Shape {
 			shape[i] = int(d)
 		}
+		t := &Tensor{Name: k, DType: e.DType, Shape: shape}
+		if e.DType == "F32" && littleEndianHost {
+			// Read the bytes straight into the float32 values: no second
+			// copy per tensor for the collector to find later (it set the
+			// peak memory of loading a model).
+			t.F32 = make([]float32, (end-begin)/4)
+			if _, err := r.ReadAt(floatBytes(t.F32), dataStart+begin); err != nil {
+				return nil, fmt.Errorf("%s: tensor %q: reading data: %w", name, k, err)
+			}
+			out.Tensors[k] = t
+			continue
+		}
 		buf := make([]byte, end-begin)
 		if _, err := r.ReadAt(buf, dataStart+begin); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: reading data: %w", name, k, err)
 		}
-		t := &Tensor{Name: k, DType: e.DType, Shape: shape}
 		if err := decodeLE(t, buf); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %v", name, k, err)
 		}

@@ -272,9 +272,15 @@ func materialize(refs []namedRef, load func(key string, need int64) ([]byte, boo
 			return nil, fmt.Errorf("storage %q (%s): blob has %d bytes, the checkpoint claims %d elements = %d bytes (truncated or corrupt file)",
 				s.key, s.typeName, have, s.numel, s.bytes())
 		}
+		// A storage read for one tensor that uses most of it (the usual
+		// state dict) lends its bytes to that tensor instead of being
+		// copied: the copy doubled the garbage, and so the peak memory,
+		// of loading a model. Shared storages are copied, so that no
+		// two tensors share values.
+		alias := len(byStorage[s]) == 1 && !bigEndian
 		for _, i := range byStorage[s] {
 			r := refs[i]
-			t, err := gather(r.t, numels[i], blob, bigEndian)
+			t, err := gather(r.t, numels[i], blob, bigEndian, alias)
 			if err != nil {
 				return nil, fmt.Errorf("tensor %q: %v", truncName(r.name), err)
 			}
@@ -301,7 +307,10 @@ func contiguous(size, stride []int64) bool {
 
 // gather copies a view out of its storage bytes and decodes it. The view
 // was checked to lie inside blob.
-func gather(t *tensorRef, numel int64, blob []byte, bigEndian bool) (*Tensor, error) {
+//
+// With alias, a contiguous little-endian F32 view covering at least half
+// of blob is returned in blob's memory rather than copied.
+func gather(t *tensorRef, numel int64, blob []byte, bigEndian, alias bool) (*Tensor, error) {
 	es := int64(t.elemSize)
 	out := &Tensor{DType: t.dtype, Shape: make([]int, len(t.size))}
 	for i, d := range t.size {
@@ -313,6 +322,12 @@ func gather(t *tensorRef, numel int64, blob []byte, bigEndian bool) (*Tensor, er
 		raw = nil
 	case contiguous(t.size, t.stride):
 		raw = blob[t.offset*es : (t.offset+numel)*es]
+		if alias && t.dtype == "F32" && 2*len(raw) >= len(blob) {
+			if f, ok := bytesAsFloats(raw); ok {
+				out.F32 = f
+				return out, nil
+			}
+		}
 		if bigEndian && es > 1 {
 			raw = append([]byte(nil), raw...)
 		}

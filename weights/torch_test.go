@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -1081,5 +1082,50 @@ func TestPickleOpcodes(t *testing.T) {
 	}
 	if b := got[18].(pyBytes); len(b) != 1 || b[0] != 0xff {
 		t.Errorf("_codecs.encode: got %v", b)
+	}
+}
+
+// TestParseTorchTensorsOwnTheirValues checks that no two tensors share
+// memory, although a storage read for one tensor lends it its bytes (the
+// synthetic checkpoint has storages viewed by one tensor and by several):
+// writing into one tensor's values changes no other tensor.
+func TestParseTorchTensorsOwnTheirValues(t *testing.T) {
+	// tied: two contiguous views of one storage (tied weights), each
+	// covering all of it.
+	tp := newPW(false)
+	tp.op('}')
+	tp.mark()
+	tp.str("x")
+	tp.tensor(sA, 0, []int64{6}, []int64{1})
+	tp.str("y")
+	tp.tensor(sA, 0, []int64{2, 3}, []int64{3, 1})
+	tp.op('u')
+	tied := tp.stop()
+	for _, c := range []struct {
+		pkl    []byte
+		method uint16
+	}{{syntheticPickle(false), zip.Store}, {syntheticPickle(false), zip.Deflate}, {tied, zip.Store}} {
+		method := c.method
+		f, err := parseBytes(t, syntheticZip(t, c.pkl, method, false), "synthetic.pt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Tensors) < 2 {
+			t.Fatalf("%d tensors", len(f.Tensors))
+		}
+		for _, name := range f.Names() {
+			before := map[string][]float32{}
+			for n, x := range f.Tensors {
+				before[n] = append([]float32(nil), x.F32...)
+			}
+			for i := range f.Tensors[name].F32 {
+				f.Tensors[name].F32[i] = -999
+			}
+			for n, x := range f.Tensors {
+				if n != name && !slices.Equal(x.F32, before[n]) {
+					t.Fatalf("method %d: writing into %q changed %q: %v → %v", method, name, n, before[n], x.F32)
+				}
+			}
+		}
 	}
 }

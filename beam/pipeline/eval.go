@@ -16,6 +16,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/beam/storage"
 	"github.com/freeseg/freeseg/eval"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -47,18 +48,8 @@ type EvalConfig struct {
 // Preset is the protocol's options, adjusted for a folder dataset, before
 // the settings given (freeseg eval's preset).
 func (c *EvalConfig) Preset() (freeseg.Options, error) {
-	p, err := prompts.Protocols(c.Protocol, c.Like)
-	if err != nil {
-		return freeseg.Options{}, err
-	}
-	o, err := freeseg.ProtocolOptions(p)
-	if err != nil {
-		return o, err
-	}
-	if c.Folder && !c.WithBackground {
-		o.AreaThd = 0 // the preset's area rule is for a background set
-	}
-	return o, nil
+	_, o, err := evaljob.Preset(c.Protocol, c.Like, c.Folder, c.WithBackground)
+	return o, err
 }
 
 // Options are the segmentation options: the settings over the preset.

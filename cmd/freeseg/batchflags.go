@@ -1,14 +1,9 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
-	"github.com/freeseg/freeseg/batch"
+	"github.com/freeseg/freeseg"
 )
 
 // batchFlags are the batch and safety flags of the image commands. The
@@ -28,57 +23,10 @@ func (b *batchFlags) register(fs *flag.FlagSet) {
 
 func (b *batchFlags) validate() error {
 	if b.maxSide < 0 {
-		return usagef("--max-side %d must not be negative", b.maxSide)
+		return freeseg.Usagef("--max-side %d must not be negative", b.maxSide)
 	}
 	if b.maxMemoryMB < 0 {
-		return usagef("--max-memory-mb %d must not be negative", b.maxMemoryMB)
+		return freeseg.Usagef("--max-memory-mb %d must not be negative", b.maxMemoryMB)
 	}
 	return nil
-}
-
-// checkOutDir refuses an output folder that is a file or cannot be
-// created or written, before any work: the nearest existing folder must
-// take a new file.
-func checkOutDir(dir string) error {
-	if dir == "" {
-		return usagef("--out DIR is required")
-	}
-	d := filepath.Clean(dir)
-	for {
-		st, err := os.Stat(d)
-		if err == nil {
-			if !st.IsDir() {
-				if d == filepath.Clean(dir) {
-					return fmt.Errorf("output folder %s is a file", dir)
-				}
-				return fmt.Errorf("output folder %s: %s is a file", dir, d)
-			}
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("output folder %s: %w", dir, err)
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			break
-		}
-		d = p
-	}
-	f, err := os.CreateTemp(d, ".freeseg-write-test*")
-	if err != nil {
-		return fmt.Errorf("output folder %s cannot be written: %w", dir, err)
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return nil
-}
-
-// checkImages refuses, before any work, images that cannot be read or
-// whose decoding needs more memory than the bound (for the commands that
-// reduce an image to a fixed-size input: features, embed, classify).
-func checkImages(paths []string, exif bool, maxMemoryMB int64) error {
-	if maxMemoryMB < 0 {
-		return usagef("--max-memory-mb %d must not be negative", maxMemoryMB)
-	}
-	return batch.CheckImages(paths, exif, maxMemoryMB)
 }

@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"math"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
-	"github.com/freeseg/freeseg/prompts"
 )
 
 // loadModel opens a model folder, a checkpoint file or a Hugging Face Hub
@@ -39,43 +34,3 @@ func openEngine(path string, noCache bool) (*freeseg.Engine, error) {
 	}
 	return e, nil
 }
-
-// buildVocabulary assembles the classes of segment: --classes or
-// --classes-file, and the background rule.
-func buildVocabulary(classes, classesFile, background string) (*prompts.Vocabulary, []string, error) {
-	var v *prompts.Vocabulary
-	var err error
-	switch {
-	case classes != "" && classesFile != "":
-		return nil, nil, usagef("give --classes or --classes-file, not both")
-	case classes != "":
-		v, err = prompts.ParseClassList(classes)
-	case classesFile != "":
-		f, ferr := os.Open(classesFile)
-		if ferr != nil {
-			return nil, nil, ferr
-		}
-		defer f.Close()
-		v, err = prompts.ParseClassFile(f, classesFile, prompts.SepSCLIP)
-	default:
-		return nil, nil, usagef("no classes: give --classes \"cat, dog; sky\" or --classes-file FILE")
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if strings.EqualFold(strings.TrimSpace(background), "file") && classesFile == "" {
-		return nil, nil, usagef("--background file needs --classes-file (line 0 is the background)")
-	}
-	out, notes, err := freeseg.WithBackground(v, background)
-	if err != nil {
-		if classesFile != "" {
-			return nil, nil, fmt.Errorf("%s: %w", classesFile, err)
-		}
-		return nil, nil, fmt.Errorf("--background: %w", err)
-	}
-	return out, notes, nil
-}
-
-func sortSlice[T any](s []T, less func(a, b int) bool) { sort.SliceStable(s, less) }
-
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

@@ -3,12 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
-	"os"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
-	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/export"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
@@ -30,41 +27,6 @@ func init() {
 	})
 }
 
-// preprocessFor applies the OpenAI (short side + center crop) or square
-// preprocessing at size n.
-func preprocessFor(img *imageio.RGB, mode string, n int) ([]float32, error) {
-	switch mode {
-	case "openai":
-		return imageio.PreprocessOpenAI(img, n), nil
-	case "square":
-		return imageio.PreprocessSquare(img, n), nil
-	}
-	return nil, usagef("unknown --preprocess %q (want openai or square)", mode)
-}
-
-// encodeImages loads and encodes image files: [n, E].
-func encodeImages(m *clip.Model, paths []string, mode string, size int, exif bool) ([]float32, error) {
-	if size == 0 {
-		size = m.Config.ImageSize()
-	}
-	var pix []float32
-	for _, p := range paths {
-		img, err := batch.LoadImage(p, exif)
-		if err != nil {
-			return nil, err
-		}
-		x, err := preprocessFor(img, mode, size)
-		if err != nil {
-			return nil, err
-		}
-		pix = append(pix, x...)
-	}
-	if size != m.Config.ImageSize() {
-		return nil, usagef("--size %d: encode_image runs at the model's %d pixels (use 'features' for dense features at other sizes)", size, m.Config.ImageSize())
-	}
-	return m.EncodeImage(pix, len(paths), size, size)
-}
-
 func runEmbed(e *env, args []string) error {
 	fs := newFlags(e, commands["embed"])
 	model := fs.String("model", "", modelHelp)
@@ -82,52 +44,28 @@ func runEmbed(e *env, args []string) error {
 	}
 	images = append(images, pos...)
 	if len(images) == 0 && len(texts) == 0 {
-		return usagef("give at least one image or --text")
+		return freeseg.Usagef("give at least one image or --text")
 	}
-	if err := checkImages(images, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages(images, *exif, *maxMem); err != nil {
 		return err
 	}
 	m, err := loadModel(*model)
 	if err != nil {
 		return err
 	}
-	E := m.Config.EmbedDim
-	var img, txt []float32
-	if len(images) > 0 {
-		if img, err = encodeImages(m, images, *pre, *size, *exif); err != nil {
-			return err
-		}
-	}
-	if len(texts) > 0 {
-		if txt, err = m.EncodeText(texts); err != nil {
-			return err
-		}
+	em, err := freeseg.Embed(m, images, loadFiles(images, *exif), *pre, *size, texts)
+	if err != nil {
+		return err
 	}
 	if *out != "" {
-		var ts []*weights.Tensor
-		if img != nil {
-			ts = append(ts, &weights.Tensor{Name: "image_embeds", Shape: []int{len(images), E}, F32: img})
-		}
-		if txt != nil {
-			ts = append(ts, &weights.Tensor{Name: "text_embeds", Shape: []int{len(texts), E}, F32: txt})
-		}
 		g := batch.NewGuard(images...)
-		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, ts, nil) }); err != nil {
+		if err := g.WriteFile(*out, func(w io.Writer) error { return weights.WriteSafetensors(w, em.Tensors(), nil) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), E)
+		fmt.Fprintf(e.stderr, "wrote %s: %d image and %d text embeddings of %d\n", *out, len(images), len(texts), em.E)
 		return nil
 	}
-	rep := map[string]any{"images": []string(images), "texts": []string(texts), "embed_dim": E}
-	if img != nil && txt != nil {
-		rep["cosine"] = freeseg.Cosines(img, len(images), txt, len(texts), E)
-		rep["logit_scale"] = math.Exp(float64(m.LogitScale))
-	} else if img != nil {
-		rep["cosine"] = freeseg.Cosines(img, len(images), img, len(images), E)
-	} else {
-		rep["cosine"] = freeseg.Cosines(txt, len(texts), txt, len(texts), E)
-	}
-	return export.WriteJSON(e.stdout, rep)
+	return export.WriteJSON(e.stdout, em.Report())
 }
 
 func runClassify(e *env, args []string) error {
@@ -150,26 +88,14 @@ func runClassify(e *env, args []string) error {
 		return err
 	}
 	if len(images)+len(pos) == 0 {
-		return usagef("no image given")
+		return freeseg.Usagef("no image given")
 	}
-	var vocab *prompts.Vocabulary
-	switch {
-	case *classes != "" && *classesFile != "":
-		return usagef("give --classes or --classes-file, not both")
-	case *classes != "":
-		vocab, err = prompts.ParseClassList(*classes)
-	case *classesFile != "":
-		f, ferr := os.Open(*classesFile)
-		if ferr != nil {
-			return ferr
-		}
-		defer f.Close()
-		vocab, err = prompts.ParseClassFile(f, *classesFile, prompts.SepSCLIP)
-	default:
-		return usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
-	}
+	vocab, err := freeseg.ParseClasses(*classes, *classesFile)
 	if err != nil {
 		return err
+	}
+	if vocab == nil {
+		return freeseg.Usagef("--classes is required: \"cat, dog\" or \"cat, kitten; dog\"")
 	}
 	ins, _, _, bad, err := batch.Expand(append(images, pos...), *recursive, "")
 	if err != nil {
@@ -179,48 +105,34 @@ func runClassify(e *env, args []string) error {
 		return bad[0].Err
 	}
 	paths := batch.Paths(ins)
-	if err := checkImages(paths, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages(paths, *exif, *maxMem); err != nil {
 		return err
 	}
 	eng, err := openEngine(*model, *noCache)
 	if err != nil {
 		return err
 	}
-	m := eng.Model
-	queries, classOf := vocab.Queries()
+	queries, _ := vocab.Queries()
 	if err := buildClassifier(e.stderr, eng, queries, prompts.TemplateSet(*templates), *quiet); err != nil {
 		return err
 	}
-	G, err := eng.Classifier(queries, prompts.TemplateSet(*templates))
+	img, err := freeseg.EncodeImages(eng.Model, len(paths), loadFiles(paths, *exif), *pre, 0)
 	if err != nil {
 		return err
 	}
-	img, err := encodeImages(m, paths, *pre, 0, *exif)
+	tops, err := eng.ZeroShot(img, len(paths), vocab, prompts.TemplateSet(*templates), *top)
 	if err != nil {
 		return err
 	}
-	E := m.Config.EmbedDim
-	scale := math.Exp(float64(m.LogitScale))
-	cos := freeseg.Cosines(img, len(paths), G, len(queries), E)
-	names := vocab.ClassNames()
 	for i, p := range paths {
-		probs := freeseg.ClassProbs(cos[i], classOf, len(names), scale)
-		type cp struct {
-			Class string  `json:"class"`
-			Prob  float64 `json:"prob"`
-		}
-		var list []cp
-		for k, pr := range probs {
-			list = append(list, cp{names[k], round6(pr)})
-		}
-		sortByProb := func(a, b int) bool { return list[a].Prob > list[b].Prob }
-		sortSlice(list, sortByProb)
-		if *top > 0 && len(list) > *top {
-			list = list[:*top]
-		}
-		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": list}); err != nil {
+		if err := export.WriteJSONLine(e.stdout, map[string]any{"image": p, "top": tops[i]}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// loadFiles reads the image i of paths.
+func loadFiles(paths []string, exif bool) func(i int) (*imageio.RGB, error) {
+	return func(i int) (*imageio.RGB, error) { return batch.LoadImage(paths[i], exif) }
 }

@@ -9,14 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/freeseg/freeseg"
-	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/eval"
-	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/prompts"
 )
 
@@ -30,80 +30,64 @@ func init() {
 	})
 }
 
-// evalFlags are the flags of eval besides the pipeline's.
+// evalFlags are eval's flags besides the pipeline's: most set the job's
+// fields directly.
 type evalFlags struct {
-	model, dataset, root, split, protocol, report, classesFile string
-	images, labels, labelSuffix, like                          string
-	withBackground, reduceZero                                 bool
-	limit, overlays                                            int
-	shard                                                      string
-	resume, strict, noCache, quiet                             bool
-	vfm                                                        string
-	saveEvery                                                  time.Duration
+	job                          evaljob.Job
+	model, protocol, like, shard string
+	noCache, quiet               bool
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
+	j := &f.job
 	fs.StringVar(&f.model, "model", "", modelHelp)
-	fs.StringVar(&f.dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
-	fs.StringVar(&f.root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
-	fs.StringVar(&f.split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
+	fs.StringVar(&j.Dataset, "dataset", "", "benchmark: "+strings.Join(eval.BenchmarkNames(), ", ")+"; or "+eval.Folder+" for your own images and labels")
+	fs.StringVar(&j.Root, "root", "", "dataset root, MMSeg's data_root (e.g. .../VOCdevkit/VOC2012); for --dataset folder, a folder holding images/, labels/ and classes.txt")
+	fs.StringVar(&j.Split, "split", "", "split file to use instead of the benchmark's (one image ID per line)")
 	fs.StringVar(&f.protocol, "protocol", "sclip", "published protocol preset: "+strings.Join(prompts.ProtocolMethods(), ", ")+"; only the pipeline flags you give override it (the defaults listed here are the preset's on --dataset when both are given with --help, else SCLIP's VOC21 setting)")
-	fs.StringVar(&f.report, "report", "", "report folder: state.json (resumable), report.md, report.json, overlays/")
-	fs.StringVar(&f.classesFile, "classes-file", "", "class file to use instead of the protocol's (one class per line, synonyms separated by the protocol's separator)")
-	fs.StringVar(&f.images, "images", "", "folder dataset: image folder (default ROOT/images)")
-	fs.StringVar(&f.labels, "labels", "", "folder dataset: label folder of palette or greyscale PNGs named like the images (default ROOT/labels)")
-	fs.StringVar(&f.labelSuffix, "label-suffix", ".png", "folder dataset: ending of the label file names")
+	fs.StringVar(&j.Report, "report", "", "report folder: state.json (resumable), report.md, report.json, overlays/")
+	fs.StringVar(&j.ClassesFile, "classes-file", "", "class file to use instead of the protocol's (one class per line, synonyms separated by the protocol's separator)")
+	fs.StringVar(&j.FolderOpts.Images, "images", "", "folder dataset: image folder (default ROOT/images)")
+	fs.StringVar(&j.FolderOpts.Labels, "labels", "", "folder dataset: label folder of palette or greyscale PNGs named like the images (default ROOT/labels)")
+	fs.StringVar(&j.FolderOpts.LabelSuffix, "label-suffix", ".png", "folder dataset: ending of the label file names")
 	fs.StringVar(&f.like, "like", "", "folder dataset: benchmark whose protocol settings to use (default context60 with --with-background, else context59)")
-	fs.BoolVar(&f.withBackground, "with-background", false, "folder dataset: class 0 (the class file's first line) is background and gets the pixels below --prob-thd")
-	fs.BoolVar(&f.reduceZero, "reduce-zero-label", false, "folder dataset: label 0 is ignored and label k is class k-1 (MMSeg reduce_zero_label)")
-	fs.IntVar(&f.limit, "limit", 0, "evaluate only the first N images (of the shard); 0 = all")
+	fs.BoolVar(&j.FolderOpts.Background, "with-background", false, "folder dataset: class 0 (the class file's first line) is background and gets the pixels below --prob-thd")
+	fs.BoolVar(&j.FolderOpts.ReduceZeroLabel, "reduce-zero-label", false, "folder dataset: label 0 is ignored and label k is class k-1 (MMSeg reduce_zero_label)")
+	fs.IntVar(&j.Limit, "limit", 0, "evaluate only the first N images (of the shard); 0 = all")
 	fs.StringVar(&f.shard, "shard", "", "evaluate shard I of N (\"I/N\": every N-th image starting at I, 0-based); merge the shards with 'freeseg eval merge'")
-	fs.BoolVar(&f.resume, "resume", false, "continue the run saved in the report folder, skipping the images already counted")
-	fs.BoolVar(&f.strict, "strict", false, "stop on an image that would be skipped (missing label, unreadable image or label)")
-	fs.IntVar(&f.overlays, "overlays", 3, "write prediction | ground-truth overlays for the first N images")
-	fs.DurationVar(&f.saveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
+	fs.BoolVar(&j.Resume, "resume", false, "continue the run saved in the report folder, skipping the images already counted")
+	fs.BoolVar(&j.Strict, "strict", false, "stop on an image that would be skipped (missing label, unreadable image or label)")
+	fs.IntVar(&j.Overlays, "overlays", 3, "write prediction | ground-truth overlays for the first N images")
+	fs.DurationVar(&j.SaveEvery, "save-every", 5*time.Second, "save the accumulators at most this often (and at the end); 0 = after every image")
 	fs.BoolVar(&f.noCache, "no-cache", false, "do not read or write the on-disk text classifier cache")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	fs.StringVar(&f.vfm, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
+	fs.StringVar(&j.VFM, "vfm", freeseg.DefaultVFM, "proxyclip: the DINO ViT guiding the attention (folder, checkpoint or hub id, pulled on first use)")
 }
 
-func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *settingFlags) {
+func newEvalFlagSet(e *env, preset freeseg.Options) (*flag.FlagSet, *evalFlags, *freeseg.SettingFlags) {
 	fs := newFlags(e, commands["eval"])
 	ef := &evalFlags{}
 	ef.register(fs)
-	return fs, ef, bindSettings(fs, preset, freeseg.ForEval)
+	return fs, ef, freeseg.BindFlags(fs, preset, freeseg.ForEval)
 }
 
 // evalPreset is the protocol of the flags' method on their dataset (for a
 // folder dataset, on the benchmark named by --like) as pipeline options.
 func evalPreset(ef *evalFlags) (prompts.Protocol, freeseg.Options, error) {
-	like, folder := eval.Like(ef.dataset, ef.like, ef.withBackground)
-	p, err := prompts.Protocols(ef.protocol, like)
-	if err != nil {
-		return p, freeseg.Options{}, usageError{err.Error()}
-	}
-	o, err := freeseg.ProtocolOptions(p)
-	if err != nil {
-		return p, o, err
-	}
-	if folder {
-		if !ef.withBackground {
-			o.AreaThd = 0 // the preset's area rule is for a background set
-		}
-	}
-	return p, o, nil
+	bg := ef.job.FolderOpts.Background
+	like, folder := eval.Like(ef.job.Dataset, ef.like, bg)
+	return evaljob.Preset(ef.protocol, like, folder, bg)
 }
 
-// parseEvalFlags parses in two passes: the first finds --protocol and
+// parseEvalConfig parses in two passes: the first finds --protocol and
 // --dataset, the second registers the pipeline flags with that preset's
 // values as defaults (so --help shows them), and fs.Visit then tells which
 // flags the user set: only those override the preset.
-func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[string]string, prompts.Protocol, freeseg.Options, error) {
-	none := prompts.Protocol{}
+func parseEvalConfig(e *env, args []string) (*evalFlags, error) {
 	base, _ := prompts.Protocols("sclip", "voc21")
 	baseOpts, err := freeseg.ProtocolOptions(base)
 	if err != nil {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	fs1, ef1, _ := newEvalFlagSet(e, baseOpts)
 	fs1.SetOutput(io.Discard)
@@ -111,237 +95,90 @@ func parseEvalFlags(e *env, args []string) (*evalFlags, *settingFlags, map[strin
 	_, err = parseInterleaved(fs1, args)
 	help := errors.Is(err, flag.ErrHelp)
 	if err != nil && !help {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	p, preset := base, baseOpts
-	if ef1.dataset != "" {
+	if ef1.job.Dataset != "" {
 		if pp, po, perr := evalPreset(ef1); perr == nil {
 			p, preset = pp, po
 		} else if !help {
-			return nil, nil, nil, none, freeseg.Options{}, perr
+			return nil, perr
 		}
 	}
 	fs, ef, sf := newEvalFlagSet(e, preset)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return nil, nil, nil, none, freeseg.Options{}, err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return nil, nil, nil, none, freeseg.Options{}, usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
+		return nil, freeseg.Usagef("unexpected argument %q (eval takes flags only; 'freeseg eval merge' joins shards)", pos[0])
 	}
-	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
-	return ef, sf, set, p, preset, nil
-}
-
-func parseShard(s string) (int, int, error) {
-	i, n, ok := eval.ParseShard(s)
-	if !ok {
-		return 0, 0, usagef("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
-	}
-	return i, n, nil
-}
-
-// evalConfig is the parsed command line of eval.
-type evalConfig struct {
-	ef            *evalFlags
-	set           map[string]string // flags given, with their values
-	proto         prompts.Protocol
-	opts          freeseg.Options // the preset with the given pipeline flags applied
-	overrides     []string        // the pipeline flags given, as --name=value
-	shard, shards int
-	vfm           string // --vfm (proxy methods)
-}
-
-func parseEvalConfig(e *env, args []string) (*evalConfig, error) {
-	ef, sf, set, proto, preset, err := parseEvalFlags(e, args)
-	if err != nil {
+	j := &ef.job
+	if err := j.Check(); err != nil {
 		return nil, err
 	}
-	if ef.dataset == "" {
-		return nil, usagef("--dataset is required: %s, or %s", strings.Join(eval.BenchmarkNames(), ", "), eval.Folder)
-	}
-	if ef.report == "" {
-		return nil, usagef("--report DIR is required")
-	}
-	if ef.limit < 0 {
-		return nil, usagef("--limit %d must not be negative", ef.limit)
-	}
-	if ef.overlays < 0 {
-		return nil, usagef("--overlays %d must not be negative", ef.overlays)
-	}
-	c := &evalConfig{ef: ef, set: set, proto: proto, vfm: ef.vfm}
-	if c.shard, c.shards, err = parseShard(ef.shard); err != nil {
+	if err := j.SetShard(ef.shard); err != nil {
 		return nil, err
 	}
-	c.opts = preset
-	if err := sf.apply(&c.opts); err != nil {
+	j.Protocol, j.Options = p, preset
+	if err := sf.Apply(&j.Options); err != nil {
 		return nil, err
 	}
-	usePrecision(c.opts.Precision)
-	c.overrides = sf.overrides()
-	return c, nil
+	usePrecision(j.Options.Precision)
+	j.Overrides = sf.Overrides()
+	if !strings.EqualFold(j.Dataset, eval.Folder) && given(fs, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
+		return nil, freeseg.Usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
+	}
+	return ef, nil
 }
 
 func runEval(e *env, args []string) error {
 	if len(args) > 0 && args[0] == "merge" {
 		return runEvalMerge(e, args[1:])
 	}
-	c, err := parseEvalConfig(e, args)
+	ef, err := parseEvalConfig(e, args)
 	if err != nil {
 		return err
 	}
-	ef, set, proto, opts, shard, shards := c.ef, c.set, c.proto, c.opts, c.shard, c.shards
-	folder := strings.EqualFold(ef.dataset, eval.Folder)
-
-	// The dataset and its vocabulary.
-	var ds *eval.Dataset
-	if folder {
-		fo := eval.FolderOptions{Images: ef.images, Labels: ef.labels, ClassFile: ef.classesFile, LabelSuffix: ef.labelSuffix,
-			Split: ef.split, Background: ef.withBackground, ReduceZeroLabel: ef.reduceZero}
-		eval.FolderDefaults(&fo, ef.root)
-		if fo.Images == "" || fo.Labels == "" || fo.ClassFile == "" {
-			return usagef("--dataset folder needs --root DIR (with images/, labels/, classes.txt) or --images, --labels and --classes-file")
-		}
-		ds, err = eval.OpenFolder(fo)
-	} else {
-		if given(set, "with-background", "reduce-zero-label", "like", "images", "labels", "label-suffix") {
-			return usagef("--with-background, --reduce-zero-label, --like, --images and --labels are for --dataset folder; the benchmarks fix them")
-		}
-		if ef.root == "" {
-			return usagef("--root is required: the dataset root of %s", ef.dataset)
-		}
-		ds, err = eval.Open(ef.dataset, ef.root, eval.OpenOptions{Split: ef.split})
-	}
-	if err != nil {
-		return err
-	}
-	vocab, err := eval.RunVocabulary(ds, proto, ef.classesFile)
-	if err != nil {
-		return err
-	}
-	names := vocab.DisplayNames()
-	protoLabel := eval.ProtocolName(proto)
-	if folder {
-		protoLabel = fmt.Sprintf("%s (settings of %s)", protoLabel, proto.Name)
-	}
-
-	// The report folder and the saved state.
-	if st, err := os.Stat(ef.report); err == nil && !st.IsDir() {
-		return fmt.Errorf("report folder %s is a file", ef.report)
-	}
-	// A run that fails before writing anything leaves no empty folder.
-	repDirs := &batch.Outputs{}
-	if err := repDirs.EnsureDir(ef.report); err != nil {
-		return err
-	}
-	defer repDirs.RemoveEmpty()
-	statePath := filepath.Join(ef.report, eval.StateFile)
-	// A run killed while saving leaves temporaries of these files.
-	if removed, err := imageio.RemoveStaleTemps([]string{statePath, filepath.Join(ef.report, "report.json"), filepath.Join(ef.report, "report.md")}); err == nil && len(removed) > 0 && !ef.quiet {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
-	}
-	_, statErr := os.Stat(statePath)
-	saved := statErr == nil
-	if saved && !ef.resume {
-		return fmt.Errorf("%s already holds a run (%s); continue it with --resume, or choose another --report folder", ef.report, eval.StateFile)
-	}
-
-	eng, err := openEngine(ef.model, ef.noCache)
-	if err != nil {
-		return err
-	}
-	eng.VFMSource = c.vfm
-	if err := opts.Validate(len(eng.Model.Vision.Blocks)); err != nil {
-		return usageError{err.Error()}
-	}
-	digest, err := eng.Model.Digest()
-	if err != nil {
-		return err
-	}
-	settings := eval.Settings{
-		Dataset: ds.Name, Classes: ds.Classes, ReduceZeroLabel: ds.ReduceZeroLabel,
-		ListImages: len(ds.Samples), ListDigest: ds.ListDigest(), Protocol: protoLabel,
-		Vocabulary: eval.VocabularyDigest(vocab), Pipeline: freeseg.EvalSettings(opts, vocab.Background),
-		Model: eng.Model.Config.Name(), ModelDigest: digest, ShardCount: shards,
-	}
-	if opts.Method.Proxy {
-		// A resumed run must use the same VFM.
-		settings.Pipeline["vfm"] = c.vfm
-	}
-	var state *eval.State
-	if saved {
-		if state, err = eval.ResumeState(statePath, ef.report, ds, shard, shards, settings); err != nil {
-			return err
-		}
-	} else {
-		if ef.resume && !ef.quiet {
-			fmt.Fprintf(e.stderr, "note: %s holds no saved run; starting from the beginning\n", ef.report)
-		}
-		if state, err = eval.NewState(settings, shard); err != nil {
-			return err
-		}
-	}
-	state.Root, state.SplitFile, state.Title, state.ClassNames = ds.Root, ds.SplitFile, ds.Title, names
-	state.ModelPath, state.Overrides = eng.Model.Path, c.overrides
-
-	positions := state.Positions(ds, shard, shards, ef.limit)
-
-	// Encode the text classifier once, so that it does not count as the
-	// first image's time.
-	if queries, _ := vocab.Queries(); len(positions) > len(state.Done) {
-		if _, err := eng.Classifier(queries, opts.Templates); err != nil {
-			return err
-		}
-	}
-
+	var prog *evalBar
+	job := &ef.job
+	job.Version = version
+	job.Open = func() (*freeseg.Engine, error) { return openEngine(ef.model, ef.noCache) }
 	// The first Ctrl-C (or SIGTERM) finishes the current image and saves;
 	// a second one stops at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	prog := newEvalBar(e.stderr, len(positions), ef.quiet)
-	run := &eval.Run{
-		Dataset: ds, State: state, Positions: positions, Strict: ef.strict,
-		Segment: func(ctx context.Context, img *imageio.RGB) ([]int32, error) {
-			res, err := eng.Segment(ctx, img, vocab, opts)
-			if err != nil {
-				return nil, err
-			}
-			return res.Labels, nil
-		},
-		Overlays: ef.overlays, ReportDir: ef.report, ClassNames: names,
-		Save:      func(st *eval.State) error { return st.Save(statePath) },
-		SaveEvery: ef.saveEvery,
-		Progress:  prog.step,
+	job.Context = func() (context.Context, context.CancelFunc) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-ctx.Done()
+			stop()
+		}()
+		return ctx, stop
 	}
-	err = run.Do(ctx)
-	prog.finish()
-	if err != nil {
-		return err
+	job.Start = func(total int) func(string, bool, float64) {
+		prog = newEvalBar(e.stderr, total, ef.quiet)
+		return prog.step
 	}
-	rep, err := eval.WriteReport(ef.report, state, version)
+	if !ef.quiet {
+		job.Note = func(n string) { fmt.Fprintf(e.stderr, "note: %s\n", n) }
+	}
+	rep, err := job.Do(context.Background())
+	if prog != nil {
+		prog.finish()
+	}
 	if err != nil {
 		return err
 	}
 	if !ef.quiet {
 		fmt.Fprintf(e.stderr, "%s\n", rep.Summary())
 	}
-	fmt.Fprintln(e.stdout, filepath.Join(ef.report, "report.md"))
+	fmt.Fprintln(e.stdout, filepath.Join(job.Report, "report.md"))
 	return nil
 }
 
 // given reports whether any of the flags was set.
-func given(set map[string]string, names ...string) bool {
-	for _, n := range names {
-		if _, ok := set[n]; ok {
-			return true
-		}
-	}
-	return false
+func given(fs *flag.FlagSet, names ...string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || slices.Contains(names, f.Name) })
+	return set
 }
 
 func runEvalMerge(e *env, args []string) error {
@@ -355,17 +192,13 @@ func runEvalMerge(e *env, args []string) error {
 		return err
 	}
 	if *out == "" {
-		return usagef("eval merge: --report OUT is required")
+		return freeseg.Usagef("eval merge: --report OUT is required")
 	}
 	if len(dirs) == 0 {
-		return usagef("eval merge: give the report folders of the shards")
+		return freeseg.Usagef("eval merge: give the report folders of the shards")
 	}
 	// Keep the overlays of the first images of the list.
-	merged, err := eval.MergeDirs(*out, dirs, 3)
-	if err != nil {
-		return fmt.Errorf("eval merge: %w", err)
-	}
-	rep, err := eval.WriteReport(*out, merged, version)
+	rep, err := eval.MergeReport(*out, dirs, 3, version)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/freeseg/freeseg/dense"
 	"github.com/freeseg/freeseg/eval"
 	"github.com/freeseg/freeseg/eval/evaltest"
+	"github.com/freeseg/freeseg/evaljob"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/prompts"
 )
@@ -50,73 +52,73 @@ func evalFail(t *testing.T, wantCode int, want []string, args ...string) string 
 
 func TestEvalPresetsAndOverrides(t *testing.T) {
 	e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
-	cfg := func(args ...string) *evalConfig {
+	cfg := func(args ...string) *evaljob.Job {
 		t.Helper()
 		c, err := parseEvalConfig(e, append([]string{"--report", "r"}, args...))
 		if err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
-		return c
+		return &c.job
 	}
 	// SCLIP's VOC21 config (the default protocol).
 	c := cfg("--dataset", "voc21")
-	o := c.opts
+	o := c.Options
 	if o.Method.Name != "sclip" || o.LogitScale != 65 || o.ProbThd != 0.1 || o.AreaThd != 0.1 ||
 		o.Window.Crop != 224 || o.Window.Stride != 112 || o.Resize.Size != 336 || o.Resize.MaxLong != 2048 ||
-		o.PAMRSteps != 0 || o.Partial.Enabled || o.Templates != "openai80" || len(c.overrides) != 0 {
-		t.Errorf("sclip voc21: %+v %v", o, c.overrides)
+		o.PAMRSteps != 0 || o.Partial.Enabled || o.Templates != "openai80" || len(c.Overrides) != 0 {
+		t.Errorf("sclip voc21: %+v %v", o, c.Overrides)
 	}
 	// NACLIP on VOC21 is whole-image; with PAMR 10 steps.
-	o = cfg("--protocol", "naclip", "--dataset", "voc21").opts
+	o = cfg("--protocol", "naclip", "--dataset", "voc21").Options
 	if o.Method.Name != "naclip" || !o.Whole || o.PAMRSteps != 0 || o.LogitScale != 40 {
 		t.Errorf("naclip voc21: %+v", o)
 	}
 	// Turning the whole-image mode off slides the default 224/112 window;
 	// a crop alone does too.
-	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--whole=false").opts; o.Whole || o.Window.Crop != 224 || o.Window.Stride != 112 {
+	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--whole=false").Options; o.Whole || o.Window.Crop != 224 || o.Window.Stride != 112 {
 		t.Errorf("naclip voc21 --whole=false: %+v", o)
 	}
-	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--crop", "336").opts; o.Whole || o.Window.Crop != 336 || o.Window.Stride != 112 {
+	if o = cfg("--protocol", "naclip", "--dataset", "voc21", "--crop", "336").Options; o.Whole || o.Window.Crop != 336 || o.Window.Stride != 112 {
 		t.Errorf("naclip voc21 --crop 336: %+v", o)
 	}
-	if o = cfg("--dataset", "voc21", "--protocol", "naclip+pamr").opts; o.PAMRSteps != 10 || len(o.PAMRDilations) != 2 {
+	if o = cfg("--dataset", "voc21", "--protocol", "naclip+pamr").Options; o.PAMRSteps != 10 || len(o.PAMRDilations) != 2 {
 		t.Errorf("naclip+pamr voc21: %+v", o)
 	}
 	// An explicit window replaces the whole-image preset.
 	c = cfg("--protocol", "naclip", "--dataset", "voc21", "--crop", "224", "--stride", "112")
-	if c.opts.Window.Crop != 224 || c.opts.Window.Stride != 112 || !slices.Equal(c.overrides, []string{"--crop=224", "--stride=112"}) {
-		t.Errorf("naclip voc21 with a window: %+v %v", c.opts.Window, c.overrides)
+	if c.Options.Window.Crop != 224 || c.Options.Window.Stride != 112 || !slices.Equal(c.Overrides, []string{"--crop=224", "--stride=112"}) {
+		t.Errorf("naclip voc21 with a window: %+v %v", c.Options.Window, c.Overrides)
 	}
 	// ClearCLIP pads crops; Cityscapes uses crop 224, stride 224.
-	o = cfg("--dataset", "cityscapes", "--protocol", "clearclip").opts
+	o = cfg("--dataset", "cityscapes", "--protocol", "clearclip").Options
 	if !o.Method.PadWindowsToPatch || o.Window.Crop != 224 || o.Window.Stride != 224 || o.Resize.Size != 448 || o.LogitScale != 50 {
 		t.Errorf("clearclip cityscapes: %+v", o)
 	}
 	// Ablation flags switch the FreeSeg stages on; everything else stays the preset.
 	c = cfg("--dataset", "voc20", "--pamr", "10", "--partial-labels", "smoothmin", "--templates", "single")
-	o = c.opts
+	o = c.Options
 	if o.PAMRSteps != 10 || !o.Partial.Enabled || o.Partial.Pool.String() != "smoothmin" || o.Templates != "single" ||
 		o.LogitScale != 40 || o.ProbThd != 0 || o.Window.Crop != 224 {
 		t.Errorf("voc20 ablation: %+v", o)
 	}
-	if !slices.Equal(c.overrides, []string{"--templates=single", "--pamr=10", "--partial-labels=smoothmin"}) {
-		t.Errorf("overrides %v", c.overrides)
+	if !slices.Equal(c.Overrides, []string{"--templates=single", "--pamr=10", "--partial-labels=smoothmin"}) {
+		t.Errorf("overrides %v", c.Overrides)
 	}
 	// Setting a flag to the preset's own value is an override too, and harmless.
-	if o = cfg("--dataset", "voc21", "--logit-scale", "65").opts; o.LogitScale != 65 || o.AreaThd != 0.1 {
+	if o = cfg("--dataset", "voc21", "--logit-scale", "65").Options; o.LogitScale != 65 || o.AreaThd != 0.1 {
 		t.Errorf("explicit preset value: %+v", o)
 	}
 	// Folder datasets borrow a benchmark's protocol.
-	o = cfg("--dataset", "folder", "--with-background").opts
+	o = cfg("--dataset", "folder", "--with-background").Options
 	if o.ProbThd != 0.1 || o.LogitScale != 50 {
 		t.Errorf("folder with background (context60): %+v", o)
 	}
-	if o = cfg("--dataset", "folder", "--like", "voc21").opts; o.AreaThd != 0 || o.LogitScale != 65 {
+	if o = cfg("--dataset", "folder", "--like", "voc21").Options; o.AreaThd != 0 || o.LogitScale != 65 {
 		t.Errorf("folder like voc21 without background: %+v", o)
 	}
 	// Shards and errors.
-	if c = cfg("--dataset", "ade", "--shard", "2/3"); c.shard != 2 || c.shards != 3 {
-		t.Errorf("shard %d/%d", c.shard, c.shards)
+	if c = cfg("--dataset", "ade", "--shard", "2/3"); c.Shard != 2 || c.Shards != 3 {
+		t.Errorf("shard %d/%d", c.Shard, c.Shards)
 	}
 	for _, bad := range [][]string{
 		{"--dataset", "voc21", "--shard", "3/3"},
@@ -129,7 +131,7 @@ func TestEvalPresetsAndOverrides(t *testing.T) {
 		{},
 	} {
 		_, err := parseEvalConfig(e, append([]string{"--report", "r"}, bad...))
-		if _, ok := err.(usageError); !ok {
+		if !errors.Is(err, freeseg.ErrUsage) {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
-	"github.com/freeseg/freeseg/prompts"
 )
 
 func init() {
@@ -29,7 +28,7 @@ func runExplain(e *env, args []string) error {
 	fs.Var(&images, "image", "image file or folder (repeatable; positional arguments work too)")
 	fs.Var(&textFlags, "text", "texts to explain: repeatable, and each may list several separated by commas (or ';')")
 	opt := freeseg.DefaultExplainOptions()
-	settings := bindSettings(fs, opt, freeseg.ForExplain)
+	settings := freeseg.BindFlags(fs, opt, freeseg.ForExplain)
 	vfm := vfmFlag(fs)
 	size := fs.Int("size", 0, "deprecated alias of --square")
 	out := fs.String("out", "freeseg-out", "output folder (created if needed; inputs are never overwritten)")
@@ -52,77 +51,56 @@ func runExplain(e *env, args []string) error {
 	})
 	args = append(images, pos...)
 	if len(args) == 0 {
-		return usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
+		return freeseg.Usagef("no image given: freeseg explain --text \"cat, dog\" IMAGE")
 	}
-	var texts []string
-	seen := map[string]bool{}
-	for _, t := range textFlags {
-		if strings.TrimSpace(t) == "" {
-			continue
-		}
-		v, err := prompts.ParseClassList(strings.ReplaceAll(t, ";", ","))
-		if err != nil {
-			return fmt.Errorf("--text: %w", err)
-		}
-		for _, n := range v.ClassNames() {
-			if seen[n] {
-				return usagef("--text: %q is given twice", n)
-			}
-			seen[n] = true
-			texts = append(texts, n)
-		}
-	}
-	if len(texts) == 0 {
-		return usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
-	}
-	if *size != 0 {
-		if _, dup := settings.Given["square"]; dup {
-			return usagef("give --square or --size (its older name), not both")
-		}
-		settings.Given["square"] = fmt.Sprint(*size)
-	}
-	if err := settings.apply(&opt); err != nil {
-		return err
-	}
-	if opt.Resize.Mode != freeseg.ResizeSquare {
-		return usagef("--square must be at least 1: explanations take a square input")
-	}
-	if opt.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
-		return usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
-	}
-	usePrecision(opt.Precision)
-	bf.maxSide = opt.MaxSide // images are scaled as they are decoded
-	if err := checkOutDir(*out); err != nil {
-		return err
-	}
-	inputs, _, protected, bad, err := batch.Expand(args, bf.recursive, *out)
+	texts, err := freeseg.ParseTexts(textFlags)
 	if err != nil {
 		return err
 	}
-	fails := &batch.Failures{Total: len(inputs) + len(bad), List: bad}
-	if bf.strict && len(bad) > 0 {
-		return bad[0].Err
+	if len(texts) == 0 {
+		return freeseg.Usagef("--text is required: the texts to explain, e.g. \"cat, dog\" or --text cat --text dog")
+	}
+	if *size != 0 {
+		if _, dup := settings.Given["square"]; dup {
+			return freeseg.Usagef("give --square or --size (its older name), not both")
+		}
+		settings.Given["square"] = fmt.Sprint(*size)
+	}
+	if err := settings.Apply(&opt); err != nil {
+		return err
+	}
+	if opt.Resize.Mode != freeseg.ResizeSquare {
+		return freeseg.Usagef("--square must be at least 1: explanations take a square input")
+	}
+	if opt.FeatureSurgery == freeseg.SurgeryMulti && len(texts) < 2 {
+		return freeseg.Usagef("--feature-surgery multi needs two or more texts; use redundant or auto for one")
+	}
+	usePrecision(opt.Precision)
+	bf.maxSide = opt.MaxSide // images are scaled as they are decoded
+	if err := batch.CheckOutDir(*out); err != nil {
+		return err
 	}
 	suffixes := []string{".explain.json"}
 	for _, t := range texts {
 		suffixes = append(suffixes, ".heat."+export.SafeName(t)+".png")
 	}
-	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
 	// Per pixel: the maps of every text and the empty name, their
 	// upsampled copies, the heat overlay and its RGBA encoder image.
 	perPixel := int64(8*(len(texts)+1) + 10)
-	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
-		return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
-	}, nil)
+	plan, err := batch.NewPlan(args, batch.PlanOptions{Recursive: bf.recursive, Strict: bf.strict, Out: *out,
+		Suffixes: suffixes, MaxMemoryMB: bf.maxMemoryMB,
+		Check: func(in *batch.Input, limit int64, why string) (string, error) {
+			return "", batch.CheckImageMemory(in, bf.maxSide, *exif, perPixel, limit, why)
+		}})
 	if err != nil {
 		return err
 	}
-	if len(todo) == 0 {
+	fails := plan.Fails
+	if len(plan.Todo) == 0 {
 		return fails.Err()
 	}
-	batch.AssignNames(todo, *out, suffixes, protected)
-	if removed, err := batch.RemoveStaleTemps(todo, *out, suffixes); err == nil && len(removed) > 0 {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	if len(plan.Removed) > 0 {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(plan.Removed), strings.Join(plan.Removed, ", "))
 	}
 	eng, err := openEngine(*model, *noCache)
 	if err == nil {
@@ -132,9 +110,9 @@ func runExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	outs := batch.NewOutputs(inputs, protected...)
+	outs := batch.NewOutputs(plan.Inputs, plan.Protected...)
 	defer outs.RemoveEmpty()
-	for _, in := range todo {
+	for _, in := range plan.Todo {
 		err := explainOne(e, eng, outs, in, filepath.Join(*out, in.Rel), texts, opt, *exif, bf.maxSide)
 		if err != nil {
 			if bf.strict {

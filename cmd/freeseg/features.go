@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
-	"github.com/freeseg/freeseg/dino"
-	"github.com/freeseg/freeseg/weights"
+	"github.com/freeseg/freeseg/export"
 )
 
 func init() {
@@ -25,7 +24,7 @@ func runFeatures(e *env, args []string) error {
 	model := fs.String("model", "", modelHelp)
 	image := fs.String("image", "", "image file (or give it as the positional argument)")
 	opts := freeseg.DefaultOptions()
-	settings := bindSettings(fs, opts, freeseg.ForFeatures)
+	settings := freeseg.BindFlags(fs, opts, freeseg.ForFeatures)
 	out := fs.String("out", "", "output .safetensors file")
 	vfm := vfmFlag(fs)
 	exif := fs.Bool("exif", true, "apply the EXIF orientation of photos")
@@ -39,17 +38,16 @@ func runFeatures(e *env, args []string) error {
 		*image, pos = pos[0], nil
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %q: features takes one image", pos)
+		return freeseg.Usagef("unexpected arguments %q: features takes one image", pos)
 	}
 	if *image == "" || *out == "" {
-		return usagef("an image and --out are required")
+		return freeseg.Usagef("an image and --out are required")
 	}
-	if err := settings.apply(&opts); err != nil {
+	if err := settings.Apply(&opts); err != nil {
 		return err
 	}
 	usePrecision(opts.Precision)
-	m := opts.Method
-	if err := checkImages([]string{*image}, *exif, *maxMem); err != nil {
+	if err := batch.CheckImages([]string{*image}, *exif, *maxMem); err != nil {
 		return err
 	}
 	cm, err := loadModel(*model)
@@ -60,40 +58,19 @@ func runFeatures(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	x, w, h := freeseg.Prepare(img, opts.Resize)
-	b := freeseg.FeaturesBudget(cm, nil, m, h, w)
+	eng := freeseg.NewEngine(cm)
+	eng.VFMSource = *vfm
+	applyForce(eng, *force)
+	f, b, err := eng.Features(context.Background(), img, opts)
 	warnBudget(e, *image, b)
-	limits := freeseg.DefaultLimits()
-	if *force {
-		limits = freeseg.NoLimits()
-	}
-	if err := b.Check(limits, cm.Vision.Patch); err != nil {
-		return budgetError(*image, err)
-	}
-	var guide *dino.Model
-	if m.Proxy {
-		eng := freeseg.NewEngine(cm)
-		eng.VFMSource = *vfm
-		if guide, err = eng.LoadVFM(); err != nil {
-			return err
-		}
-	}
-	f, err := m.FeaturesWith(context.Background(), cm, guide, x, 1, h, w)
-	if err != nil {
+	var be *freeseg.BudgetError
+	if errors.As(err, &be) {
+		return budgetError(*image, err) // with the way out, --force
+	} else if err != nil {
 		return err
 	}
-	// Both sizes are width x height, as everywhere in freeseg's outputs;
-	// the tokens after CLS are in row-major order (grid_height rows of
-	// grid_width).
-	meta := map[string]string{
-		"method": m.Name, "image": *image, "grid": fmt.Sprintf("%dx%d", f.GW, f.GH),
-		"input": fmt.Sprintf("%dx%d", w, h), "size_order": "width x height", "model": cm.Config.Name(),
-		"generator": generator,
-	}
-	g := batch.NewGuard(*image)
-	if err := g.WriteFile(*out, func(wr io.Writer) error {
-		return weights.WriteSafetensors(wr, []*weights.Tensor{{Name: "tokens", Shape: []int{1, f.Tokens(), f.E}, F32: f.Data}}, meta)
-	}); err != nil {
+	w, h := b.InputW, b.InputH
+	if err := export.WriteFeatures(batch.NewGuard(*image), *out, *image, f, opts.Method.Name, w, h, cm.Config.Name(), generator); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: tokens [1, %d, %d] (input %dx%d, grid %dx%d, width x height; CLS at row 0)\n", *out, f.Tokens(), f.E, w, h, f.GW, f.GH)

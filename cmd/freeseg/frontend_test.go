@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -338,3 +339,6 @@ func TestEvalConfusionEqualsEngine(t *testing.T) {
 		t.Errorf("mIoU %g%%, counted %g%%", *r.MIoU, 100*sum/float64(n))
 	}
 }
+
+// round6 rounds as the JSON outputs do (six decimals).
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

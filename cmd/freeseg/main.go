@@ -14,6 +14,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/freeseg/freeseg"
 )
 
 // command is one subcommand: its flags are defined in setup and run gets
@@ -34,13 +36,6 @@ type env struct {
 var commands = map[string]*command{}
 
 func register(c *command) { commands[c.name] = c }
-
-// usageError marks errors caused by the command line itself (exit code 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
 	os.Exit(runMain(os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}))
@@ -79,8 +74,7 @@ func runCommand(c *command, args []string, e *env) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.Is(err, freeseg.ErrUsage) { // the command line's fault (freeseg.Usagef, AsUsage)
 		fmt.Fprintf(e.stderr, "freeseg %s: %v\nusage: freeseg %s %s (see 'freeseg %s --help')\n", c.name, err, c.name, c.usage, c.name)
 		return 2
 	}
@@ -135,7 +129,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, freeseg.AsUsage(err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -19,28 +19,13 @@ var modelCommands = map[string]bool{
 // the model to it.
 var modelPrecision = clip.FP32
 
-type precisionValue struct{ p *clip.Precision }
-
-func (v precisionValue) String() string {
-	if v.p == nil {
-		return clip.FP32.String()
-	}
-	return v.p.String()
-}
-
-func (v precisionValue) Set(s string) error {
-	p, err := clip.ParsePrecision(s)
-	if err != nil {
-		return err
-	}
-	*v.p = p
-	return nil
-}
-
 // registerPrecision adds --precision to a model command's flags.
 func registerPrecision(fs *flag.FlagSet) {
 	modelPrecision = clip.FP32
-	fs.Var(precisionValue{&modelPrecision}, "precision", "fp32 or bf16: bf16 stores the weights in half the memory, rounds the matrix inputs to bf16 and sums in float32; about twice as fast on CPUs with AVX512-BF16 (see the README's speed section)")
+	fs.Func("precision", "fp32 or bf16: bf16 stores the weights in half the memory, rounds the matrix inputs to bf16 and sums in float32; about twice as fast on CPUs with AVX512-BF16 (see the README's speed section)", func(v string) (err error) {
+		modelPrecision, err = clip.ParsePrecision(v)
+		return err
+	})
 }
 
 // applyPrecision converts a freshly loaded model to --precision (the fp32

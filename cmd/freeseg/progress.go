@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/freeseg/freeseg/prompts"
 	"io"
 	"os"
 	"time"
+
+	"github.com/freeseg/freeseg/prompts"
 
 	"github.com/freeseg/freeseg"
 )
@@ -51,36 +52,19 @@ func isTerminal(w io.Writer) bool {
 var classifierProgressAfter = time.Second
 
 // buildClassifier computes the text classifier of names before the first
-// image, in batches, so that a long build (tens of seconds for a large
-// vocabulary on a CPU) shows its progress on w. Nothing is printed when
-// every name comes from the cache. The engine's cache keeps the rows, so
-// the segmentation that follows reads them back.
+// image (Engine.BuildClassifier), showing the progress of a build that
+// takes over classifierProgressAfter on w. Nothing is printed when every
+// name comes from the cache.
 func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates prompts.TemplateSet, quiet bool) error {
 	n := len(names)
-	batch := max(8, (n+19)/20) // about 20 progress lines at most
-	start := time.Now()
-	_, misses0, _ := eng.Cache.Stats()
-	for i := 0; i < n; i += batch {
-		j := min(i+batch, n)
-		if _, err := eng.Classifier(names[i:j], templates); err != nil {
-			return err
-		}
-		if quiet {
-			continue
-		}
-		if _, misses, _ := eng.Cache.Stats(); misses == misses0 {
-			continue // from the cache so far
-		}
-		el := time.Since(start)
-		if el < classifierProgressAfter {
-			continue
-		}
-		if j < n {
+	return eng.BuildClassifier(names, templates, func(j int, el time.Duration) {
+		switch {
+		case quiet || el < classifierProgressAfter:
+		case j < n:
 			eta := time.Duration(float64(el) / float64(j) * float64(n-j))
 			fmt.Fprintf(w, "text classifier: %d/%d names, %s, ETA %s\n", j, n, el.Round(100*time.Millisecond), eta.Round(time.Second))
-		} else {
+		default:
 			fmt.Fprintf(w, "text classifier: %d names (%s templates) in %s\n", n, templates, el.Round(100*time.Millisecond))
 		}
-	}
-	return nil
+	})
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"text/tabwriter"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/hub"
 )
 
@@ -45,20 +45,12 @@ func runPull(e *env, args []string) error {
 	}
 	if *list {
 		if len(ids) > 0 {
-			return usagef("--list takes no ID")
+			return freeseg.Usagef("--list takes no ID")
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		for _, m := range hub.Known {
-			mark := ""
-			if _, ok := hub.Cached(m.ID, opt); ok {
-				mark = "cached"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, mark, m.Description)
-		}
-		if err := tw.Flush(); err != nil {
+		if err := hub.WriteList(e.stdout, opt); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "cache: %s (FREESEG_CACHE); hub: %s (HF_ENDPOINT)\n", cacheText(opt.CacheDir), endpointText(opt.Endpoint))
+		fmt.Fprintln(e.stderr, opt.Where())
 		return nil
 	}
 	if len(ids) == 0 {
@@ -67,7 +59,7 @@ func runPull(e *env, args []string) error {
 	for _, id := range ids {
 		if !hub.IsID(id) {
 			_, _, err := hub.ParseID(id)
-			return usageError{err.Error()}
+			return freeseg.AsUsage(err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -80,18 +72,4 @@ func runPull(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, dir)
 	}
 	return nil
-}
-
-func cacheText(d string) string {
-	if d == "" {
-		return "unknown"
-	}
-	return d
-}
-
-func endpointText(ep string) string {
-	if ep == "" {
-		return hub.DefaultEndpoint
-	}
-	return ep
 }

@@ -42,7 +42,7 @@ func runSegment(e *env, args []string) error {
 	bf.register(fs)
 	vfm := vfmFlag(fs)
 	opts := freeseg.DefaultOptions()
-	settings := bindSettings(fs, opts, freeseg.ForSegment)
+	settings := freeseg.BindFlags(fs, opts, freeseg.ForSegment)
 	var xf exportFlags
 	xf.register(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -53,58 +53,54 @@ func runSegment(e *env, args []string) error {
 		return err
 	}
 	// Everything that can be checked without the model is checked first.
-	vocab, notes, err := buildVocabulary(*classes, *classesFile, *background)
+	vocab, notes, err := freeseg.SegmentVocabulary(*classes, *classesFile, *background)
 	if err != nil {
 		return err
 	}
 	if vocab.Len() > maxLabelClasses {
-		return usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
+		return freeseg.Usagef("%d classes: a label map holds at most %d", vocab.Len(), maxLabelClasses)
 	}
-	if err := settings.apply(&opts); err != nil {
+	if err := settings.Apply(&opts); err != nil {
 		return err
 	}
 	bf.maxSide = opts.MaxSide // images are scaled as they are decoded
 	usePrecision(opts.Precision)
-	if err := checkOutDir(*out); err != nil {
+	if err := batch.CheckOutDir(*out); err != nil {
 		return err
 	}
 	args = append(images, pos...)
 	if len(args) == 0 {
-		return usagef("no image given")
-	}
-	inputs, skipped, protected, bad, err := batch.Expand(args, bf.recursive, *out)
-	if err != nil {
-		return err
-	}
-	if *saveTensors != "" && len(inputs) > 1 && !strings.Contains(*saveTensors, "{name}") {
-		return usagef("--save-tensors with %d images needs {name} in the path", len(inputs))
-	}
-	if skipped > 0 && !*quiet {
-		fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
-	}
-	fails := &batch.Failures{Total: len(inputs) + len(bad)}
-	fails.List = bad
-	if bf.strict && len(bad) > 0 {
-		return bad[0].Err
+		return freeseg.Usagef("no image given")
 	}
 	queries, _ := vocab.Queries()
-	limit, why := batch.MemLimit(bf.maxMemoryMB, "/proc/meminfo")
-	todo, err := fails.Keep(inputs, bf.strict, func(in *batch.Input) (string, error) {
-		return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
-	}, func(warn string) {
-		if !*quiet {
-			fmt.Fprintln(e.stderr, "warning:", warn)
-		}
-	})
+	plan, err := batch.NewPlan(args, batch.PlanOptions{Recursive: bf.recursive, Strict: bf.strict, Out: *out,
+		Suffixes: batch.SegmentSuffixes, MaxMemoryMB: bf.maxMemoryMB,
+		Expanded: func(inputs, skipped int) error {
+			if *saveTensors != "" && inputs > 1 && !strings.Contains(*saveTensors, "{name}") {
+				return freeseg.Usagef("--save-tensors with %d images needs {name} in the path", inputs)
+			}
+			if skipped > 0 && !*quiet {
+				fmt.Fprintf(e.stderr, "note: skipped %d of freeseg's own outputs (*.labels.png, *.overlay.png, *.heat.*.png or marked PNGs) in the input folders\n", skipped)
+			}
+			return nil
+		},
+		Check: func(in *batch.Input, limit int64, why string) (string, error) {
+			return batch.PlanSegment(in, len(queries), vocab.Len(), opts, bf.maxSide, *exif, *saveTensors != "", limit, why)
+		},
+		Warn: func(warn string) {
+			if !*quiet {
+				fmt.Fprintln(e.stderr, "warning:", warn)
+			}
+		}})
 	if err != nil {
 		return err
 	}
+	fails, todo, inputs, protected := plan.Fails, plan.Todo, plan.Inputs, plan.Protected
 	if len(todo) == 0 {
 		return fails.Err()
 	}
-	batch.AssignNames(todo, *out, batch.SegmentSuffixes, protected)
-	if removed, err := batch.RemoveStaleTemps(todo, *out, batch.SegmentSuffixes); err == nil && len(removed) > 0 && !*quiet {
-		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(removed), strings.Join(removed, ", "))
+	if len(plan.Removed) > 0 && !*quiet {
+		fmt.Fprintf(e.stderr, "note: removed %d temporary files left by an interrupted run (%s)\n", len(plan.Removed), strings.Join(plan.Removed, ", "))
 	}
 
 	eng, err := openEngine(*model, *noCache)
@@ -113,17 +109,11 @@ func runSegment(e *env, args []string) error {
 	}
 	eng.VFMSource = *vfm
 	if err := eng.Validate(opts); err != nil {
-		return usageError{err.Error()}
+		return freeseg.AsUsage(err)
 	}
 	applyForce(eng, *force)
 	// The last check that needs the model: every input holds a patch.
-	p := eng.Model.Vision.Patch
-	if todo, err = fails.Keep(todo, bf.strict, func(in *batch.Input) (string, error) {
-		if in.InW < p || in.InH < p {
-			return "", fmt.Errorf("%s: the %dx%d network input is smaller than one %dx%d patch; use a larger --short-side or --max-long", in.Path, in.InW, in.InH, p, p)
-		}
-		return "", nil
-	}, nil); err != nil {
+	if todo, err = fails.Keep(todo, bf.strict, batch.HoldsPatch(eng.Model.Vision.Patch), nil); err != nil {
 		return err
 	}
 	if len(todo) == 0 {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/batch"
 	"github.com/freeseg/freeseg/export"
 )
@@ -32,10 +33,10 @@ func newExporter(x exportFlags, inputs []string, g batch.Guard) (*export.Exporte
 	xs := export.Exports{Masks: x.masks, Instances: x.instances, COCO: x.coco, Options: export.DefaultOptions()}
 	conn, err := export.ParseConnectivity(x.conn)
 	if err != nil {
-		return nil, usagef("--connectivity: %v", err)
+		return nil, freeseg.Usagef("--connectivity: %v", err)
 	}
 	if x.minArea < 0 {
-		return nil, usagef("--instance-min-area %d must not be negative", x.minArea)
+		return nil, freeseg.Usagef("--instance-min-area %d must not be negative", x.minArea)
 	}
 	xs.Options.Connectivity, xs.Options.MinArea = conn, x.minArea
 	if x.coco != "" {
@@ -43,7 +44,7 @@ func newExporter(x exportFlags, inputs []string, g batch.Guard) (*export.Exporte
 			return nil, err
 		}
 		if st, err := os.Stat(x.coco); strings.HasSuffix(x.coco, string(filepath.Separator)) || (err == nil && st.IsDir()) {
-			return nil, usagef("--coco %s: give a file name, not a folder", x.coco)
+			return nil, freeseg.Usagef("--coco %s: give a file name, not a folder", x.coco)
 		}
 	}
 	return export.NewExporter(xs, inputs)

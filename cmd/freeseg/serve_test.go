@@ -168,12 +168,12 @@ func TestSettingFlags(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	d := freeseg.DefaultOptions()
-	sf := bindSettings(fs, d, freeseg.ForSegment)
+	sf := freeseg.BindFlags(fs, d, freeseg.ForSegment)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
 	o := d
-	if err := sf.apply(&o); err != nil || !reflect.DeepEqual(o, d) {
+	if err := sf.Apply(&o); err != nil || !reflect.DeepEqual(o, d) {
 		t.Fatalf("no flags give %+v (%v), want %+v", o, err, d)
 	}
 	if f := fs.Lookup("short-side"); f == nil || f.DefValue != "336" {
@@ -182,10 +182,10 @@ func TestSettingFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--whole", "--method", "naclip", "--partial-labels=off"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sf.apply(&o); err != nil || !o.Whole || o.Method.Name != "naclip" || o.Partial.Enabled || o.LogitScale != d.LogitScale {
+	if err := sf.Apply(&o); err != nil || !o.Whole || o.Method.Name != "naclip" || o.Partial.Enabled || o.LogitScale != d.LogitScale {
 		t.Fatalf("applied: %v %+v", err, o)
 	}
-	if got := sf.overrides(); !reflect.DeepEqual(got, []string{"--method=naclip", "--whole=true", "--partial-labels=off"}) {
+	if got := sf.Overrides(); !reflect.DeepEqual(got, []string{"--method=naclip", "--whole=true", "--partial-labels=off"}) {
 		t.Fatalf("overrides %q", got)
 	}
 	if err := fs.Parse([]string{"--crop", "0"}); err == nil || !strings.Contains(err.Error(), "crop: 0 is outside [1, 8192]") {

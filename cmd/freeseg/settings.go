@@ -7,28 +7,6 @@ import (
 	"github.com/freeseg/freeseg/clip"
 )
 
-// settingFlags are the settings table's flags of a command
-// (freeseg.BindFlags), whose errors are usage errors (exit code 2).
-type settingFlags struct{ *freeseg.SettingFlags }
-
-// bindSettings registers the settings of use u on fs with preset's values
-// as defaults.
-func bindSettings(fs *flag.FlagSet, preset freeseg.Options, u freeseg.Use) *settingFlags {
-	return &settingFlags{freeseg.BindFlags(fs, preset, u)}
-}
-
-// apply sets the given values on top of o.
-func (sf *settingFlags) apply(o *freeseg.Options) error {
-	if err := sf.Apply(o); err != nil {
-		return usageError{err.Error()}
-	}
-	return nil
-}
-
-// overrides lists the settings given, as --flag=value, in the table's
-// order.
-func (sf *settingFlags) overrides() []string { return sf.Overrides() }
-
 // settingCommands bind the settings table, whose precision row is their
 // --precision (newFlags gives the other model commands their own).
 var settingCommands = map[string]bool{"segment": true, "explain": true, "eval": true, "features": true}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 
+	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/tokenizer"
 )
 
@@ -24,7 +25,7 @@ func runTokenize(e *env, args []string) error {
 		return err
 	}
 	if len(texts) == 0 {
-		return usagef("no TEXT given")
+		return freeseg.Usagef("no TEXT given")
 	}
 	tok := tokenizer.Default()
 	if *model != "" {

@@ -106,3 +106,26 @@ func BenchmarkPeak(b *testing.B) {
 		b.ReportMetric(bf, "bf16-GFLOP/s")
 	}
 }
+
+// BenchmarkEfficiency reports the same-moment efficiency of the products
+// at the ViT-B/16 shapes (MeasureEfficiency, about 4 s per call, -cpu
+// threads): medians of the per-slice ratios and the plain mean ratios, at
+// M = 785 and 197, fp32 and bf16.
+func BenchmarkEfficiency(b *testing.B) {
+	for _, prec := range []string{"fp32", "bf16"} {
+		b.Run(prec, func(b *testing.B) {
+			for b.Loop() {
+				e, ok := MeasureEfficiency(gomaxprocs(), 4*time.Second, prec == "bf16")
+				if !ok {
+					b.Skip("no peak loop here")
+				}
+				for _, s := range e.Sets {
+					b.ReportMetric(s.Median, fmt.Sprintf("median-m%d", s.M))
+					b.ReportMetric(s.Mean, fmt.Sprintf("mean-m%d", s.M))
+					b.ReportMetric(s.GEMMGFLOPS, fmt.Sprintf("GFLOP/s-m%d", s.M))
+				}
+				b.ReportMetric(e.Sets[0].PeakGFLOPS, "peak-GFLOP/s")
+			}
+		})
+	}
+}

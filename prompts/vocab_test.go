@@ -172,3 +172,17 @@ func TestParseClassListErrors(t *testing.T) {
 		}
 	}
 }
+
+// A class with no names (possible in a Vocabulary built in Go) shows as
+// an empty name, not a panic; the others show their first synonym.
+func TestClassNamesEmptyClass(t *testing.T) {
+	v := &Vocabulary{Names: [][]string{{"sky", "clouds"}, {}, {"dog"}}}
+	got := v.ClassNames()
+	if len(got) != 3 || got[0] != "sky" || got[1] != "" || got[2] != "dog" {
+		t.Errorf("ClassNames = %q, want [sky  dog]", got)
+	}
+	v.Background = true
+	if got := v.DisplayNames(); got[0] != "background" || got[2] != "dog" {
+		t.Errorf("DisplayNames = %q", got)
+	}
+}

@@ -190,3 +190,66 @@ func TestCheckNamesFileAndValue(t *testing.T) {
 		}
 	}
 }
+
+// Several rows of every pixel type that is copied value by value (grey
+// with tRNS decodes to NRGBA, 16-bit grey to Gray16, 16-bit grey with
+// tRNS to NRGBA64): each row lands in its own row, and 255, the largest
+// value a 16-bit label may hold, is kept.
+func TestReadLabelRowsOfEveryPixelType(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		data   []byte
+		w, h   int
+		expect []uint8
+	}{
+		{"grey+tRNS", rawPNG(t, 3, 2, 8, ctGrey, [][]byte{{1, 2, 3}, {4, 5, 255}}, []byte("tRNS"), []byte{0, 4}), 3, 2,
+			[]uint8{1, 2, 3, 4, 5, 255}},
+		{"16-bit grey", rawPNG(t, 2, 3, 16, ctGrey, [][]byte{{0, 1, 0, 2}, {0, 3, 0, 4}, {0, 5, 0, 255}}), 2, 3,
+			[]uint8{1, 2, 3, 4, 5, 255}},
+		{"16-bit grey+tRNS", rawPNG(t, 2, 3, 16, ctGrey, [][]byte{{0, 1, 0, 2}, {0, 3, 0, 4}, {0, 5, 0, 255}}, []byte("tRNS"), []byte{0, 1}), 2, 3,
+			[]uint8{1, 2, 3, 4, 5, 255}},
+	} {
+		l, err := readBytes(t, c.data)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if l.W != c.w || l.H != c.h || !bytes.Equal(l.Pix, c.expect) {
+			t.Errorf("%s: got %dx%d %v, want %dx%d %v", c.name, l.W, l.H, l.Pix, c.w, c.h, c.expect)
+		}
+	}
+	// 256 in a 16-bit grey+tRNS label is refused, naming the value and pixel.
+	_, err := readBytes(t, rawPNG(t, 2, 2, 16, ctGrey, [][]byte{{0, 1, 0, 2}, {1, 0, 0, 4}}, []byte("tRNS"), []byte{0, 1}))
+	var fe *eval.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "256") || !strings.Contains(err.Error(), "(0,1)") {
+		t.Errorf("16-bit+tRNS value 256: got %v, want a FormatError naming 256 at (0,1)", err)
+	}
+}
+
+// A file cut right after the IHDR data (29 bytes: signature, chunk length
+// and type, 13 bytes of header) still shows its colour type, so a colour
+// PNG is refused as one (a FormatError stops the run); one byte less has no
+// complete header and is a damaged file.
+func TestReadLabelHeaderOnly(t *testing.T) {
+	rgb := rawPNG(t, 1, 1, 8, ctRGB, [][]byte{{3, 4, 5}})
+	_, err := readBytes(t, rgb[:29])
+	var fe *eval.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("29-byte colour PNG: got %v, want a FormatError (colour PNG)", err)
+	}
+	_, err = readBytes(t, rgb[:28])
+	var ce *eval.CorruptError
+	if !errors.As(err, &ce) {
+		t.Errorf("28-byte PNG: got %v, want a CorruptError", err)
+	}
+}
+
+// The pixel limit is inclusive: exactly MaxLabelPixels pixels are read.
+func TestReadLabelSizeLimitInclusive(t *testing.T) {
+	defer func(n int) { eval.MaxLabelPixels = n }(eval.MaxLabelPixels)
+	eval.MaxLabelPixels = 110
+	l, err := readBytes(t, evaltest.GreyPNG(t, 11, 10, make([]uint8, 110)))
+	if err != nil || l.W != 11 || l.H != 10 {
+		t.Fatalf("11x10 with a limit of 110 pixels: %v %v", l, err)
+	}
+}

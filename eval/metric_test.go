@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -237,5 +238,44 @@ func TestMetricErrorsCountNothing(t *testing.T) {
 		if _, err := eval.NewMetric(c); err == nil {
 			t.Errorf("NewMetric(%d) accepted", c)
 		}
+	}
+}
+
+// The class count bounds are inclusive: 1 class and 255 classes (the most
+// a label PNG can hold beside the ignore value 255) are accepted, by
+// NewMetric and when a saved metric is read back; 0 and 256 are not.
+func TestMetricClassBoundsInclusive(t *testing.T) {
+	for _, c := range []int{1, 255} {
+		m, err := eval.NewMetric(c)
+		if err != nil {
+			t.Errorf("NewMetric(%d): %v", c, err)
+			continue
+		}
+		if len(m.Confusion) != c*c {
+			t.Errorf("NewMetric(%d): %d counts, want %d", c, len(m.Confusion), c*c)
+		}
+		conf, _ := json.Marshal(make([]int64, c*c))
+		var back eval.Metric
+		if err := json.Unmarshal([]byte(`{"classes":`+strconv.Itoa(c)+`,"images":0,"confusion":`+string(conf)+`}`), &back); err != nil || back.Classes != c {
+			t.Errorf("reading a %d-class metric: %v", c, err)
+		}
+	}
+	for _, c := range []int{0, 256} {
+		var back eval.Metric
+		conf, _ := json.Marshal(make([]int64, c*c))
+		if err := json.Unmarshal([]byte(`{"classes":`+strconv.Itoa(c)+`,"images":0,"confusion":`+string(conf)+`}`), &back); err == nil {
+			t.Errorf("a %d-class metric was read back", c)
+		}
+	}
+}
+
+// A prediction outside the classes is reported at its pixel (x,y): in a
+// 3x2 image, value index 5 is pixel (2,1).
+func TestMetricPredictionErrorNamesPixel(t *testing.T) {
+	m := newMetric(t, 3)
+	gt := &eval.LabelMap{Name: "p.png", W: 3, H: 2, Pix: []uint8{0, 1, 2, 0, 1, 2}}
+	err := m.Add([]int32{0, 1, 2, 0, 1, 9}, 3, 2, gt)
+	if err == nil || !strings.Contains(err.Error(), "prediction 9 at pixel (2,1)") {
+		t.Fatalf("got %v, want prediction 9 at pixel (2,1)", err)
 	}
 }

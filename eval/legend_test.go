@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/freeseg/freeseg/imageio"
@@ -37,5 +38,44 @@ func TestOverlayLegendScales(t *testing.T) {
 	one := imageio.DrawLegend(imageio.NewRGB(0, 0), []string{"background"}, [][3]uint8{{0, 0, 0}})
 	if ov.W != 2*20+8+2*one.W {
 		t.Errorf("overlay of a 1000-high image is %d wide, want %d (legend enlarged 2x)", ov.W, 2*20+8+2*one.W)
+	}
+}
+
+// A legend taller than the image (many classes beside a 1000-pixel image,
+// enlarged twice) makes the output as tall as the enlarged legend; the
+// image is copied row for row at the top left, white below it.
+func TestOverlayLegendTallerThanImage(t *testing.T) {
+	var names []string
+	var colors [][3]uint8
+	var panel *imageio.RGB
+	for len(names) < 255 {
+		names = append(names, fmt.Sprintf("class %d", len(names)))
+		colors = append(colors, [3]uint8{uint8(len(names)), 0, 0})
+		if panel = imageio.DrawLegend(imageio.NewRGB(0, 0), names, colors); 2*panel.H > 1000+10 {
+			break
+		}
+	}
+	if 2*panel.H <= 1000 {
+		t.Fatalf("the legend of %d classes is %d high: not taller than the image", len(names), 2*panel.H)
+	}
+	img := imageio.NewRGB(7, 1000)
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i%251) + 1 // never 0 nor 255, differs along every row and column
+	}
+	out := withLegend(img, names, colors)
+	if out.W != 7+2*panel.W || out.H != 2*panel.H {
+		t.Fatalf("%d classes beside a 7x1000 image: %dx%d, want %dx%d", len(names), out.W, out.H, 7+2*panel.W, 2*panel.H)
+	}
+	for y := 0; y < out.H; y++ {
+		for x := 0; x < 7; x++ {
+			got := out.Pix[3*(y*out.W+x) : 3*(y*out.W+x)+3]
+			want := []uint8{255, 255, 255}
+			if y < 1000 {
+				want = img.Pix[3*(y*7+x) : 3*(y*7+x)+3]
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, got, want)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -336,5 +337,93 @@ func TestOpenFolder(t *testing.T) {
 	}
 	if _, err := eval.OpenFolder(eval.FolderOptions{Images: images, Labels: labels, ClassFile: filepath.Join(dir, "nope.txt")}); err == nil || !strings.Contains(err.Error(), "nope.txt") {
 		t.Errorf("missing class file: %v", err)
+	}
+}
+
+// Layout names the split file of a listed benchmark, the per-city folders
+// of Cityscapes, and nothing more for a folder-listed set.
+func TestLayout(t *testing.T) {
+	for name, want := range map[string]string{
+		"voc21":      "JPEGImages/*.jpg, SegmentationClass/*.png, ImageSets/Segmentation/val.txt",
+		"ade20k":     "images/validation/*.jpg, annotations/validation/*.png",
+		"cityscapes": "leftImg8bit/val/*_leftImg8bit.png, gtFine/val/*_gtFine_labelTrainIds.png (one subfolder per city)",
+	} {
+		if got := eval.Layout(spec(t, name)); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A file named just the image suffix (".jpg") has no ID: it is not listed.
+func TestOpenIgnoresBareSuffixFile(t *testing.T) {
+	root := t.TempDir()
+	ids := evaltest.Benchmark(t, spec(t, "ade20k"), root, 2, 8, 8)
+	evaltest.WriteImage(t, filepath.Join(root, "images/validation/.jpg"), 8, 8, 0)
+	d, err := eval.Open("ade20k", root, eval.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range d.Samples {
+		got = append(got, s.ID)
+	}
+	want := slices.Sorted(slices.Values(ids))
+	if !slices.Equal(got, want) {
+		t.Errorf("IDs %q, want %q", got, want)
+	}
+}
+
+// The class file of a folder dataset: up to 255 classes (255 is the ignore
+// value), and with --background a background line and at least one class.
+func TestOpenFolderClassCounts(t *testing.T) {
+	dir := t.TempDir()
+	images, labels := filepath.Join(dir, "images"), filepath.Join(dir, "labels")
+	evaltest.WriteImage(t, filepath.Join(images, "a.jpg"), 4, 4, 0)
+	os.MkdirAll(labels, 0o755)
+	classFile := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("class" + strconv.Itoa(i) + "\n")
+		}
+		p := filepath.Join(dir, "classes"+strconv.Itoa(n)+".txt")
+		evaltest.WriteFile(t, p, []byte(b.String()))
+		return p
+	}
+	for _, c := range []struct {
+		n          int
+		background bool
+		ok         bool
+	}{
+		{255, false, true}, {256, false, false},
+		{1, false, true}, {1, true, false}, {2, true, true},
+	} {
+		d, err := eval.OpenFolder(eval.FolderOptions{Images: images, Labels: labels, ClassFile: classFile(c.n), Background: c.background})
+		switch {
+		case c.ok && (err != nil || d.Classes != c.n):
+			t.Errorf("%d classes, background %v: %v", c.n, c.background, err)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "classes"+strconv.Itoa(c.n)+".txt")):
+			t.Errorf("%d classes, background %v: got %v, want an error naming the class file", c.n, c.background, err)
+		}
+	}
+}
+
+// An empty folder dataset says why: no image in the folder, or a split
+// file that lists none.
+func TestOpenFolderEmptyMessages(t *testing.T) {
+	dir := t.TempDir()
+	images, labels := filepath.Join(dir, "images"), filepath.Join(dir, "labels")
+	os.MkdirAll(images, 0o755)
+	os.MkdirAll(labels, 0o755)
+	classes := filepath.Join(dir, "classes.txt")
+	evaltest.WriteFile(t, classes, []byte("sky\ncat\n"))
+	_, err := eval.OpenFolder(eval.FolderOptions{Images: images, Labels: labels, ClassFile: classes})
+	if err == nil || !strings.Contains(err.Error(), "no images") || !strings.Contains(err.Error(), images) || strings.Contains(err.Error(), "split") {
+		t.Errorf("empty folder: %v", err)
+	}
+	split := filepath.Join(dir, "val.txt")
+	evaltest.WriteFile(t, split, []byte("\n"))
+	_, err = eval.OpenFolder(eval.FolderOptions{Images: images, Labels: labels, ClassFile: classes, Split: split})
+	if err == nil || !strings.Contains(err.Error(), "split file "+split+" lists no images") {
+		t.Errorf("empty split file: %v", err)
 	}
 }

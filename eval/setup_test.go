@@ -63,7 +63,7 @@ func TestVocabularyDigest(t *testing.T) {
 }
 
 func TestParseShard(t *testing.T) {
-	for s, want := range map[string][3]int{"": {0, 1, 1}, "0/4": {0, 4, 1}, " 3 / 4 ": {3, 4, 1}, "4/4": {0, 0, 0}, "-1/2": {0, 0, 0}, "1/0": {0, 0, 0}, "1": {0, 0, 0}, "a/b": {0, 0, 0}} {
+	for s, want := range map[string][3]int{"": {0, 1, 1}, "0/1": {0, 1, 1}, "0/4": {0, 4, 1}, " 3 / 4 ": {3, 4, 1}, "4/4": {0, 0, 0}, "-1/2": {0, 0, 0}, "1/0": {0, 0, 0}, "1": {0, 0, 0}, "a/b": {0, 0, 0}} {
 		i, n, ok := ParseShard(s)
 		if i != want[0] || n != want[1] || ok != (want[2] == 1) {
 			t.Errorf("ParseShard(%q) = %d, %d, %v; want %v", s, i, n, ok, want)

@@ -18,7 +18,7 @@ const Ignore = 255
 var MaxLabelPixels = 20000 * 20000
 
 // maxLabelBytes bounds how much of a label file is read.
-const maxLabelBytes = 1 << 30
+var maxLabelBytes = 1 << 30 // a variable so that a test can lower it
 
 // LabelMap is a ground-truth map of class indices, row-major, with
 // [Ignore] for pixels that are not scored.
@@ -86,7 +86,7 @@ func ReadLabelFile(path string) (*LabelMap, error) {
 // with a *FormatError; a damaged PNG gives a *CorruptError. name is used in
 // messages.
 func ReadLabel(r io.Reader, name string) (*LabelMap, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxLabelBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, int64(maxLabelBytes)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

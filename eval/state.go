@@ -25,7 +25,7 @@ const StateVersion = 2
 
 // maxStateBytes bounds a state file: a run over COCO's 5,000 images writes
 // well under 1 MB, so 256 MiB is far beyond any real list.
-const maxStateBytes = 256 << 20
+var maxStateBytes = 256 << 20 // a variable so that a test can lower it
 
 // checksumPrefix starts every state file freeseg writes: the SHA-256 of
 // the rest of the object follows (see Save).
@@ -205,7 +205,7 @@ func LoadState(path string) (*State, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxStateBytes+1))
+	b, err := io.ReadAll(io.LimitReader(f, int64(maxStateBytes)+1))
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s: %w", path, err)
 	}

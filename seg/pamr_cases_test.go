@@ -31,27 +31,36 @@ func TestPAMRZeroStepsIsOff(t *testing.T) {
 	}
 }
 
-// Dilation 1 (the plain 3×3 neighbourhood) is the smallest valid one.
+// Dilation 1 (the plain 3×3 neighbourhood) is the smallest valid one;
+// with it a 1×1 or 1-wide image has neighbours as far as its width, all
+// replicated border pixels.
 func TestPAMRDilationOne(t *testing.T) {
-	const H, W, K = 4, 5, 2
-	img := make([]float32, 3*H*W)
-	for i := range img {
-		img[i] = float32((i*7)%11) / 4
+	for _, c := range []struct{ H, W, d int }{{4, 5, 1}, {3, 1, 1}, {2, 2, 2}} {
+		H, W, K := c.H, c.W, 2
+		img := make([]float32, 3*H*W)
+		for i := range img {
+			img[i] = float32((i*7)%11) / 4
+		}
+		mask := make([]float32, K*H*W)
+		for i := range mask {
+			mask[i] = float32((i*5)%9) / 9
+		}
+		want := refPAMR(img, mask, K, H, W, 2, []int{c.d})
+		if err := PAMR(img, mask, K, H, W, 2, []int{c.d}); err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		got := make([]float64, len(mask))
+		for i, v := range mask {
+			got[i] = float64(v)
+		}
+		if _, p := numtest.Problem(got, want, 1e-5); p != "" {
+			t.Fatalf("%+v against the definition: %s", c, p)
+		}
 	}
-	mask := make([]float32, K*H*W)
-	for i := range mask {
-		mask[i] = float32((i*5)%9) / 9
-	}
-	want := refPAMR(img, mask, K, H, W, 2, []int{1})
-	if err := PAMR(img, mask, K, H, W, 2, []int{1}); err != nil {
-		t.Fatalf("dilation 1: %v", err)
-	}
-	got := make([]float64, len(mask))
-	for i, v := range mask {
-		got[i] = float64(v)
-	}
-	if _, p := numtest.Problem(got, want, 1e-5); p != "" {
-		t.Fatalf("dilation 1 against the definition: %s", p)
+	// A single pixel is its own 8 neighbours: the mask cannot change.
+	mask := []float32{0.25, 0.75}
+	if err := PAMR([]float32{1, 2, 3}, mask, 2, 1, 1, 3, []int{1}); err != nil || mask[0] != 0.25 || mask[1] != 0.75 {
+		t.Fatalf("1x1 image: mask %v, %v; want it unchanged", mask, err)
 	}
 }
 

@@ -15,19 +15,19 @@ import (
 // fixed-point code under test; the colours are chosen away from rounding
 // ties, which the test checks.
 
-// tieMargin is how far from a rounding tie (x.5) a reference channel must
+// yccTieMargin is how far from a rounding tie (x.5) a reference channel must
 // lie so that the fixed-point conversions, accurate to a few hundredths of
 // a level, cannot round it the other way.
-const tieMargin = 0.15
+const yccTieMargin = 0.15
 
-// roundChannels clamps and rounds three channels, reporting whether each
-// clamped one is at least tieMargin from a tie (a tie below 0.5 or above
+// yccRound clamps and rounds three channels, reporting whether each
+// clamped one is at least yccTieMargin from a tie (a tie below 0.5 or above
 // 254.5 rounds into the clamp either way).
-func roundChannels(v [3]float64) (c [3]uint8, ok bool) {
+func yccRound(v [3]float64) (c [3]uint8, ok bool) {
 	ok = true
 	for i, x := range v {
 		x = min(max(x, 0), 255)
-		if math.Abs(x-math.Floor(x)-0.5) < tieMargin {
+		if math.Abs(x-math.Floor(x)-0.5) < yccTieMargin {
 			ok = false
 		}
 		c[i] = uint8(math.Round(x))
@@ -35,39 +35,39 @@ func roundChannels(v [3]float64) (c [3]uint8, ok bool) {
 	return c, ok
 }
 
-// jfifRGB is the JFIF (ITU-T T.871) full-range YCbCr → RGB conversion that
+// yccJFIF is the JFIF (ITU-T T.871) full-range YCbCr → RGB conversion that
 // libjpeg's tables approximate.
-func jfifRGB(y, cb, cr uint8) ([3]uint8, bool) {
+func yccJFIF(y, cb, cr uint8) ([3]uint8, bool) {
 	Y, u, v := float64(y), float64(cb)-128, float64(cr)-128
-	return roundChannels([3]float64{
+	return yccRound([3]float64{
 		Y + 1.402*v,
 		Y - 0.344136*u - 0.714136*v,
 		Y + 1.772*u,
 	})
 }
 
-// bt601RGB is the limited-range BT.601 YUV → RGB conversion that libwebp's
+// yccBT601 is the limited-range BT.601 YUV → RGB conversion that libwebp's
 // 14-bit arithmetic approximates.
-func bt601RGB(y, cb, cr uint8) ([3]uint8, bool) {
+func yccBT601(y, cb, cr uint8) ([3]uint8, bool) {
 	Y, u, v := 1.164383*(float64(y)-16), float64(cb)-128, float64(cr)-128
-	return roundChannels([3]float64{
+	return yccRound([3]float64{
 		Y + 1.596027*v,
 		Y - 0.391762*u - 0.812968*v,
 		Y + 2.017232*u,
 	})
 }
 
-var allRatios = []image.YCbCrSubsampleRatio{
+var yccRatios = []image.YCbCrSubsampleRatio{
 	image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
 	image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440,
 	image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
 }
 
-// flatYCbCr is a w×h image of one colour in the given ratio, allocated as
+// yccFlat is a w×h image of one colour in the given ratio, allocated as
 // the JPEG decoder does (image.NewYCbCr: each plane exactly as long as it
 // needs, so a read past a plane's last row panics instead of reading the
 // next plane).
-func flatYCbCr(w, h int, ratio image.YCbCrSubsampleRatio, y, cb, cr uint8) *image.YCbCr {
+func yccFlat(w, h int, ratio image.YCbCrSubsampleRatio, y, cb, cr uint8) *image.YCbCr {
 	m := image.NewYCbCr(image.Rect(0, 0, w, h), ratio)
 	for i := range m.Y {
 		m.Y[i] = y
@@ -78,8 +78,8 @@ func flatYCbCr(w, h int, ratio image.YCbCrSubsampleRatio, y, cb, cr uint8) *imag
 	return m
 }
 
-// convert runs toRGB, turning a panic into an error.
-func convert(m *image.YCbCr, opt convOpts) (out *RGB, err error) {
+// yccConvert runs toRGB, turning a panic into an error.
+func yccConvert(m *image.YCbCr, opt convOpts) (out *RGB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -88,8 +88,8 @@ func convert(m *image.YCbCr, opt convOpts) (out *RGB, err error) {
 	return toRGB(m, opt), nil
 }
 
-// checkFlat checks every pixel of out is want.
-func checkFlat(t *testing.T, name string, out *RGB, want [3]uint8) {
+// yccCheckFlat checks every pixel of out is want.
+func yccCheckFlat(t *testing.T, name string, out *RGB, want [3]uint8) {
 	t.Helper()
 	for y := 0; y < out.H; y++ {
 		for x := 0; x < out.W; x++ {
@@ -115,20 +115,20 @@ func TestJPEGConstantColourAllRatiosAndSizes(t *testing.T) {
 		{30, 255, 0},    // (-149.5 → 0, 77.7, 255.0)
 	}
 	for _, c := range colours {
-		want, ok := jfifRGB(c[0], c[1], c[2])
+		want, ok := yccJFIF(c[0], c[1], c[2])
 		if !ok {
-			t.Fatalf("colour %v lies within %g of a rounding tie: pick another", c, tieMargin)
+			t.Fatalf("colour %v lies within %g of a rounding tie: pick another", c, yccTieMargin)
 		}
-		for _, ratio := range allRatios {
+		for _, ratio := range yccRatios {
 			for w := 1; w <= 8; w++ {
 				for h := 1; h <= 5; h++ {
 					name := fmt.Sprintf("YCbCr %v %v %dx%d", c, ratio, w, h)
-					out, err := convert(flatYCbCr(w, h, ratio, c[0], c[1], c[2]), convOpts{})
+					out, err := yccConvert(yccFlat(w, h, ratio, c[0], c[1], c[2]), convOpts{})
 					if err != nil {
 						t.Errorf("%s: %v", name, err)
 						continue
 					}
-					checkFlat(t, name, out, want)
+					yccCheckFlat(t, name, out, want)
 				}
 			}
 		}
@@ -149,42 +149,42 @@ func TestWebPConstantColourAllSizes(t *testing.T) {
 		{235, 128, 128}, // white (255.0, 255.0, 255.0)
 	}
 	for _, c := range colours {
-		want, ok := bt601RGB(c[0], c[1], c[2])
+		want, ok := yccBT601(c[0], c[1], c[2])
 		if !ok {
-			t.Fatalf("colour %v lies within %g of a rounding tie: pick another", c, tieMargin)
+			t.Fatalf("colour %v lies within %g of a rounding tie: pick another", c, yccTieMargin)
 		}
 		for w := 1; w <= 8; w++ {
 			for h := 1; h <= 5; h++ {
 				name := fmt.Sprintf("WebP %v %dx%d", c, w, h)
-				out, err := convert(flatYCbCr(w, h, image.YCbCrSubsampleRatio420, c[0], c[1], c[2]), convOpts{webp: true})
+				out, err := yccConvert(yccFlat(w, h, image.YCbCrSubsampleRatio420, c[0], c[1], c[2]), convOpts{webp: true})
 				if err != nil {
 					t.Errorf("%s: %v", name, err)
 					continue
 				}
-				checkFlat(t, name, out, want)
+				yccCheckFlat(t, name, out, want)
 			}
 		}
 	}
 }
 
-// rowYCbCr is a w×h image with luma 128, Cr 123 and the given chroma-blue
+// yccRow is a w×h image with luma 128, Cr 123 and the given chroma-blue
 // row repeated on every chroma row.
-func rowYCbCr(w, h int, ratio image.YCbCrSubsampleRatio, cb []uint8) *image.YCbCr {
-	m := flatYCbCr(w, h, ratio, 128, 0, 123)
+func yccRow(w, h int, ratio image.YCbCrSubsampleRatio, cb []uint8) *image.YCbCr {
+	m := yccFlat(w, h, ratio, 128, 0, 123)
 	for i := range m.Cb {
 		m.Cb[i] = cb[i%m.CStride]
 	}
 	return m
 }
 
-// checkCbRow checks row y of out against luma 128, Cr 123 and the expected
+// yccCheckCbRow checks row y of out against luma 128, Cr 123 and the expected
 // chroma blue of each column, converted with the JFIF formula.
-func checkCbRow(t *testing.T, name string, out *RGB, y int, cb []uint8) {
+func yccCheckCbRow(t *testing.T, name string, out *RGB, y int, cb []uint8) {
 	t.Helper()
 	for x, c := range cb {
-		want, ok := jfifRGB(128, c, 123)
+		want, ok := yccJFIF(128, c, 123)
 		if !ok {
-			t.Fatalf("%s: Cb %d lies within %g of a rounding tie: pick another", name, c, tieMargin)
+			t.Fatalf("%s: Cb %d lies within %g of a rounding tie: pick another", name, c, yccTieMargin)
 		}
 		if got := out.At(x, y); got != want {
 			t.Errorf("%s: pixel (%d,%d) = %v, want %v (Cb %d)", name, x, y, got, want, c)
@@ -200,12 +200,12 @@ func TestJPEGTwoChromaColumnsReplicated(t *testing.T) {
 	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420} {
 		for _, w := range []int{3, 4} {
 			name := fmt.Sprintf("%v %dx2", ratio, w)
-			out, err := convert(rowYCbCr(w, 2, ratio, []uint8{80, 168}), convOpts{})
+			out, err := yccConvert(yccRow(w, 2, ratio, []uint8{80, 168}), convOpts{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			for y := 0; y < 2; y++ {
-				checkCbRow(t, name, out, y, []uint8{80, 80, 168, 168}[:w])
+				yccCheckCbRow(t, name, out, y, []uint8{80, 80, 168, 168}[:w])
 			}
 		}
 	}
@@ -221,10 +221,10 @@ func TestJPEGFancyUpsample422HandCase(t *testing.T) {
 	full := []uint8{80, 92, 116, 138, 158, 168}
 	for _, w := range []int{5, 6} {
 		name := fmt.Sprintf("4:2:2 %dx1", w)
-		out, err := convert(rowYCbCr(w, 1, image.YCbCrSubsampleRatio422, []uint8{80, 128, 168}), convOpts{})
+		out, err := yccConvert(yccRow(w, 1, image.YCbCrSubsampleRatio422, []uint8{80, 128, 168}), convOpts{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		checkCbRow(t, name, out, 0, full[:w])
+		yccCheckCbRow(t, name, out, 0, full[:w])
 	}
 }

@@ -20,8 +20,9 @@ import (
 // (width·height ≥ MaxPixels) are refused before any pixel is decoded.
 const MaxPixels = 20000 * 20000
 
-// maxFileBytes bounds how much of a stream Decode reads.
-const maxFileBytes = 1 << 30
+// maxFileBytes bounds how much of a stream Decode reads (1 GiB); a
+// variable so that a test can lower it to a size it can reach.
+var maxFileBytes int64 = 1 << 30
 
 // Meta describes a decoded file.
 type Meta struct {
@@ -74,7 +75,7 @@ func Decode(r io.Reader, name string) (*RGB, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("imageio: reading %s: %w", name, err)
 	}
-	if len(data) > maxFileBytes {
+	if int64(len(data)) > maxFileBytes {
 		return nil, Meta{}, fmt.Errorf("imageio: %s: file larger than %d bytes", name, maxFileBytes)
 	}
 	return decodeBytes(data, name, MaxPixels)

@@ -8,6 +8,7 @@ package imageio
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -60,13 +61,18 @@ func TestParallelRowsSplit(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, [2]int{lo, hi})
+			if len(got) > tc.n+1 {
+				// A split that does not advance would start goroutines
+				// without end: stop the process at once.
+				panic(fmt.Sprintf("parallelRows(%d, %d): more than %d chunks: %v", tc.n, tc.work, tc.n+1, got[:min(len(got), 8)]))
+			}
 			if id != caller {
 				inline = false
 			}
 		})
 		slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
 		if !slices.Equal(got, tc.want) || inline != tc.inline {
-			t.Errorf("parallelRows(%d, %d) on 4 CPUs: chunks %v (on the caller's goroutine: %v), want %v (%v)",
+			t.Fatalf("parallelRows(%d, %d) on 4 CPUs: chunks %v (on the caller's goroutine: %v), want %v (%v)",
 				tc.n, tc.work, got, inline, tc.want, tc.inline)
 		}
 	}
@@ -396,6 +402,21 @@ func TestPillowKernelEdges(t *testing.T) {
 	} {
 		if got := filterKernel(tc.f, tc.x); math.Abs(got-tc.want) > 1e-15 {
 			t.Errorf("%v kernel at %g = %g, want %g", tc.f, tc.x, got, tc.want)
+		}
+	}
+	// At and beyond the edge of the support the C code returns exactly 0
+	// (Lanczos is 0 from +3 on; at −3 it is sinc(−3)·sinc(−1), float
+	// noise of order 1e-33, so that end is not checked).
+	for _, tc := range []struct {
+		f Filter
+		x float64
+	}{
+		{Box, 0.75}, {Box, -0.75}, {Bilinear, 1}, {Bilinear, -1}, {Bilinear, 1.5},
+		{Hamming, 1}, {Hamming, -1}, {Hamming, 2.5},
+		{Bicubic, 2}, {Bicubic, -2}, {Bicubic, 2.5}, {Lanczos, 3}, {Lanczos, 3.5}, {Lanczos, -3.5},
+	} {
+		if got := filterKernel(tc.f, tc.x); got != 0 {
+			t.Errorf("%v kernel at %g = %g, want exactly 0", tc.f, tc.x, got)
 		}
 	}
 }

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/clip"
+)
+
+// Tests written to kill surviving mutants of the mutation run (issue 15,
+// docs/testing.md); each expectation is worked out by hand.
+
+// The Retry-After of a 429 is ceil(typical inference × (queued + 1) / max
+// concurrent) seconds, clamped to [1, 120].
+func TestRetryAfterFromQueue(t *testing.T) {
+	for _, c := range []struct {
+		max, queue, running, waiting int
+		typical                      time.Duration
+		want                         int
+	}{
+		// 2 running, 3 waiting: (3+1)/2 = 2 rounds of 0.75 s = 1.5 s -> 2.
+		{2, 3, 2, 3, 750 * time.Millisecond, 2},
+		// 2 running, 1 waiting: (1+1)/2 = 1 round of 2.5 s -> 3.
+		{2, 1, 2, 1, 2500 * time.Millisecond, 3},
+		// 3 slots, 3 waiting: (3+1)/3 rounds of 6 s = 8 s exactly -> 8.
+		{3, 3, 3, 3, 6 * time.Second, 8},
+		// Fast inferences still ask for at least 1 s.
+		{1, 1, 1, 1, 10 * time.Millisecond, 1},
+		// Slow ones at most 120 s: (4+1)/1 × 100 s.
+		{1, 4, 1, 4, 100 * time.Second, 120},
+	} {
+		s := New(testEngine(t), Config{MaxConcurrent: c.max, Queue: c.queue})
+		s.met.inferenceDone("segment", c.typical) // the first sample is the average
+		var release []func()
+		for i := 0; i < c.running+c.waiting; i++ {
+			leave, err := s.lim.admit()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i < c.running {
+				r, err := s.lim.slot(context.Background(), leave)
+				if err != nil {
+					t.Fatal(err)
+				}
+				release = append(release, r)
+			} else {
+				release = append(release, leave)
+			}
+		}
+		_, err := s.admit()
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Code != http.StatusTooManyRequests {
+			t.Fatalf("%+v: admit past the queue: %v, want 429", c, err)
+		}
+		if got := ae.Header["Retry-After"]; got != strconv.Itoa(c.want) {
+			t.Errorf("%+v: Retry-After %q, want %d", c, got, c.want)
+		}
+		for _, r := range release {
+			r()
+		}
+	}
+}
+
+// /v1/models shows the checkpoint's SHA-256 once computed (not pending),
+// and no digest (pending) when the file cannot be read; a checkpoint
+// named pytorch_model.bin or model.safetensors is named by its folder.
+func TestModelsDigestAndName(t *testing.T) {
+	dir := t.TempDir()
+	weights := []byte("not really weights")
+	sum := sha256.Sum256(weights)
+	for _, c := range []struct {
+		file, name, digest string
+		write, pending     bool
+	}{
+		{"vit-b16/pytorch_model.bin", "vit-b16", hex.EncodeToString(sum[:]), true, false},
+		{"vit-l14/model.safetensors", "vit-l14", hex.EncodeToString(sum[:]), true, false},
+		{"other/weights.safetensors", "weights.safetensors", hex.EncodeToString(sum[:]), true, false},
+		{"gone/pytorch_model.bin", "gone", "", false, true},
+	} {
+		m, err := clip.Random(testEngine(t).Model.Config, 2) // its own: Path and digest are per model
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Path = filepath.Join(dir, c.file)
+		if c.write {
+			if err := os.MkdirAll(filepath.Dir(m.Path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(m.Path, weights, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := New(freeseg.NewEngine(m), Config{})
+		m.Digest() // computed before the request, so the 100 ms wait is not raced
+		var mj struct {
+			Models []struct {
+				Name          string `json:"name"`
+				Digest        string `json:"digest"`
+				DigestPending bool   `json:"digest_pending"`
+			} `json:"models"`
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/models", nil))
+		if err := json.Unmarshal(rec.Body.Bytes(), &mj); err != nil || len(mj.Models) != 1 {
+			t.Fatalf("%s: %v: %s", c.file, err, rec.Body.Bytes())
+		}
+		got := mj.Models[0]
+		if got.Name != c.name || got.Digest != c.digest || got.DigestPending != c.pending {
+			t.Errorf("%s: name %q digest %q pending %v, want %q %q %v", c.file, got.Name, got.Digest, got.DigestPending, c.name, c.digest, c.pending)
+		}
+	}
+}
+
+// instance_min_area 0 (keep every instance) and image_id 0 are accepted;
+// -1 is refused naming the field.
+func TestExportFieldsZeroAccepted(t *testing.T) {
+	for _, c := range []struct {
+		field, value, errPart string
+	}{
+		{"instance_min_area", "0", ""},
+		{"image_id", "0", ""},
+		{"instance_min_area", "-1", "instance_min_area: -1 must not be negative"},
+		{"image_id", "-1", "image_id: -1 must not be negative"},
+	} {
+		x, err := parseExportFields(&form{fields: map[string]string{c.field: c.value}})
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%s=%s: %v, want an error with %q", c.field, c.value, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s=%s: %v", c.field, c.value, err)
+			continue
+		}
+		if c.field == "instance_min_area" && x.opts.MinArea != 0 || c.field == "image_id" && x.imageID != 0 {
+			t.Errorf("%s=%s: min area %d, image id %d", c.field, c.value, x.opts.MinArea, x.imageID)
+		}
+	}
+}
+
+// failingReader returns its bytes, then err.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// A body cut off before its closing boundary says so; a body whose read
+// fails is answered with that read error as it is.
+func TestReadFormBodyErrors(t *testing.T) {
+	const ct = "multipart/form-data; boundary=b"
+	truncated := "--b\r\nContent-Disposition: form-data; name=\"classes\"\r\n\r\ncat"
+	_, err := readForm(ct, strings.NewReader(truncated), segmentFields, "image", 1000, store{})
+	if err == nil || err.Error() != "400 Bad Request: malformed multipart body: it ends before its closing boundary" {
+		t.Errorf("truncated body: %v", err)
+	}
+	for _, pre := range []string{"", "--b"} {
+		_, err = readForm(ct, &failingReader{strings.NewReader(pre), errors.New("connection reset")}, segmentFields, "image", 1000, store{})
+		if err == nil || err.Error() != "400 Bad Request: malformed multipart body: connection reset" {
+			t.Errorf("read error after %q: %v", pre, err)
+		}
+	}
+}
+
+// A text field of exactly 1 MiB is accepted; one byte more is 413.
+func TestFieldSizeLimit(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		code int
+	}{{maxFieldBytes, 0}, {maxFieldBytes + 1, http.StatusRequestEntityTooLarge}} {
+		ct, body := formBody(t, part{name: "classes", value: strings.Repeat("a", c.n)})
+		f, err := readForm(ct, bytes.NewReader(body), segmentFields, "image", 1000, store{})
+		var ae *apiError
+		switch {
+		case c.code == 0 && err != nil:
+			t.Errorf("%d bytes: %v", c.n, err)
+		case c.code == 0 && len(f.fields["classes"]) != c.n:
+			t.Errorf("%d bytes: got %d", c.n, len(f.fields["classes"]))
+		case c.code != 0 && (!errors.As(err, &ae) || ae.Code != c.code):
+			t.Errorf("%d bytes: %v, want %d", c.n, err, c.code)
+		}
+	}
+}
+
+// readLimited returns all of a short input, and more than limit bytes
+// (limit+1) of a longer one, whatever the size hint.
+func TestReadLimitedBounds(t *testing.T) {
+	for _, c := range []struct {
+		size, limit, hint int64
+		want              int64
+	}{
+		{20, 10, 10, 11}, // the hint fills exactly limit bytes: read one more
+		{20, 10, -1, 11},
+		{20, 10, 0, 11},
+		{10, 10, 10, 10},
+		{10, 10, 0, 10},
+		{1, 0, -1, 1}, // a limit of 0: any byte is over
+		{0, 0, 0, 0},
+		{5, 100000, 3, 5},
+	} {
+		data := bytes.Repeat([]byte{'x'}, int(c.size))
+		got, err := readLimited(bytes.NewReader(data), c.limit, c.hint)
+		if err != nil || int64(len(got)) != c.want || int64(cap(got)) > c.limit+1 {
+			t.Errorf("%+v: %d bytes (cap %d), %v", c, len(got), cap(got), err)
+		}
+	}
+}

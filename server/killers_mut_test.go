@@ -227,3 +227,24 @@ func TestReadLimitedBounds(t *testing.T) {
 		}
 	}
 }
+
+// Byte counts in messages are in MiB only when whole MiB.
+func TestDescribeLimit(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"},
+		{1000, "1000 bytes"},
+		{512 << 10, "524288 bytes"},
+		{1<<20 - 1, "1048575 bytes"},
+		{1 << 20, "1 MiB"},
+		{1<<20 + 1, "1048577 bytes"},
+		{32 << 20, "32 MiB"},
+		{3<<20 + 512<<10, "3670016 bytes"},
+	} {
+		if got := describeLimit(c.n); got != c.want {
+			t.Errorf("describeLimit(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}

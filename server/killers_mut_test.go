@@ -248,3 +248,123 @@ func TestDescribeLimit(t *testing.T) {
 		}
 	}
 }
+
+// smallLimits allows 2 classes and 3 names per request.
+func smallLimits() Limits {
+	l := DefaultConfig().Limits
+	l.MaxClasses, l.MaxNames = 2, 3
+	return l
+}
+
+// parseForm posts parts (plus a one-byte image, never decoded here) to
+// parseSegmentForm or parseExplainForm and returns the error message ("" on
+// success).
+func parseForm(t *testing.T, explain bool, lim Limits, st store, parts ...part) string {
+	t.Helper()
+	parts = append([]part{{name: "image", filename: "x.png", value: "x"}}, parts...)
+	ct, body := formBody(t, parts...)
+	var err error
+	if explain {
+		var req *explainRequest
+		if req, err = parseExplainForm(ct, bytes.NewReader(body), 6, lim, st); err == nil {
+			req.image.close()
+		}
+	} else {
+		var req *segmentRequest
+		if req, err = parseSegmentForm(ct, bytes.NewReader(body), 6, lim, st); err == nil {
+			req.image.close()
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// The number of classes and names: exactly the limit is accepted, one more
+// refused; a list of more than 4×max_names pieces (of max_classes texts
+// for explain) is refused before parsing, naming the estimate, while one
+// of exactly 4× is parsed and refused with its exact count.
+func TestFormCountLimits(t *testing.T) {
+	lim := smallLimits()
+	for _, c := range []struct {
+		explain bool
+		field   string
+		value   string
+		want    string // part of the error; "" for success
+	}{
+		{false, "classes", "cat; dog", ""},
+		{false, "classes", "cat; dog; sky", "3 classes; at most 2 per request"},
+		{false, "classes", "cat, kitty; dog", ""}, // 3 names, background none
+		{false, "classes", "cat, kitty; dog, puppy", "4 names to encode"},
+		// 4×3 = 12 pieces: parsed (and refused for its 12 classes).
+		{false, "classes", list(12, ";"), "12 classes; at most 2"},
+		{false, "classes", list(12, "\n"), "12 classes; at most 2"},
+		{false, "classes", "a; " + list(11, ","), "12 names to encode"},
+		// 13 pieces: refused unparsed.
+		{false, "classes", list(13, ";"), "too many classes (about 13 names)"},
+		{false, "classes", list(13, "\n"), "too many classes (about 13 names)"},
+		{false, "classes", list(13, ","), "too many classes (about 13 names)"},
+		{true, "texts", "cat, dog", ""},
+		{true, "texts", "cat, dog, sky", "3 texts; at most 2 per request"},
+		// 4×2 = 8 pieces: parsed, counted exactly.
+		{true, "texts", list(8, ";"), "8 texts; at most 2"},
+		{true, "texts", list(8, "\n"), "8 texts; at most 2"},
+		{true, "texts", list(8, ","), "8 texts; at most 2"},
+		// 9 pieces: refused unparsed.
+		{true, "texts", list(9, ";"), "too many texts (about 9)"},
+		{true, "texts", list(9, "\n"), "too many texts (about 9)"},
+		{true, "texts", list(9, ","), "too many texts (about 9)"},
+	} {
+		parts := []part{{name: c.field, value: c.value}}
+		if !c.explain {
+			parts = append(parts, part{name: "background", value: "none"})
+		}
+		got := parseForm(t, c.explain, lim, store{sizeHint: -1}, parts...)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s=%q: %q, want %q", c.field, c.value, got, c.want)
+		}
+	}
+}
+
+// feature_surgery multi needs two texts or more: two are enough.
+func TestExplainMultiSurgeryTwoTexts(t *testing.T) {
+	for _, c := range []struct{ texts, want string }{
+		{"cat", "feature_surgery multi needs two or more texts"},
+		{"cat, dog", ""},
+	} {
+		got := parseForm(t, true, smallLimits(), store{sizeHint: -1}, part{name: "texts", value: c.texts}, part{name: "feature_surgery", value: "multi"})
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("texts %q: %q, want %q", c.texts, got, c.want)
+		}
+	}
+}
+
+// An explain form hands back its image readable (even when stored in a
+// temporary file) on success, and fails cleanly without one.
+func TestExplainFormImageLifetime(t *testing.T) {
+	img := bytes.Repeat([]byte("0123456789"), 10)
+	ct, body := formBody(t, part{name: "image", filename: "x.png", value: string(img)}, part{name: "texts", value: "cat"})
+	req, err := parseExplainForm(ct, bytes.NewReader(body), 6, smallLimits(), store{sizeHint: -1, spillAt: 16, dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := req.image.bytes()
+	req.image.close()
+	if err != nil || !bytes.Equal(b, img) {
+		t.Errorf("image after parsing: %q, %v", b, err)
+	}
+	ct, body = formBody(t, part{name: "texts", value: "cat"})
+	if _, err := parseExplainForm(ct, bytes.NewReader(body), 6, smallLimits(), store{sizeHint: -1}); err == nil || !strings.Contains(err.Error(), "missing field image") {
+		t.Errorf("no image: %v", err)
+	}
+}
+
+// list is n distinct names c0, c1, ... joined by sep.
+func list(n int, sep string) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
+	}
+	return strings.Join(names, sep)
+}

@@ -368,3 +368,34 @@ func list(n int, sep string) string {
 	}
 	return strings.Join(names, sep)
 }
+
+// The image header check: a GIF whose logical screen is 0 wide or high is
+// refused naming its size; w×h equal to max_pixels is accepted, one pixel
+// more is 413.
+func TestProbeImageSizes(t *testing.T) {
+	gif := func(w, h byte) []byte { // a GIF89a header: the logical screen only
+		return append([]byte("GIF89a"), w, 0, h, 0, 0, 0, 0, ';')
+	}
+	for _, c := range []struct {
+		name      string
+		data      []byte
+		maxPixels int64
+		code      int
+		msg       string
+	}{
+		{"gif 0x5", gif(0, 5), 100, 400, "zero size (0x5)"},
+		{"gif 5x0", gif(5, 0), 100, 400, "zero size (5x0)"},
+		{"gif 4x5 at the limit", gif(4, 5), 20, 0, ""},
+		{"png 4x5 at the limit", pngHeader(4, 5), 20, 0, ""},
+		{"png 4x5 over", pngHeader(4, 5), 19, http.StatusRequestEntityTooLarge, "image of 4x5 pixels"},
+	} {
+		w, h, err := probeImage(bytes.NewReader(c.data), c.maxPixels)
+		var ae *apiError
+		switch {
+		case c.code == 0 && (err != nil || w != 4 || h != 5):
+			t.Errorf("%s: %dx%d, %v", c.name, w, h, err)
+		case c.code != 0 && (!errors.As(err, &ae) || ae.Code != c.code || !strings.Contains(ae.Msg, c.msg)):
+			t.Errorf("%s: %v, want %d %q", c.name, err, c.code, c.msg)
+		}
+	}
+}

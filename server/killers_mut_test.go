@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -396,6 +399,131 @@ func TestProbeImageSizes(t *testing.T) {
 			t.Errorf("%s: %dx%d, %v", c.name, w, h, err)
 		case c.code != 0 && (!errors.As(err, &ae) || ae.Code != c.code || !strings.Contains(ae.Msg, c.msg)):
 			t.Errorf("%s: %v, want %d %q", c.name, err, c.code, c.msg)
+		}
+	}
+}
+
+// The pixel-limit message gives both sizes in megapixels, and an image of
+// imageio.MaxPixels (20000×20000) is refused even under a larger limit.
+func TestProbeImageLimitMessage(t *testing.T) {
+	_, _, err := probeImage(bytes.NewReader(pngHeader(3000, 2000)), 5_000_000)
+	want := "413 Request Entity Too Large: image of 3000x2000 pixels (6.0 megapixels); at most 5.0 megapixels are accepted"
+	if err == nil || err.Error() != want {
+		t.Errorf("3000x2000: %v\nwant %s", err, want)
+	}
+	if _, _, err := probeImage(bytes.NewReader(pngHeader(20000, 20000)), 1<<40); err == nil || !strings.Contains(err.Error(), "image of 20000x20000 pixels") {
+		t.Errorf("20000x20000: %v", err)
+	}
+	if w, h, err := probeImage(bytes.NewReader(pngHeader(20000, 19999)), 1<<40); err != nil || w != 20000 || h != 19999 {
+		t.Errorf("20000x19999: %dx%d, %v", w, h, err)
+	}
+}
+
+// exifJPEG is a w×h JPEG whose EXIF orientation tag is orient.
+func exifJPEG(t *testing.T, w, h int, orient uint16) []byte {
+	t.Helper()
+	var img bytes.Buffer
+	if err := jpeg.Encode(&img, image.NewGray(image.Rect(0, 0, w, h)), nil); err != nil {
+		t.Fatal(err)
+	}
+	// APP1: "Exif\0\0", a big-endian TIFF header, one IFD with one SHORT
+	// entry (0x0112 orientation), no next IFD.
+	app1 := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01")
+	app1 = append(app1, byte(orient>>8), byte(orient), 0, 0, 0, 0, 0, 0)
+	out := []byte{0xff, 0xd8, 0xff, 0xe1, byte((len(app1) + 2) >> 8), byte(len(app1) + 2)}
+	out = append(out, app1...)
+	return append(out, img.Bytes()[2:]...)
+}
+
+// pngOf is a w×h grey PNG.
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// decodeImage turns an image stored sideways (EXIF orientation 6) upright
+// unless exif is off, and scales the long side down to maxSide even when
+// the short side stays the same (1 pixel).
+func TestDecodeImageOrientAndFit(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		data         []byte
+		exif         bool
+		maxSide      int
+		wantW, wantH int
+	}{
+		{"orientation 6", exifJPEG(t, 16, 8, 6), true, 0, 8, 16},
+		{"orientation 6, exif off", exifJPEG(t, 16, 8, 6), false, 0, 16, 8},
+		{"orientation 1", exifJPEG(t, 16, 8, 1), true, 0, 16, 8},
+		{"100x1 to 50", pngOf(t, 100, 1), true, 50, 50, 1},
+		{"1x100 to 50", pngOf(t, 1, 100), true, 50, 1, 50},
+		{"100x40 to 50", pngOf(t, 100, 40), true, 50, 50, 20},
+		{"30x20 under 50", pngOf(t, 30, 20), true, 50, 30, 20},
+	} {
+		img, err := decodeImage(c.data, "x", c.exif, c.maxSide)
+		if err != nil || img.W != c.wantW || img.H != c.wantH {
+			t.Errorf("%s: %v", c.name, err)
+			if img != nil {
+				t.Errorf("%s: %dx%d, want %dx%d", c.name, img.W, img.H, c.wantW, c.wantH)
+			}
+		}
+	}
+}
+
+// Messages name an upload by its base name, never "upload" when it has one.
+func TestDisplayName(t *testing.T) {
+	long := strings.Repeat("n", 120)
+	for _, c := range []struct{ in, want string }{
+		{"cat.jpg", "cat.jpg"},
+		{"photos/2024/cat.jpg", "cat.jpg"},
+		{`C:\Users\me\dog.png`, "dog.png"},
+		{"", "upload"},
+		{"/", "upload"},
+		{".", "upload"},
+		{long, long[:100]},
+	} {
+		if got := displayName(c.in); got != c.want {
+			t.Errorf("displayName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Label maps of up to 256 classes are palette PNGs whose pixel values are
+// the classes; more classes give 16-bit greyscale.
+func TestLabelsBase64PaletteUpTo256(t *testing.T) {
+	for _, n := range []int{2, 256, 257} {
+		pal := make([][3]uint8, n)
+		labels := []int32{0, int32(n - 1), 1, 0}
+		s, kind, err := labelsBase64(labels, 2, 2, pal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "palette"
+		if n > 256 {
+			want = "gray16"
+		}
+		if kind != want {
+			t.Errorf("%d classes: %s, want %s", n, kind, want)
+		}
+		img := decodePNG(t, s)
+		for i, l := range labels {
+			x, y := i%2, i/2
+			var got int
+			switch m := img.(type) {
+			case *image.Paletted:
+				got = int(m.ColorIndexAt(x, y))
+			case *image.Gray16:
+				got = int(m.Gray16At(x, y).Y)
+			default:
+				t.Fatalf("%d classes: %T", n, img)
+			}
+			if got != int(l) {
+				t.Errorf("%d classes: pixel (%d,%d) = %d, want %d", n, x, y, got, l)
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -525,5 +526,16 @@ func TestLabelsBase64PaletteUpTo256(t *testing.T) {
 				t.Errorf("%d classes: pixel (%d,%d) = %d, want %d", n, x, y, got, l)
 			}
 		}
+	}
+}
+
+// The typical inference time is an exponential average: the first sample,
+// then 0.8·old + 0.2·new (2 s then 7 s: 1.6 + 1.4 = 3 s).
+func TestTypicalInferenceAverage(t *testing.T) {
+	m := newMetrics()
+	m.inferenceDone("segment", 2*time.Second)
+	m.inferenceDone("segment", 7*time.Second)
+	if got := m.typicalInference(); math.Abs(got-3) > 1e-9 {
+		t.Errorf("typical inference %g s, want 3", got)
 	}
 }

@@ -8,7 +8,7 @@
 #
 # MUTATION_TIMEOUT (seconds per package, default 3600), MUTATION_OUT (the
 # folder for the per-package logs and JSON results, default a new folder
-# under /tmp) and MUTATION_WORKERS (default 1) adjust it. The last line per
+# under /tmp) and MUTATION_WORKERS (default 1) and MUTATION_TIMEOUT_COEFFICIENT (default 30) adjust it. The last line per
 # package gives killed, lived and the efficacy killed/(killed+lived).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,10 @@ out=${MUTATION_OUT:-$(mktemp -d /tmp/freeseg-mutation.XXXXXX)}
 mkdir -p "$out"
 limit=${MUTATION_TIMEOUT:-3600}
 workers=${MUTATION_WORKERS:-1}
+# A mutant that hangs a test costs coefficient × the coverage run: 30 suits
+# packages whose tests take a second (compiling dominates); use 5 for the
+# slow suites (server, cmd/freeseg, the root package).
+coef=${MUTATION_TIMEOUT_COEFFICIENT:-30}
 # Every top-level folder holding Go code: for the root package ".", all of
 # them are excluded; for the others, their helper subpackages.
 subdirs=$(find . -mindepth 2 -name '*.go' -not -path './.*' | cut -d/ -f2 | sort -u | paste -sd'|')
@@ -49,7 +53,7 @@ for p in "${pkgs[@]}"; do
   # argument "-cpu N", which the test binary refuses ("flag provided but
   # not defined"), exit status 1, so every mutant counts as killed and the
   # efficacy reads 100% whatever the tests do.
-  timeout "$limit" "$GREMLINS" unleash --workers "$workers" --timeout-coefficient 30 \
+  timeout "$limit" "$GREMLINS" unleash --workers "$workers" --timeout-coefficient "$coef" \
     -S lt "${excl[@]}" -o "$out/$name.json" "./$p" >"$out/$name.txt" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
   k=$(sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\).*/\1/p' "$out/$name.txt" | tail -1)

@@ -30,7 +30,7 @@ mkdir -p "$out"
 limit=${MUTATION_TIMEOUT:-3600}
 workers=${MUTATION_WORKERS:-1}
 # A mutant that hangs a test costs coefficient × the coverage run: 30 suits
-# packages whose tests take a second (compiling dominates); use 5 for the
+# packages whose tests take a second (compiling dominates); use about 10 for the
 # slow suites (server, cmd/freeseg, the root package).
 coef=${MUTATION_TIMEOUT_COEFFICIENT:-30}
 # Every top-level folder holding Go code: for the root package ".", all of

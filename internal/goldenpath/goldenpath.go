@@ -75,7 +75,7 @@ func Resolve() (string, error) {
 func resolve(v string, required bool, wd string) (string, error) {
 	if v == "" {
 		if required {
-			return "", fmt.Errorf("%s is not set but the golden data is required (%s=1 or CI=true): set it to the golden folder, e.g. %s=../shared/golden", Env, RequireEnv, Env)
+			return "", fmt.Errorf("%s is not set but the golden data is required (%s=1 or CI=true): set it to the folder that holds cases/golden.safetensors (a relative path is taken from the module root)", Env, RequireEnv)
 		}
 		return "", ErrUnset
 	}

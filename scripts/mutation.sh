@@ -8,8 +8,11 @@
 #
 # MUTATION_TIMEOUT (seconds per package, default 3600), MUTATION_OUT (the
 # folder for the per-package logs and JSON results, default a new folder
-# under /tmp) and MUTATION_WORKERS (default 1) and MUTATION_TIMEOUT_COEFFICIENT (default 30) adjust it. The last line per
-# package gives killed, lived and the efficacy killed/(killed+lived).
+# under /tmp), MUTATION_WORKERS (default 1), MUTATION_TIMEOUT_COEFFICIENT
+# (default 30) and MUTATION_ROOT_TIMEOUT_COEFFICIENT (default 1, the root
+# package's) adjust it. The last line per package gives killed, lived and the
+# efficacy killed/(killed+lived); a run cut off by MUTATION_TIMEOUT still
+# reports the mutants it finished, marked partial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +36,10 @@ workers=${MUTATION_WORKERS:-1}
 # packages whose tests take a second (compiling dominates); use about 10 for the
 # slow suites (server, cmd/freeseg, the root package).
 coef=${MUTATION_TIMEOUT_COEFFICIENT:-30}
+# For the root package gremlins' coverage run is the whole module's suite
+# (its path is ./...), minutes instead of seconds: 1 is already ~10x the
+# root package's own tests.
+rootcoef=${MUTATION_ROOT_TIMEOUT_COEFFICIENT:-1}
 # Every top-level folder holding Go code: for the root package ".", all of
 # them are excluded; for the others, their helper subpackages.
 subdirs=$(find . -mindepth 2 -name '*.go' -not -path './.*' | cut -d/ -f2 | sort -u | paste -sd'|')
@@ -43,8 +50,9 @@ for p in "${pkgs[@]}"; do
   name=${p//\//_}
   [ "$p" = . ] && name=root
   excl=()
+  c=$coef
   case $p in
-    .) excl=(-E "^($subdirs)/") ;;
+    .) excl=(-E "^($subdirs)/"); c=$rootcoef ;;
     eval) excl=(-E '^evaltest/') ;; # paths are relative to the package
   esac
   start=$(date +%s)
@@ -53,13 +61,16 @@ for p in "${pkgs[@]}"; do
   # argument "-cpu N", which the test binary refuses ("flag provided but
   # not defined"), exit status 1, so every mutant counts as killed and the
   # efficacy reads 100% whatever the tests do.
-  timeout "$limit" "$GREMLINS" unleash --workers "$workers" --timeout-coefficient "$coef" \
-    -S lt "${excl[@]}" -o "$out/$name.json" "./$p" >"$out/$name.txt" 2>&1 || rc=$?
+  timeout "$limit" "$GREMLINS" unleash --workers "$workers" --timeout-coefficient "$c" \
+    -S ltk "${excl[@]}" -o "$out/$name.json" "./$p" >"$out/$name.txt" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
   k=$(sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\).*/\1/p' "$out/$name.txt" | tail -1)
   l=$(sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\).*/\2/p' "$out/$name.txt" | tail -1)
   if [ -n "$k" ] && [ $((k + l)) -gt 0 ]; then
     echo "$p: killed $k, lived $l, efficacy $(awk -v k="$k" -v l="$l" 'BEGIN{printf "%.1f", 100*k/(k+l)}')% in ${secs}s (log $out/$name.txt)"
+  elif k=$(grep -c '^ *KILLED ' "$out/$name.txt" || true); l=$(grep -c '^ *LIVED ' "$out/$name.txt" || true); [ $((k + l)) -gt 0 ]; then
+    # Cut off before gremlins' totals: the live lines (-S ltk) still count.
+    echo "$p: partial (exit $rc after ${secs}s): killed $k, lived $l so far, efficacy $(awk -v k="$k" -v l="$l" 'BEGIN{printf "%.1f", 100*k/(k+l)}')% (log $out/$name.txt)"
   else
     echo "$p: no result (exit $rc after ${secs}s; $( [ $rc = 124 ] && echo "over the ${limit}s limit" || echo see $out/$name.txt))"
   fi

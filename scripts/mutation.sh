@@ -32,6 +32,21 @@ export FREESEG_GOLDEN=$g FREESEG_REQUIRE_GOLDEN=1
 # mutant; it checks the page's script, which gremlins does not mutate, so the
 # mutation runs skip it (a mutant only it would kill counts as lived).
 export FREESEG_SKIP_BROWSER=1
+# gremlins v0.6.0 names a mutant's package by walking up from its file to a
+# folder named like the Go package; cmd/freeseg is package main, has no such
+# folder, and gremlins tested the module's root package instead: every mutant
+# "lived" (236 of 236 in 2 minutes). Each mutant's tests run in the mutated
+# package's own folder (one package per run here, helper subfolders
+# excluded), so a "go" ahead on PATH makes those runs test "." there.
+shim=$(mktemp -d /tmp/freeseg-mutation-go.XXXXXX)
+realgo=$(command -v go)
+cat >"$shim/go" <<SHIM
+#!/usr/bin/env bash
+if [ "\$1" = test ] && [[ " \$* " == *" -failfast "* ]]; then set -- "\${@:1:\$#-1}" .; fi
+exec "$realgo" "\$@"
+SHIM
+chmod +x "$shim/go"
+export PATH="$shim:$PATH"
 out=${MUTATION_OUT:-$(mktemp -d /tmp/freeseg-mutation.XXXXXX)}
 mkdir -p "$out"
 limit=${MUTATION_TIMEOUT:-3600}

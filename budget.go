@@ -144,7 +144,7 @@ func (b *Budget) Check(l Limits, patch int) error {
 	if b.Patch > 0 {
 		patch = b.Patch
 	}
-	if patch > 0 && l.MaxTokens < math.MaxInt {
+	if patch >= 1 && l.MaxTokens < math.MaxInt {
 		b.MaxSquare = int(math.Sqrt(float64(max(0, l.MaxTokens-1)))) * patch
 	}
 	switch {
@@ -193,8 +193,8 @@ func encoderCost(b *Budget, m *clip.Model, vfm *dino.Config, meth dense.Method, 
 	b.Tokens = 1 + gh*gw
 	D, E := float64(v.Width), float64(m.Config.EmbedDim)
 	L := float64(len(v.Blocks))
-	M, heads := 4*D, 1
-	if len(v.Blocks) > 0 {
+	M, heads := 0.0, 1 // no blocks: no MLP
+	if len(v.Blocks) != 0 {
 		M, heads = float64(v.Blocks[0].FC.Out), max(1, v.Blocks[0].Heads)
 	}
 	hd := D / float64(heads)

@@ -65,8 +65,9 @@ func TestCLINonFiniteRefused(t *testing.T) {
 func TestWarnBudget(t *testing.T) {
 	var buf bytes.Buffer
 	e := &env{stderr: &buf}
-	warnBudget(e, "a.png", freeseg.Budget{Op: "explain", InputW: 1040, InputH: 1040, Passes: 1, Tokens: 4226, GFLOPs: 80})
-	if !strings.Contains(buf.String(), "warning: a.png: large explain") || !strings.Contains(buf.String(), "4226 tokens") {
+	warnBudget(e, "a.png", freeseg.Budget{Op: "explain", InputW: 1040, InputH: 1040, Passes: 1, Tokens: 4226, GFLOPs: 80, PeakBytes: 3 << 29})
+	if !strings.Contains(buf.String(), "warning: a.png: large explain") || !strings.Contains(buf.String(), "4226 tokens") ||
+		!strings.Contains(buf.String(), "about 1.5 GiB and 80 GFLOPs") {
 		t.Errorf("%q", buf.String())
 	}
 	buf.Reset()

@@ -9,6 +9,7 @@ import (
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/clip"
 	"github.com/freeseg/freeseg/dense"
+	"github.com/freeseg/freeseg/dino"
 	"github.com/freeseg/freeseg/seg"
 	"github.com/freeseg/freeseg/tensor/attn"
 )
@@ -178,4 +179,36 @@ func TestSegmentExplainBudgetHandCase(t *testing.T) {
 	x.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 32}
 	b, err = e.ExplainBudget(48, 32, 2, x)
 	check("explain", b, err, want{1, 1, 4 * 9564, attBytes(5), 4 * 12333, 994816})
+}
+
+// ProxyCLIP on the hand model with a small VFM (width 32, one block, two
+// heads, /8 patches, MLP width left 0: 4·32 = 128) on 32×48: the VFM has
+// 4×6 = 24 patches, Nv = 25 tokens, which set Tokens and Patch. Added to
+// CLIP's part (that of TestBudgetHandCase with one changed block, whose
+// extra attention and out projection are 69,888 FLOPs):
+//
+//   - activations 25·(6·32 + 128) + 3·64·24 + 24·32 + 25·(3·64 + 8) + 64·6
+//     = 18,760 floats: the VFM's stream, LN, q|k|v, context and MLP, CLIP's
+//     values on the VFM grid, unit features, proxy context and output rows,
+//     and CLIP's values on its own grid;
+//   - attention per worker (two): a 64-row block of scores 64·24, packed
+//     keys and values 2·25·16, 8,192 of tiles; unfused also 25² logits;
+//   - work: the VFM block 2·25·(4·32² + 2·32·128) + 4·25²·32 = 694,400, its
+//     patch embedding 2·24·192·32 = 294,912, the proxy attention's F·Fᵀ
+//     2·24²·32, softmax·V 2·24²·64, out projection 2·24·64² and head
+//     2·24·64·8: 331,776.
+func TestProxyBudgetHandCase(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	vfm := &dino.Config{Width: 32, Layers: 1, Heads: 2, Patch: 8}
+	b := freeseg.FeaturesBudget(handModel(), vfm, dense.ProxyCLIP, 32, 48)
+	att := int64(67328 + 4*2*(64*24+2*25*16+8192))
+	if attn.Kernel() == "unfused" {
+		att = 392 + 4*2*(64*24+2*25*16+8192+625)
+	}
+	act := int64(56016 + 4*18760)
+	flops := float64(1439232 + 69888 + 694400 + 294912 + 331776)
+	if b.Tokens != 25 || b.Patch != 8 || b.ActivationBytes != act || b.AttentionBytes != att || b.PeakBytes != act+att ||
+		math.Abs(b.GFLOPs*1e9-flops) > 1e-3 {
+		t.Errorf("%+v;\nwant tokens 25, patch 8, activations %d, attention %d, %.0f FLOPs", b, act, att, flops)
+	}
 }

@@ -135,7 +135,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		if len(rest) == 0 {
 			return pos, nil
 		}
-		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+		if len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
 			return append(pos, rest...), nil
 		}
 		pos = append(pos, rest[0])

@@ -56,8 +56,13 @@ var classifierProgressAfter = time.Second
 // takes over classifierProgressAfter on w. Nothing is printed when every
 // name comes from the cache.
 func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates prompts.TemplateSet, quiet bool) error {
-	n := len(names)
-	return eng.BuildClassifier(names, templates, func(j int, el time.Duration) {
+	return eng.BuildClassifier(names, templates, classifierProgress(w, len(names), templates, quiet))
+}
+
+// classifierProgress is buildClassifier's report of j of n names encoded
+// after el.
+func classifierProgress(w io.Writer, n int, templates prompts.TemplateSet, quiet bool) func(j int, el time.Duration) {
+	return func(j int, el time.Duration) {
 		switch {
 		case quiet || el < classifierProgressAfter:
 		case j < n:
@@ -66,5 +71,5 @@ func buildClassifier(w io.Writer, eng *freeseg.Engine, names []string, templates
 		default:
 			fmt.Fprintf(w, "text classifier: %d names (%s templates) in %s\n", n, templates, el.Round(100*time.Millisecond))
 		}
-	})
+	}
 }

@@ -346,3 +346,25 @@ func TestSegmentLargeInputWarning(t *testing.T) {
 		t.Errorf("code %d, %q", code, errs)
 	}
 }
+
+// --instance-min-area 0 is allowed (keep every instance); a run whose only
+// image fails names no outputs folder.
+func TestSegmentMinAreaZeroAndNoOutputs(t *testing.T) {
+	model := golden.Path(t, "tiny-clip")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "p.png")
+	writeTestImage(t, img, 40, 30)
+	code, _, errs := run(t, segmentArgs(model, "--instances", "--instance-min-area", "0", "--out", filepath.Join(dir, "o"), img)...)
+	if code != 0 {
+		t.Errorf("--instance-min-area 0: code %d, %q", code, errs)
+	}
+	// A PNG cut in half: its header plans, its pixels fail to decode.
+	bad := filepath.Join(dir, "bad.png")
+	writeTestImage(t, bad, 40, 30)
+	b, _ := os.ReadFile(bad)
+	os.WriteFile(bad, b[:len(b)/2], 0o644)
+	code, _, errs = run(t, segmentArgs(model, "--out", filepath.Join(dir, "o2"), bad)...)
+	if code != 1 || !strings.Contains(errs, "bad.png") || strings.Contains(errs, "outputs in") {
+		t.Errorf("failed image: code %d, %q", code, errs)
+	}
+}

@@ -168,8 +168,16 @@ func TestSegmentExplainBudgetHandCase(t *testing.T) {
 	b, err := e.SegmentBudget(48, 32, 3, 2, o)
 	check("windows", b, err, want{2, 2, 4 * 15736, attBytes(5), 4 * 19584, 1989632 + 67584 + 49152})
 
-	o.Whole = true
+	// One window on the image squared to 32×32: the maps add the logits
+	// upsampled to the 48×32 image: the input copies 3·1,024 + 1,024·¾,
+	// the window maps 3·1,024 + 1,024 + 3·1,024, the upsampled logits
+	// 3·1,536, probabilities and labels 3·1,536: 20,224 floats; work 994,816 +
+	// 33·1,024 + 49,152.
 	o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 32}
+	b, err = e.SegmentBudget(48, 32, 3, 2, o)
+	check("one window, resized", b, err, want{1, 1, 4 * 9564, attBytes(5), 4 * 20224, 994816 + 33792 + 49152})
+
+	o.Whole = true
 	o.PAMRSteps, o.PAMRDilations = 10, []int{8, 16}
 	b, err = e.SegmentBudget(48, 32, 3, 2, o)
 	check("whole with PAMR", b, err, want{1, 1, 4 * 9564, attBytes(5), 4 * 71448, 994816 + 2211840 + 49152})
@@ -210,5 +218,34 @@ func TestProxyBudgetHandCase(t *testing.T) {
 	if b.Tokens != 25 || b.Patch != 8 || b.ActivationBytes != act || b.AttentionBytes != att || b.PeakBytes != act+att ||
 		math.Abs(b.GFLOPs*1e9-flops) > 1e-3 {
 		t.Errorf("%+v;\nwant tokens 25, patch 8, activations %d, attention %d, %.0f FLOPs", b, act, att, flops)
+	}
+}
+
+// Edge cases of the budget's shapes: a VFM pass with as many tokens as
+// CLIP's (14-pixel patches on 16×96: 1×6, like CLIP's /16) leaves CLIP's
+// patch for the hints; ClearCLIP pads a 40-pixel crop to 48 (its patch
+// multiple); an empty image is refused by both budgets.
+func TestBudgetEdgeCases(t *testing.T) {
+	vfm := &dino.Config{Width: 32, Layers: 1, Heads: 2, Patch: 14}
+	b := freeseg.FeaturesBudget(handModel(), vfm, dense.ProxyCLIP, 16, 96)
+	if b.Tokens != 7 || b.Patch != 16 {
+		t.Errorf("equal token counts: tokens %d, patch %d; want 7 and CLIP's 16", b.Tokens, b.Patch)
+	}
+	e := &freeseg.Engine{Model: handModel()}
+	o := freeseg.DefaultOptions()
+	o.Method = dense.ClearCLIP
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
+	o.Window = seg.Window{Crop: 40, Stride: 20}
+	b, err := e.SegmentBudget(40, 40, 2, 2, o)
+	if err != nil || b.PassW != 48 || b.PassH != 48 || b.Passes != 1 || b.Tokens != 10 {
+		t.Errorf("ClearCLIP crop 40: %+v (%v); want one 48×48 pass of 10 tokens", b, err)
+	}
+	for _, wh := range [][2]int{{0, 10}, {10, 0}} {
+		if _, err := e.SegmentBudget(wh[0], wh[1], 2, 2, o); err == nil || !strings.Contains(err.Error(), "empty image") {
+			t.Errorf("segment budget of %dx%d: %v", wh[0], wh[1], err)
+		}
+		if _, err := e.ExplainBudget(wh[0], wh[1], 2, freeseg.DefaultExplainOptions()); err == nil || !strings.Contains(err.Error(), "empty image") {
+			t.Errorf("explain budget of %dx%d: %v", wh[0], wh[1], err)
+		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/internal/golden"
+	"github.com/freeseg/freeseg/server"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log and the test.
@@ -40,6 +43,15 @@ func TestServeUsage(t *testing.T) {
 	if code, out, _ := run(t, "serve", "--help"); code != 0 || !strings.Contains(out, "max-megapixels") || !strings.Contains(out, "127.0.0.1:8080") {
 		t.Fatalf("serve --help: %d %s", code, out)
 	}
+	// The defaults shown in units (megapixels, MiB of float32 maps) are the
+	// service's own limits.
+	d := server.DefaultConfig()
+	_, out, _ := run(t, "serve", "--help")
+	for _, want := range []string{fmt.Sprintf("(default %g)", float64(d.MaxPixels)/1e6), fmt.Sprintf("(default %d)", d.MaxMapValues*4/(1<<20))} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
 	for _, args := range [][]string{
 		{"serve", "--concurrency", "0"},
 		{"serve", "--queue", "-1"},
@@ -62,7 +74,12 @@ func TestServeUsage(t *testing.T) {
 // freeseg serve with the tiny model: it listens, answers, and stops
 // cleanly on the stop signal.
 func TestServeCommand(t *testing.T) {
-	model := golden.Path(t, "tiny-clip")
+	// A relative --model path is shown by its name only, as an absolute one.
+	wd, _ := os.Getwd()
+	model, err := filepath.Rel(wd, golden.Path(t, "tiny-clip"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	photo, err := os.ReadFile(golden.Path(t, "cases", "coffee.png"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +95,8 @@ func TestServeCommand(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		exit <- runMain([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--no-cache", "--queue", "2",
-			"--max-tokens", "500", "--max-gflops", "123", "--max-text-gflops", "456", "--max-inference-mb", "300", "--max-side", "2000", "--cache-rows", "7"},
+			"--max-tokens", "500", "--max-gflops", "123", "--max-text-gflops", "456", "--max-inference-mb", "300", "--max-side", "2000", "--cache-rows", "7",
+			"--max-megapixels", "3", "--max-maps-mb", "64", "--max-body-mb", "5"},
 			&env{stdout: io.Discard, stderr: &stderr, stdin: strings.NewReader("")})
 	}()
 	var r ready
@@ -108,7 +126,8 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("models: %+v", models)
 	}
 	// The budget flags reach the service (max_square: floor(sqrt(499))·16).
-	for k, v := range map[string]float64{"max_tokens": 500, "max_gflops": 123, "max_text_gflops": 456, "max_inference_bytes": 300 << 20, "max_side": 2000, "max_square": 22 * 16} {
+	for k, v := range map[string]float64{"max_tokens": 500, "max_gflops": 123, "max_text_gflops": 456, "max_inference_bytes": 300 << 20, "max_side": 2000, "max_square": 22 * 16,
+		"max_pixels": 3e6, "max_map_values": 64 << 20 / 4, "max_body_bytes": 5 << 20} {
 		if models.Limits[k] != v {
 			t.Errorf("limits %s = %v, want %v", k, models.Limits[k], v)
 		}
@@ -154,7 +173,7 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	log := stderr.String()
-	for _, want := range []string{"serving", "POST /v1/segment 200", "shutting down", "stopped"} {
+	for _, want := range []string{"serving", "queue 2, body 5 MiB, 3 megapixels", "POST /v1/segment 200", "shutting down", "stopped"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}

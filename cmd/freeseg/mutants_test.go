@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg/clip"
+	"github.com/freeseg/freeseg/hub"
+	"github.com/freeseg/freeseg/hub/hubtest"
 	"github.com/freeseg/freeseg/internal/golden"
 	"github.com/freeseg/freeseg/tensor/gemm"
 )
@@ -366,5 +370,50 @@ func TestSegmentMinAreaZeroAndNoOutputs(t *testing.T) {
 	code, _, errs = run(t, segmentArgs(model, "--out", filepath.Join(dir, "o2"), bad)...)
 	if code != 1 || !strings.Contains(errs, "bad.png") || strings.Contains(errs, "outputs in") {
 		t.Errorf("failed image: code %d, %q", code, errs)
+	}
+}
+
+// /v1/models names a hub model by its id: the default model without
+// --model, the id given with it (not the cache folder it was downloaded to).
+func TestServeModelNameFromHub(t *testing.T) {
+	tiny := golden.Path(t, "tiny-clip")
+	s := hubtest.New(t, hubtest.DirRepo(t, hub.DefaultModel, tiny), hubtest.DirRepo(t, "org/tiny", tiny))
+	hubEnv(t, s)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, hub.DefaultModel}, {[]string{"--model", "org/tiny"}, "org/tiny"}} {
+		type ready struct {
+			addr string
+			stop func()
+		}
+		got := make(chan ready, 1)
+		serveHook = func(addr string, stop func()) { got <- ready{addr, stop} }
+		exit := make(chan int, 1)
+		var stderr syncBuffer
+		go func() {
+			exit <- runMain(append([]string{"serve", "--addr", "127.0.0.1:0", "--no-cache", "--quiet"}, c.args...),
+				&env{stdout: io.Discard, stderr: &stderr, stdin: strings.NewReader("")})
+		}()
+		var r ready
+		select {
+		case r = <-got:
+		case code := <-exit:
+			t.Fatalf("%q: serve exited with %d: %s", c.args, code, stderr.String())
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%q: serve did not start", c.args)
+		}
+		resp, err := http.Get("http://" + r.addr + "/v1/models")
+		var models struct{ Models []struct{ Name string } }
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&models)
+			resp.Body.Close()
+		}
+		r.stop()
+		<-exit
+		serveHook = nil
+		if err != nil || len(models.Models) != 1 || models.Models[0].Name != c.want {
+			t.Errorf("%q: models %+v (%v), want the name %q", c.args, models, err, c.want)
+		}
 	}
 }

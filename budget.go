@@ -401,8 +401,8 @@ func (e *Engine) AddTextCost(b *Budget, names []string, set prompts.TemplateSet)
 		return nil
 	}
 	D := float64(m.Text.Width)
-	M := 4 * D
-	if len(m.Text.Blocks) > 0 {
+	var M float64 // no blocks: no MLP (and no work)
+	if len(m.Text.Blocks) != 0 {
 		M = float64(m.Text.Blocks[0].FC.Out)
 	}
 	L, ctx := float64(len(m.Text.Blocks)), max(1, m.Text.Context)

@@ -249,3 +249,27 @@ func TestBudgetEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+// The text encoder's work by hand on the random engine's text transformer
+// (width 32, one block, MLP 128, context 77), template set single ("a
+// photo of a {}.": 5 tokens without the name, 7 with start and end):
+// "aardvark" is 3 tokens, a sequence of 10, 10·(2·(4·32² + 2·32·128) +
+// 4·10·32) = 258,560 FLOPs; "zebra crossing" 2 tokens, 9·25,728 =
+// 231,552; a name of 80 tokens is cut at the context, 77·34,432 =
+// 2,651,264.
+func TestTextBudgetHandCase(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		flops float64
+	}{
+		{[]string{"aardvark"}, 258560},
+		{[]string{"aardvark", "zebra crossing"}, 258560 + 231552},
+		{[]string{strings.Repeat("cat ", 80)}, 2651264},
+	} {
+		e := freeseg.NewEngine(randomEngine(t).Model) // its own, empty cache
+		var b freeseg.Budget
+		if err := e.AddTextCost(&b, c.names, "single"); err != nil || b.TextSequences != len(c.names) || math.Abs(b.TextGFLOPs*1e9-c.flops) > 1e-3 {
+			t.Errorf("%.20q: %d prompts, %.0f FLOPs (%v); want %d, %.0f", c.names, b.TextSequences, b.TextGFLOPs*1e9, err, len(c.names), c.flops)
+		}
+	}
+}

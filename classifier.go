@@ -127,10 +127,7 @@ func (c *ClassifierCache) maxDisk() int64 {
 
 // memGet returns a row and marks it used; c.mu is held.
 func (c *ClassifierCache) memGet(key string) ([]float32, bool) {
-	if c.mem == nil {
-		return nil, false
-	}
-	e, ok := c.mem[key]
+	e, ok := c.mem[key] // a nil map has no rows
 	if !ok {
 		return nil, false
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/freeseg/freeseg"
+	"github.com/freeseg/freeseg/prompts"
 )
 
 // countFiles counts the entry files under dir/classifiers and their bytes.
@@ -138,5 +139,23 @@ func TestClassifierDiskCacheRestart(t *testing.T) {
 		if hit := c3.Statistics().Hits > h; hit != x.hit {
 			t.Errorf("%s: hit %v, want %v", x.name, hit, x.hit)
 		}
+	}
+}
+
+// Uncached counts a name written to the disk cache by another cache on the
+// same folder as cached, and the others (and not the disk) as uncached.
+func TestUncachedReadsDisk(t *testing.T) {
+	e := randomEngine(t)
+	dir := t.TempDir()
+	tpl, _ := prompts.TemplateSet("single").List()
+	if _, err := freeseg.NewClassifierCache(dir).Get(e.Model, []string{"aardvark"}, "single", tpl); err != nil {
+		t.Fatal(err)
+	}
+	c := freeseg.NewClassifierCache(dir)
+	if got := c.Uncached(e.Model, []string{"aardvark", "zebra", "aardvark"}, "single", tpl); len(got) != 1 || got[0] != "zebra" {
+		t.Errorf("on disk: uncached %q, want [zebra]", got)
+	}
+	if got := freeseg.NewClassifierCache("").Uncached(e.Model, []string{"aardvark"}, "single", tpl); len(got) != 1 {
+		t.Errorf("memory only: uncached %q, want [aardvark]", got)
 	}
 }

@@ -159,3 +159,45 @@ func TestUncachedReadsDisk(t *testing.T) {
 		t.Errorf("memory only: uncached %q, want [aardvark]", got)
 	}
 }
+
+// The disk cache's accounting by hand: an entry file is the 22-byte magic,
+// an 8-byte header, the name and the row (16 float32 of the random model):
+// 94 bytes plus the name. Names of 4,002 and 4,003 bytes make files of
+// exactly 4,096 bytes (one 4 KiB block) and 4,097 (two); runs of spaces
+// make them long without making them too long to encode. The set name's
+// path separators and NUL become '_' in its folder name. With a bound
+// smaller than one file the newest file stays.
+func TestDiskCacheBlocksAndNames(t *testing.T) {
+	e := randomEngine(t)
+	tpl, _ := prompts.TemplateSet("single").List()
+	for _, c := range []struct {
+		n      int
+		blocks int64
+	}{{4002, 1}, {4003, 2}} {
+		dir := t.TempDir()
+		cache := freeseg.NewClassifierCache(dir)
+		// CLIP's text cleaning collapses the spaces: two tokens, any length.
+		name := "a" + strings.Repeat(" ", c.n-2) + "b"
+		if _, err := cache.Get(e.Model, []string{name}, "my/set\\x\x00", tpl); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "classifiers", "*", "my_set_x_-*", "*.bin"))
+		if len(files) != 1 {
+			t.Fatalf("name of %d bytes: files %q", c.n, files)
+		}
+		st, _ := os.Stat(files[0])
+		if s := cache.Statistics(); st.Size() != 94+int64(c.n) || s.DiskBytes != c.blocks*4096 || s.DiskFiles != 1 {
+			t.Errorf("name of %d bytes: file of %d bytes, %+v; want %d bytes in %d blocks", c.n, st.Size(), s, 94+c.n, c.blocks)
+		}
+	}
+	cache := freeseg.NewClassifierCache(t.TempDir())
+	cache.MaxDiskBytes = 1
+	for _, n := range []string{"cat", "dog"} {
+		if _, err := cache.Get(e.Model, []string{n}, "single", tpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := cache.Statistics(); s.DiskFiles != 1 || s.DiskEvictions != 1 {
+		t.Errorf("bound of 1 byte: %+v; want the newest file kept, one evicted", s)
+	}
+}

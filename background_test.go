@@ -1,12 +1,14 @@
 package freeseg_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/imageio"
 	"github.com/freeseg/freeseg/prompts"
+	"github.com/freeseg/freeseg/seg"
 )
 
 // A background list that does not parse is refused, naming the background
@@ -40,5 +42,45 @@ func TestFitMaxSide(t *testing.T) {
 		if got := freeseg.FitMaxSide(img, c[0]); got.W != c[1] || got.H != c[2] || len(got.Pix) != c[1]*c[2]*3 {
 			t.Errorf("max side %d: %dx%d, want %dx%d", c[0], got.W, got.H, c[1], c[2])
 		}
+	}
+}
+
+// An input of exactly one patch (16×16 for /16 patches) is segmented; one
+// pixel less on either side is refused. A text too long to encode fails
+// Explain with the encoder's error.
+func TestOnePatchInputAndLongText(t *testing.T) {
+	e := randomEngine(t)
+	o := freeseg.DefaultOptions()
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeNone}
+	o.Whole, o.PAMRSteps, o.Templates = true, 0, "single"
+	v := &prompts.Vocabulary{Names: [][]string{{"cat"}, {"dog"}}}
+	for _, c := range []struct {
+		w, h int
+		ok   bool
+	}{{16, 16, true}, {15, 16, false}, {16, 15, false}} {
+		img := &imageio.RGB{W: c.w, H: c.h, Pix: make([]uint8, c.w*c.h*3)}
+		res, err := e.Segment(context.Background(), img, v, o)
+		if c.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "smaller than one 16x16 patch")) || (err == nil && len(res.Labels) != c.w*c.h) {
+			t.Errorf("%dx%d: %v", c.w, c.h, err)
+		}
+	}
+	// A crop as large as one side and larger than the other is allowed (the
+	// windows are cut to the input); larger than both sides it is refused.
+	o.Whole, o.Window = false, seg.Window{Crop: 32, Stride: 16}
+	for _, c := range []struct {
+		w, h int
+		ok   bool
+	}{{16, 32, true}, {32, 16, true}, {16, 16, false}} {
+		img := &imageio.RGB{W: c.w, H: c.h, Pix: make([]uint8, c.w*c.h*3)}
+		_, err := e.Segment(context.Background(), img, v, o)
+		if c.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "crop 32 is larger")) {
+			t.Errorf("crop 32 on %dx%d: %v", c.w, c.h, err)
+		}
+	}
+	img := &imageio.RGB{W: 32, H: 32, Pix: make([]uint8, 32*32*3)}
+	x := freeseg.DefaultExplainOptions()
+	x.Resize.Size, x.Templates = 32, "single"
+	if _, err := e.Explain(context.Background(), img, []string{strings.Repeat("cat ", 100)}, x); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("a 100-word text: %v", err)
 	}
 }

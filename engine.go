@@ -208,7 +208,7 @@ func (e *Engine) Segment(ctx context.Context, img *imageio.RGB, vocab *prompts.V
 		return nil, fmt.Errorf("image of %dx%d (after resizing to %dx%d) is smaller than one %dx%d patch", img.W, img.H, w, h, p, p)
 	}
 	win := o.window()
-	if c := win.Crop; c > 0 && c > w && c > h {
+	if c := win.Crop; c > w && c > h { // w, h ≥ one patch: 0 (whole) never is
 		return nil, fmt.Errorf("crop %d is larger than the %dx%d network input; use the whole image or a smaller crop", c, w, h)
 	}
 	enc, err := e.features(ctx, o.Method, m)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -281,5 +283,109 @@ func TestShutdownWaitsForUploadingRequests(t *testing.T) {
 				t.Error("Serve did not return")
 			}
 		})
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// An upload of exactly the limit is accepted whole, in memory or (past
+// spillAt) in a temporary file, one byte more is a 413 after reading at
+// most limit+1 bytes; spillAt 0 or negative never spills, a spilled file is
+// unlinked at once and unreadable once closed.
+func TestReadUploadBoundaries(t *testing.T) {
+	const limit = 100
+	body := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + 3)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		spillAt int64
+		size    int
+		spilled bool
+	}{
+		{0, limit, false}, {-1, limit, false}, {limit, limit, false}, {limit + 5, limit, false},
+		{10, 10, false}, {10, 11, true}, {10, limit, true}, {1, limit, true},
+	} {
+		dir := t.TempDir()
+		want := body(c.size)
+		u, err := readUpload(bytes.NewReader(want), limit, store{sizeHint: -1, spillAt: c.spillAt, dir: dir})
+		if err != nil {
+			t.Errorf("spillAt %d, %d bytes: %v", c.spillAt, c.size, err)
+			continue
+		}
+		got, err := u.bytes()
+		if err != nil || !bytes.Equal(got, want) || u.size != int64(c.size) {
+			t.Errorf("spillAt %d, %d bytes: read back %d bytes (size %d), %v", c.spillAt, c.size, len(got), u.size, err)
+		}
+		if (u.file != nil) != c.spilled {
+			t.Errorf("spillAt %d, %d bytes: in a file %v, want %v", c.spillAt, c.size, u.file != nil, c.spilled)
+		}
+		if left, _ := os.ReadDir(dir); len(left) != 0 || u.path != "" {
+			t.Errorf("spillAt %d, %d bytes: %d files left in the upload folder, path %q kept", c.spillAt, c.size, len(left), u.path)
+		}
+		u.close()
+		if c.spilled {
+			if _, err := u.bytes(); err == nil {
+				t.Errorf("spillAt %d, %d bytes: the closed upload still reads", c.spillAt, c.size)
+			}
+		}
+	}
+	for _, spillAt := range []int64{-1, 10} {
+		src := &countingReader{r: bytes.NewReader(body(10 * limit))}
+		_, err := readUpload(src, limit, store{sizeHint: -1, spillAt: spillAt, dir: t.TempDir()})
+		if err == nil || asAPIError(err).Code != http.StatusRequestEntityTooLarge || src.n > limit+1 {
+			t.Errorf("spillAt %d, %d bytes over a limit of %d: %v, %d bytes read", spillAt, 10*limit, limit, err, src.n)
+		}
+		src = &countingReader{r: bytes.NewReader(body(limit + 1))}
+		if _, err := readUpload(src, limit, store{sizeHint: -1, spillAt: spillAt, dir: t.TempDir()}); err == nil {
+			t.Errorf("spillAt %d: %d bytes over a limit of %d accepted", spillAt, limit+1, limit)
+		}
+	}
+}
+
+// Where a stored upload could not be unlinked at once, close removes it.
+func TestUploadCloseRemovesKeptPath(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "freeseg-upload-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upload{file: f, path: f.Name()}
+	u.close()
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Errorf("%s still there after close: %v", f.Name(), err)
+	}
+}
+
+// /v1/models states the largest square input within the token limit:
+// 1 + (side/16)² tokens at most (README, --max-tokens).
+func TestModelsMaxSquare(t *testing.T) {
+	for _, c := range []struct {
+		tokens int
+		square int
+	}{{4097, 1024}, {4096, 1008}, {4098, 1024}, {2, 16}, {1 + 3*3, 48}} {
+		_, ts := testServer(t, Config{Budget: freeseg.Limits{MaxTokens: c.tokens}})
+		resp, err := http.Get(ts.URL + "/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Limits map[string]any }
+		err = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if err != nil || m.Limits["max_square"] != float64(c.square) {
+			t.Errorf("max_tokens %d: max_square %v (%v), want %d", c.tokens, m.Limits["max_square"], err, c.square)
+		}
 	}
 }

@@ -389,3 +389,18 @@ func TestModelsMaxSquare(t *testing.T) {
 		}
 	}
 }
+
+// The connection's write deadline leaves a request its whole read time
+// and its whole slot-plus-inference time, so that the 504 the timeout
+// promises (Config.InferenceTimeout) can still be written; and it is a
+// deadline (positive), not none.
+func TestHTTPServerWriteTimeoutCoversReadAndInference(t *testing.T) {
+	for _, c := range []struct{ read, infer time.Duration }{
+		{60 * time.Second, 2 * time.Minute}, {10 * time.Second, 40 * time.Second}, {time.Second, time.Second},
+	} {
+		s := New(testEngine(t), Config{ReadTimeout: c.read, InferenceTimeout: c.infer})
+		if wt := s.HTTPServer("").WriteTimeout; wt < c.read+c.infer || wt <= 0 {
+			t.Errorf("read %v, inference %v: write timeout %v", c.read, c.infer, wt)
+		}
+	}
+}

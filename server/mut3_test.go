@@ -404,3 +404,28 @@ func TestHTTPServerWriteTimeoutCoversReadAndInference(t *testing.T) {
 		}
 	}
 }
+
+// A request admitted before the shutdown (still sending its body) gets
+// errClosing (503) when it asks for a slot, even with every slot free: the
+// README's --shutdown-timeout answers waiting requests with 503. (Before
+// the fix, select chose between the free slot and closing at random.)
+func TestSlotAfterCloseRefusedWithFreeSlots(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		l := newLimiter(2, 1)
+		leave, err := l.admit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.close()
+		if release, err := l.slot(context.Background(), leave); err != errClosing {
+			if release != nil {
+				release()
+			}
+			t.Fatalf("try %d: slot after close: %v, want errClosing", i, err)
+		}
+		leave()
+		if l.inFlight() != 0 || l.pending.Load() != 0 {
+			t.Fatalf("try %d: %d running, %d pending after leave", i, l.inFlight(), l.pending.Load())
+		}
+	}
+}

@@ -53,6 +53,14 @@ func (l *limiter) admit() (leave func(), err error) {
 // release ends both the slot and the admission (call it once, and not
 // leave); on failure the request is still admitted (call leave).
 func (l *limiter) slot(ctx context.Context, leave func()) (release func(), err error) {
+	// Closing first: select picks at random among ready cases, and a
+	// request admitted before close (still sending its body) must get
+	// errClosing even when a slot is free.
+	select {
+	case <-l.closing:
+		return nil, errClosing
+	default:
+	}
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():

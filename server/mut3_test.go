@@ -41,6 +41,9 @@ func TestDefaultConfigAsDocumented(t *testing.T) {
 	if d.InferenceTimeout != 2*time.Minute || d.ReadHeaderTimeout != 10*time.Second || d.ReadTimeout != 60*time.Second {
 		t.Errorf("timeouts %v, %v, %v; the README says 2m, 10s, 60s", d.InferenceTimeout, d.ReadHeaderTimeout, d.ReadTimeout)
 	}
+	if d.IdleTimeout != 2*time.Minute {
+		t.Errorf("idle timeout %v; docs/service.md says 2 minutes", d.IdleTimeout)
+	}
 	for _, b := range []freeseg.Limits{{}, {MaxGFLOPs: -1, MaxTextGFLOPs: -5}} {
 		cfg := New(testEngine(t), Config{Budget: b}).Config()
 		if cfg.Budget.MaxGFLOPs != 4000 || cfg.Budget.MaxTextGFLOPs != 10000 {

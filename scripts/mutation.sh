@@ -73,10 +73,13 @@ for p in "${pkgs[@]}"; do
   name=${p//\//_}
   [ "$p" = . ] && name=root
   excl=()
+  # MUTATION_EXCLUDE: more files to leave out (a regexp of paths relative to
+  # the package), e.g. those a run cut off by its time limit already did.
+  [ -z "${MUTATION_EXCLUDE:-}" ] || excl+=(-E "$MUTATION_EXCLUDE")
   c=$coef
   case $p in
-    .) excl=(-E "^($subdirs)/"); c=$rootcoef ;;
-    eval) excl=(-E '^evaltest/') ;; # paths are relative to the package
+    .) excl+=(-E "^($subdirs)/"); c=$rootcoef ;;
+    eval) excl+=(-E '^evaltest/') ;; # paths are relative to the package
   esac
   start=$(date +%s)
   rc=0

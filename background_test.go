@@ -7,6 +7,7 @@ import (
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/imageio"
+	"github.com/freeseg/freeseg/internal/numtest"
 	"github.com/freeseg/freeseg/prompts"
 	"github.com/freeseg/freeseg/seg"
 )
@@ -83,4 +84,26 @@ func TestOnePatchInputAndLongText(t *testing.T) {
 	if _, err := e.Explain(context.Background(), img, []string{strings.Repeat("cat ", 100)}, x); err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Errorf("a 100-word text: %v", err)
 	}
+}
+
+// Explain's raw similarities are [texts, GH·GW] (2×2 patches of a 32×32
+// input): without feature surgery the maps are exactly these, min-max
+// normalised per text and upsampled.
+func TestExplainSimilarityShape(t *testing.T) {
+	e := randomEngine(t)
+	img := &imageio.RGB{W: 40, H: 30, Pix: make([]uint8, 40*30*3)}
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	x := freeseg.DefaultExplainOptions()
+	x.Resize.Size, x.Templates, x.FeatureSurgery = 32, "single", freeseg.SurgeryOff
+	ex, err := e.Explain(context.Background(), img, []string{"cat", "dog"}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.GH != 2 || ex.GW != 2 || len(ex.Similarity) != 2*4 {
+		t.Fatalf("grid %dx%d, %d similarities; want 2x2 and 8", ex.GH, ex.GW, len(ex.Similarity))
+	}
+	want := seg.SimilarityMap(seg.Transpose(ex.Similarity, 2, 4), 2, 2, 2, 30, 40)
+	numtest.AssertClose(t, "maps from the similarities", ex.Maps, want, 1e-6)
 }

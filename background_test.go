@@ -107,3 +107,23 @@ func TestExplainSimilarityShape(t *testing.T) {
 	want := seg.SimilarityMap(seg.Transpose(ex.Similarity, 2, 4), 2, 2, 2, 30, 40)
 	numtest.AssertClose(t, "maps from the similarities", ex.Maps, want, 1e-6)
 }
+
+// A protocol without a long-side bound gets mmseg's 2048; one with a bound
+// keeps it. A negative bound is refused for the short-side resize.
+func TestProtocolMaxLongAndValidate(t *testing.T) {
+	for _, c := range [][2]int{{0, 2048}, {1000, 1000}} {
+		o, err := freeseg.ProtocolOptions(prompts.Protocol{Method: "sclip", Templates: "openai80", Short: 336, MaxLong: c[0], Crop: 224, Stride: 112})
+		if err != nil || o.Resize.MaxLong != c[1] || o.Resize.Size != 336 || o.Window.Crop != 224 || o.Whole {
+			t.Errorf("max long %d: %+v (%v); want %d", c[0], o.Resize, err, c[1])
+		}
+	}
+	o := freeseg.DefaultOptions()
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeShort, Size: 336, MaxLong: -1}
+	if err := o.Validate(12); err == nil || !strings.Contains(err.Error(), "long-side bound -1") {
+		t.Errorf("short side with max long -1: %v", err)
+	}
+	o.Resize.MaxLong = 0
+	if err := o.Validate(12); err != nil {
+		t.Errorf("short side without a long-side bound: %v", err)
+	}
+}

@@ -127,3 +127,33 @@ func TestProtocolMaxLongAndValidate(t *testing.T) {
 		t.Errorf("short side without a long-side bound: %v", err)
 	}
 }
+
+// Validate's inclusive bounds: a logit scale of exactly MaxLogitScale,
+// MaxPAMRSteps steps and dilations of 1 and 65,536 are accepted; one past
+// each is refused.
+func TestValidateInclusiveBounds(t *testing.T) {
+	ok := func(f func(o *freeseg.Options)) error {
+		o := freeseg.DefaultOptions()
+		f(&o)
+		return o.Validate(12)
+	}
+	for name, f := range map[string]func(o *freeseg.Options){
+		"logit scale 1000":   func(o *freeseg.Options) { o.LogitScale = 1000 },
+		"1000 PAMR steps":    func(o *freeseg.Options) { o.PAMRSteps = 1000 },
+		"dilations 1, 65536": func(o *freeseg.Options) { o.PAMRDilations = []int{1, 65536} },
+	} {
+		if err := ok(f); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, f := range map[string]func(o *freeseg.Options){
+		"logit scale 1000.5": func(o *freeseg.Options) { o.LogitScale = 1000.5 },
+		"1001 PAMR steps":    func(o *freeseg.Options) { o.PAMRSteps = 1001 },
+		"dilation 0":         func(o *freeseg.Options) { o.PAMRDilations = []int{0} },
+		"dilation 65537":     func(o *freeseg.Options) { o.PAMRDilations = []int{65537} },
+	} {
+		if err := ok(f); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}

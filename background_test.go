@@ -157,3 +157,33 @@ func TestValidateInclusiveBounds(t *testing.T) {
 		}
 	}
 }
+
+// The settings table: a value at a closed upper bound is accepted (logit
+// scale 1000 of (0, 1000], 100 PAMR steps of [0, 100]); ranges are
+// described for numbers only; square 0 leaves the resize as it was; the
+// names of a use are those whose use includes it.
+func TestSettingsTableEdges(t *testing.T) {
+	for name, text := range map[string]string{"logit_scale": "1000", "pamr": "100"} {
+		s, ok := freeseg.SettingByName(name)
+		if !ok {
+			t.Fatalf("no setting %s", name)
+		}
+		if _, err := s.Parse(text); err != nil {
+			t.Errorf("%s %s: %v", name, text, err)
+		}
+	}
+	ls, _ := freeseg.SettingByName("logit_scale")
+	tp, _ := freeseg.SettingByName("templates")
+	if ls.RangeText() != "(0, 1000]" || tp.RangeText() != "" {
+		t.Errorf("range texts %q and %q; want (0, 1000] and none", ls.RangeText(), tp.RangeText())
+	}
+	sq, _ := freeseg.SettingByName("square")
+	o := freeseg.DefaultOptions()
+	if err := sq.Set(&o, "0"); err != nil || o.Resize.Mode != freeseg.ResizeShort || o.Resize.Size != 336 {
+		t.Errorf("square 0: %+v (%v); want the short-side resize kept", o.Resize, err)
+	}
+	ex := strings.Join(freeseg.SettingNames(freeseg.ForExplain), " ")
+	if !strings.Contains(ex, "feature_surgery") || strings.Contains(ex, "pamr") || strings.Contains(ex, "logit_scale") {
+		t.Errorf("explain's settings: %s", ex)
+	}
+}

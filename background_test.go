@@ -187,3 +187,23 @@ func TestSettingsTableEdges(t *testing.T) {
 		t.Errorf("explain's settings: %s", ex)
 	}
 }
+
+// The settings reported with a result are those that applied: short_side
+// and max_long for the short-side resize, square for the square one.
+func TestValuesRelevantResize(t *testing.T) {
+	names := func(o freeseg.Options) string {
+		var n []string
+		for _, v := range freeseg.Values(&o, freeseg.ForSegment) {
+			n = append(n, v.Name)
+		}
+		return " " + strings.Join(n, " ") + " "
+	}
+	o := freeseg.DefaultOptions()
+	if n := names(o); !strings.Contains(n, " short_side ") || !strings.Contains(n, " max_long ") || strings.Contains(n, " square ") {
+		t.Errorf("short-side resize reports %s", n)
+	}
+	o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 224}
+	if n := names(o); strings.Contains(n, " short_side ") || strings.Contains(n, " max_long ") || !strings.Contains(n, " square ") {
+		t.Errorf("square resize reports %s", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/freeseg/freeseg"
 	"github.com/freeseg/freeseg/imageio"
@@ -205,5 +206,18 @@ func TestValuesRelevantResize(t *testing.T) {
 	o.Resize = freeseg.Resize{Mode: freeseg.ResizeSquare, Size: 224}
 	if n := names(o); strings.Contains(n, " short_side ") || strings.Contains(n, " max_long ") || !strings.Contains(n, " square ") {
 		t.Errorf("square resize reports %s", n)
+	}
+}
+
+// Names of the first resize mode and feature-surgery choice; a summary
+// lists classes by fraction, ties in class order, absent classes left out.
+func TestNamesAndSummaryOrder(t *testing.T) {
+	if freeseg.ResizeShort.String() != "short" || freeseg.SurgeryAuto.String() != "auto" || freeseg.ResizeMode(-1).String() != "ResizeMode(-1)" ||
+		freeseg.ResizeMode(3).String() != "ResizeMode(3)" || freeseg.SurgeryOff.String() != "off" || freeseg.FeatureSurgery(4).String() != "FeatureSurgery(4)" {
+		t.Errorf("%s %s %s %s %s %s", freeseg.ResizeShort, freeseg.SurgeryAuto, freeseg.ResizeMode(-1), freeseg.ResizeMode(3), freeseg.SurgeryOff, freeseg.FeatureSurgery(4))
+	}
+	r := &freeseg.Result{Width: 4, Height: 1, Classes: []string{"a", "b", "c", "d"}, Fractions: []float64{0.25, 0.25, 0, 0.5}}
+	if s := freeseg.Summary(r, 1500*time.Millisecond); s != "4x1 in 1.50s: d 50.0%, a 25.0%, b 25.0%" {
+		t.Errorf("summary %q", s)
 	}
 }

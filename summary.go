@@ -21,7 +21,7 @@ func Summary(r *Result, d time.Duration) string {
 			list = append(list, cf{r.Classes[c], f})
 		}
 	}
-	sort.Slice(list, func(a, b int) bool { return list[a].f > list[b].f })
+	sort.SliceStable(list, func(a, b int) bool { return list[a].f > list[b].f }) // ties in class order
 	var parts []string
 	for _, x := range list {
 		parts = append(parts, fmt.Sprintf("%s %.1f%%", x.name, 100*x.f))

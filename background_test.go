@@ -221,3 +221,11 @@ func TestNamesAndSummaryOrder(t *testing.T) {
 		t.Errorf("summary %q", s)
 	}
 }
+
+// Automatic feature surgery is redundant for one text and multi from two.
+func TestSurgeryAutoFor(t *testing.T) {
+	if a := freeseg.SurgeryAuto; a.For(1) != freeseg.SurgeryRedundant || a.For(2) != freeseg.SurgeryMulti || a.For(3) != freeseg.SurgeryMulti ||
+		freeseg.SurgeryOff.For(2) != freeseg.SurgeryOff {
+		t.Errorf("auto for 1, 2, 3: %v %v %v; off for 2: %v", a.For(1), a.For(2), a.For(3), freeseg.SurgeryOff.For(2))
+	}
+}

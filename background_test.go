@@ -2,6 +2,7 @@ package freeseg_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,16 @@ func TestSurgeryAutoFor(t *testing.T) {
 	if a := freeseg.SurgeryAuto; a.For(1) != freeseg.SurgeryRedundant || a.For(2) != freeseg.SurgeryMulti || a.For(3) != freeseg.SurgeryMulti ||
 		freeseg.SurgeryOff.For(2) != freeseg.SurgeryOff {
 		t.Errorf("auto for 1, 2, 3: %v %v %v; off for 2: %v", a.For(1), a.For(2), a.For(3), freeseg.SurgeryOff.For(2))
+	}
+}
+
+// Class probabilities stay finite at the largest logit scale (a softmax of
+// 900 and 500 must subtract the maximum before exponentiating): a class
+// scores as its best synonym, so 0.9 beats 0.5 by e^400.
+func TestClassProbsLargeScale(t *testing.T) {
+	p := freeseg.ClassProbs([]float64{0.9, 0.5, 0.7}, []int{0, 1, 0}, 2, 1000)
+	want1 := math.Exp(-400) / (1 + math.Exp(-400))
+	if len(p) != 2 || p[0] != 1 || math.Abs(p[1]-want1) > 1e-9*want1 {
+		t.Errorf("probabilities %v, want [1 %g]", p, want1)
 	}
 }

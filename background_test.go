@@ -241,3 +241,67 @@ func TestClassProbsLargeScale(t *testing.T) {
 		t.Errorf("probabilities %v, want [1 %g]", p, want1)
 	}
 }
+
+// ZeroShot ranks by probability, ties in class order: an image embedding
+// orthogonal to every class row has cosine 0 with each, so the three
+// classes tie at 1/3 and come back as given.
+func TestZeroShotTiesInClassOrder(t *testing.T) {
+	e := randomEngine(t)
+	names := []string{"cat", "dog", "bird"}
+	G, err := e.Classifier(names, "single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	E := e.Model.Config.EmbedDim
+	// Gram-Schmidt: v = a fixed vector minus its projections on the rows.
+	basis := [][]float64{}
+	for c := range names {
+		r := make([]float64, E)
+		for i := range r {
+			r[i] = float64(G[c*E+i])
+		}
+		for _, b := range basis {
+			d := 0.0
+			for i := range r {
+				d += r[i] * b[i]
+			}
+			for i := range r {
+				r[i] -= d * b[i]
+			}
+		}
+		n := 0.0
+		for _, x := range r {
+			n += x * x
+		}
+		for i := range r {
+			r[i] /= math.Sqrt(n)
+		}
+		basis = append(basis, r)
+	}
+	v := make([]float64, E)
+	for i := range v {
+		v[i] = float64(i%5) - 1.5
+	}
+	for _, b := range basis {
+		d := 0.0
+		for i := range v {
+			d += v[i] * b[i]
+		}
+		for i := range v {
+			v[i] -= d * b[i]
+		}
+	}
+	img := make([]float32, E)
+	for i := range img {
+		img[i] = float32(v[i])
+	}
+	res, err := e.ZeroShot(img, 1, &prompts.Vocabulary{Names: [][]string{{"cat"}, {"dog"}, {"bird"}}}, "single", 0)
+	if err != nil || len(res) != 1 || len(res[0]) != 3 {
+		t.Fatalf("%v %v", res, err)
+	}
+	for k, cp := range res[0] {
+		if cp.Class != names[k] || math.Abs(cp.Prob-1.0/3) > 1e-5 {
+			t.Errorf("rank %d: %+v; want %s at 1/3", k, cp, names[k])
+		}
+	}
+}

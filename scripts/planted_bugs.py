@@ -48,7 +48,7 @@ BUGS = [
      ".", "TestOverlayColours"),
     ("overlay colours: background pixels tinted", "render.go", "if background {\n\t\t// A label outside", "if false {\n\t\t// A label outside",
      ".", "TestOverlayColours"),
-    ("eval scores all-zero predictions", "cmd/freeseg/eval.go", "			return res.Labels, nil", "			return make([]int32, len(res.Labels)), nil",
+    ("eval scores all-zero predictions", "evaljob/job.go", "			return res.Labels, nil", "			return make([]int32, len(res.Labels)), nil",
      "./cmd/freeseg", "TestEvalConfusionEqualsEngine"),
 ]
 

@@ -260,15 +260,7 @@ func TestZeroShotTiesInClassOrder(t *testing.T) {
 		for i := range r {
 			r[i] = float64(G[c*E+i])
 		}
-		for _, b := range basis {
-			d := 0.0
-			for i := range r {
-				d += r[i] * b[i]
-			}
-			for i := range r {
-				r[i] -= d * b[i]
-			}
-		}
+		removeProjections(r, basis)
 		n := 0.0
 		for _, x := range r {
 			n += x * x
@@ -282,15 +274,7 @@ func TestZeroShotTiesInClassOrder(t *testing.T) {
 	for i := range v {
 		v[i] = float64(i%5) - 1.5
 	}
-	for _, b := range basis {
-		d := 0.0
-		for i := range v {
-			d += v[i] * b[i]
-		}
-		for i := range v {
-			v[i] -= d * b[i]
-		}
-	}
+	removeProjections(v, basis)
 	img := make([]float32, E)
 	for i := range img {
 		img[i] = float32(v[i])
@@ -302,6 +286,20 @@ func TestZeroShotTiesInClassOrder(t *testing.T) {
 	for k, cp := range res[0] {
 		if cp.Class != names[k] || math.Abs(cp.Prob-1.0/3) > 1e-5 {
 			t.Errorf("rank %d: %+v; want %s at 1/3", k, cp, names[k])
+		}
+	}
+}
+
+// removeProjections subtracts from v its projection on each unit vector of
+// the orthonormal basis.
+func removeProjections(v []float64, basis [][]float64) {
+	for _, b := range basis {
+		d := 0.0
+		for i := range v {
+			d += v[i] * b[i]
+		}
+		for i := range v {
+			v[i] -= d * b[i]
 		}
 	}
 }

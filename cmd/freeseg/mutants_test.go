@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -383,35 +382,14 @@ func TestServeModelNameFromHub(t *testing.T) {
 		args []string
 		want string
 	}{{nil, hub.DefaultModel}, {[]string{"--model", "org/tiny"}, "org/tiny"}} {
-		type ready struct {
-			addr string
-			stop func()
-		}
-		got := make(chan ready, 1)
-		serveHook = func(addr string, stop func()) { got <- ready{addr, stop} }
-		exit := make(chan int, 1)
-		var stderr syncBuffer
-		go func() {
-			exit <- runMain(append([]string{"serve", "--addr", "127.0.0.1:0", "--no-cache", "--quiet"}, c.args...),
-				&env{stdout: io.Discard, stderr: &stderr, stdin: strings.NewReader("")})
-		}()
-		var r ready
-		select {
-		case r = <-got:
-		case code := <-exit:
-			t.Fatalf("%q: serve exited with %d: %s", c.args, code, stderr.String())
-		case <-time.After(60 * time.Second):
-			t.Fatalf("%q: serve did not start", c.args)
-		}
-		resp, err := http.Get("http://" + r.addr + "/v1/models")
+		addr, _, stop := startServe(t, append([]string{"--addr", "127.0.0.1:0", "--no-cache", "--quiet"}, c.args...)...)
+		resp, err := http.Get("http://" + addr + "/v1/models")
 		var models struct{ Models []struct{ Name string } }
 		if err == nil {
 			json.NewDecoder(resp.Body).Decode(&models)
 			resp.Body.Close()
 		}
-		r.stop()
-		<-exit
-		serveHook = nil
+		stop()
 		if err != nil || len(models.Models) != 1 || models.Models[0].Name != c.want {
 			t.Errorf("%q: models %+v (%v), want the name %q", c.args, models, err, c.want)
 		}

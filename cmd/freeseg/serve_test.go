@@ -84,30 +84,10 @@ func TestServeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type ready struct {
-		addr string
-		stop func()
-	}
-	got := make(chan ready, 1)
-	serveHook = func(addr string, stop func()) { got <- ready{addr, stop} }
-	defer func() { serveHook = nil }()
-	var stderr syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- runMain([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--no-cache", "--queue", "2",
-			"--max-tokens", "500", "--max-gflops", "123", "--max-text-gflops", "456", "--max-inference-mb", "300", "--max-side", "2000", "--cache-rows", "7",
-			"--max-megapixels", "3", "--max-maps-mb", "64", "--max-body-mb", "5"},
-			&env{stdout: io.Discard, stderr: &stderr, stdin: strings.NewReader("")})
-	}()
-	var r ready
-	select {
-	case r = <-got:
-	case code := <-exit:
-		t.Fatalf("serve exited with %d: %s", code, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	base := "http://" + r.addr
+	addr, stderr, stop := startServe(t, "--model", model, "--addr", "127.0.0.1:0", "--no-cache", "--queue", "2",
+		"--max-tokens", "500", "--max-gflops", "123", "--max-text-gflops", "456", "--max-inference-mb", "300", "--max-side", "2000", "--cache-rows", "7",
+		"--max-megapixels", "3", "--max-maps-mb", "64", "--max-body-mb", "5")
+	base := "http://" + addr
 
 	resp, err := http.Get(base + "/v1/models")
 	if err != nil {
@@ -163,14 +143,8 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("segment: %d %+v", resp.StatusCode, seg)
 	}
 
-	r.stop() // as SIGINT
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit code %d: %s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := stop(); code != 0 { // as SIGINT
+		t.Fatalf("exit code %d: %s", code, stderr.String())
 	}
 	log := stderr.String()
 	for _, want := range []string{"serving", "queue 2, body 5 MiB, 3 megapixels", "POST /v1/segment 200", "shutting down", "stopped"} {
@@ -209,5 +183,41 @@ func TestSettingFlags(t *testing.T) {
 	}
 	if err := fs.Parse([]string{"--crop", "0"}); err == nil || !strings.Contains(err.Error(), "crop: 0 is outside [1, 8192]") {
 		t.Fatalf("--crop 0: %v", err)
+	}
+}
+
+// startServe runs freeseg serve with args until it listens; stop sends it
+// the stop signal and returns its exit code.
+func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	type ready struct {
+		addr string
+		stop func()
+	}
+	got := make(chan ready, 1)
+	serveHook = func(addr string, stop func()) { got <- ready{addr, stop} }
+	t.Cleanup(func() { serveHook = nil })
+	stderr = &syncBuffer{}
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runMain(append([]string{"serve"}, args...), &env{stdout: io.Discard, stderr: stderr, stdin: strings.NewReader("")})
+	}()
+	var r ready
+	select {
+	case r = <-got:
+	case code := <-exit:
+		t.Fatalf("%q: serve exited with %d: %s", args, code, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%q: serve did not start", args)
+	}
+	return r.addr, stderr, func() int {
+		r.stop()
+		select {
+		case code := <-exit:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%q: serve did not stop", args)
+			return -1
+		}
 	}
 }
